@@ -1,0 +1,142 @@
+"""`Corpus`: an ordered, immutable collection of articles with an id <-> row mapping.
+
+Rows are the positions used by every index and by `Candidates`; ids appear only at the edges. Editing
+methods (`with_added`, `with_replaced`, `without`) return a new corpus and never change this one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, Iterator, Sequence, overload
+
+from ..errors import CorpusError, UnknownArticleError
+from .article import Article
+
+__all__ = ["Corpus"]
+
+
+class Corpus(Sequence[Article]):
+    """An ordered, immutable sequence of uniquely identified articles.
+
+    >>> c = Corpus([Article(id="a", title="one"), Article(id="b", title="two")])
+    >>> c.row("b"), c[0].id, len(c)
+    (1, 'a', 2)
+    """
+
+    __slots__ = ("_articles", "_rows")
+
+    def __init__(self, articles: Iterable[Article], *, source: str | None = None) -> None:
+        items = tuple(articles)
+        rows: dict[str, int] = {}
+        for row, article in enumerate(items):
+            if not isinstance(article, Article):
+                raise CorpusError(
+                    "expected an Article", source=source, line=row + 1, value=article, fix="build Article objects"
+                )
+            if article.id in rows:
+                raise CorpusError(
+                    f"duplicate article id (first seen at row {rows[article.id] + 1})",
+                    source=source,
+                    line=row + 1,
+                    field="id",
+                    value=article.id,
+                    fix="give every article a unique id",
+                )
+            rows[article.id] = row
+        if not items:
+            raise CorpusError(
+                "the corpus is empty", source=source, fix="give at least one article (check the path and filters)"
+            )
+        self._articles = items
+        self._rows = rows
+
+    # -- sequence protocol -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._articles)
+
+    @overload
+    def __getitem__(self, row: int) -> Article: ...
+    @overload
+    def __getitem__(self, row: slice) -> tuple[Article, ...]: ...
+    def __getitem__(self, row):  # type: ignore[no-untyped-def]
+        return self._articles[row]
+
+    def __iter__(self) -> Iterator[Article]:
+        return iter(self._articles)
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, Article):
+            return self._rows.get(item.id) is not None and self._articles[self._rows[item.id]] == item
+        return item in self._rows
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Corpus) and self._articles == other._articles
+
+    def __hash__(self) -> int:
+        return hash(self.ids)
+
+    def __repr__(self) -> str:
+        return f"Corpus({len(self)} articles)"
+
+    # -- ids and rows ------------------------------------------------------------------------------
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._rows)
+
+    def row(self, article_id: str) -> int:
+        """The row of an article id; raises `UnknownArticleError` with a "did you mean"."""
+        try:
+            return self._rows[article_id]
+        except KeyError:
+            close = difflib.get_close_matches(str(article_id), self._rows, n=1)
+            raise UnknownArticleError(article_id, suggestion=close[0] if close else None) from None
+
+    def get(self, article_id: str) -> Article:
+        return self._articles[self.row(article_id)]
+
+    # -- edits return a new corpus -----------------------------------------------------------------
+    def with_added(self, articles: Iterable[Article]) -> Corpus:
+        """A new corpus with ``articles`` appended (their ids must be new)."""
+        return Corpus((*self._articles, *articles))
+
+    def with_replaced(self, articles: Iterable[Article]) -> Corpus:
+        """A new corpus where each given article replaces the one with its id, keeping its row."""
+        items = list(self._articles)
+        for article in articles:
+            items[self.row(article.id)] = article
+        return Corpus(items)
+
+    def without(self, article_ids: Iterable[str]) -> Corpus:
+        """A new corpus without the given ids; the remaining articles keep their order."""
+        drop = {self.row(article_id) for article_id in article_ids}
+        return Corpus(a for row, a in enumerate(self._articles) if row not in drop)
+
+    # -- loading and writing (see kbrank.corpus.loaders) ------------------------------------------
+    @classmethod
+    def from_jsonl(cls, path: str) -> Corpus:
+        from .loaders import read_jsonl
+
+        return read_jsonl(path)
+
+    @classmethod
+    def from_beir(cls, folder: str) -> Corpus:
+        from .loaders import read_beir
+
+        return read_beir(folder)
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict], *, source: str = "records") -> Corpus:
+        from .loaders import read_records
+
+        return read_records(records, source=source)
+
+    @classmethod
+    def from_dataframe(cls, frame: object) -> Corpus:
+        from .loaders import read_dataframe
+
+        return read_dataframe(frame)
+
+    def to_jsonl(self, path: str) -> None:
+        from .loaders import write_jsonl
+
+        write_jsonl(self, path)

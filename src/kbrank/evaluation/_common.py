@@ -1,0 +1,82 @@
+"""Helpers shared by the readers and writers: lazy imports, numbered lines, id checks."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+from ..errors import InputError, MissingDependencyError, ParameterError
+
+__all__ = ["require", "require_columns", "iter_lines", "split_fields", "check_writable_id"]
+
+# The pip package that provides each optional module, and the kbrank extra that installs it.
+_PACKAGES = {"pandas": ("pandas", "eval"), "ranx": ("ranx", "eval"), "scipy.stats": ("scipy", "eval")}
+
+
+def require(module: str) -> ModuleType:
+    """Import an optional dependency when first needed; a missing one names the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package, extra = _PACKAGES.get(module, (module, "eval"))
+        raise MissingDependencyError(package, extra) from None
+
+
+def require_columns(frame: Any, names: tuple[str, ...], caller: str) -> list[list[Any]]:
+    """The named columns of a DataFrame as lists, or a `ParameterError` that lists the missing ones."""
+    present = [str(name) for name in getattr(frame, "columns", ())]
+    missing = [name for name in names if name not in present]
+    if missing:
+        raise ParameterError(
+            f"{caller}(frame)",
+            f"a DataFrame with columns {list(names)}",
+            f"columns {present}",
+            hint=f"missing: {missing}; rename them with frame.rename(columns=...)",
+        )
+    return [frame[name].tolist() for name in names]
+
+
+def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` for each line that is not blank, without its line ending.
+
+    Lines are decoded as UTF-8 one at a time so that a bad byte is reported with its line number.
+    """
+    source = str(path)
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"not valid UTF-8 ({exc.reason})", source=source, line=number, fix="re-save the file as UTF-8"
+                ) from None
+            text = text.rstrip("\r\n")
+            if text.strip():
+                yield number, text
+
+
+# Characters that end a field in each text format, and how to name them in an error message.
+_SEPARATORS = {"TREC": (" \t\n\r\x0b\x0c", "whitespace"), "BEIR tsv": ("\t\n\r", "tabs and line breaks")}
+
+_ASCII_WHITESPACE = re.compile(r"[ \t\x0b\x0c]+")
+
+
+def split_fields(text: str) -> list[str]:
+    """Split a TREC line on runs of ASCII whitespace, as trec_eval does (other Unicode spaces stay in ids)."""
+    return _ASCII_WHITESPACE.split(text.strip(" \t\x0b\x0c"))
+
+
+def check_writable_id(kind: str, value: str, *, file_format: str) -> None:
+    """Refuse an id that the target format cannot hold (whitespace in TREC files, tabs in BEIR tsv)."""
+    forbidden, described = _SEPARATORS[file_format]
+    if any(char in forbidden for char in value):
+        raise ParameterError(
+            kind,
+            f"free of {described} to be written as {file_format}",
+            value,
+            hint="rename the id, or write another format",
+        )

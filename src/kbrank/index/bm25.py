@@ -1,0 +1,304 @@
+"""`BM25Index`: lexical retrieval whose scores equal rank_bm25's bit for bit (float64).
+
+Data flow inside: ``Corpus -> Analyzer -> TermCounts (raw tf, CSR) -> weights (bm25_weights) -> CSC``.
+A query is a sum of a few precomputed CSC columns plus a top-k, both in one compiled loop
+(`_bm25_kernels.score_top_k`) that touches only the articles containing a query term.
+
+Edits (`add`, `update`, `remove`) re-analyze only the edited articles; the weights of every entry are then
+recomputed from the stored term counts (IDF and average length change with every edit), which equals a
+full rebuild exactly.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..analysis import Analyzer
+from ..corpus import Article, Corpus
+from ..errors import CorpusError, NotFittedError, ParameterError
+from ..retrieval.candidates import Candidates
+from .bm25_weights import VARIANT_DEFAULTS, VARIANTS
+from .term_counts import TermCounts
+
+__all__ = ["BM25Index"]
+
+Progress = Callable[[int, int], None]
+_ANALYZE_CHUNK = 2_000
+
+
+class BM25Index:
+    """Okapi BM25 (default), BM25L or BM25+ over a corpus, with rank_bm25's parameters.
+
+    >>> from kbrank import Article, Corpus
+    >>> corpus = Corpus([Article(id="a", title="Reset the router"), Article(id="b", title="Pair the camera")])
+    >>> index = BM25Index().build(corpus)
+    >>> [corpus[r].id for r in index.search("router reset", k=5).rows]
+    ['a']
+
+    Parameters (keyword-only, stored unchanged): ``analyzer`` (an `Analyzer`, default English),
+    ``variant`` (``"okapi"``, ``"bm25l"``, ``"bm25+"``), ``k1`` (1.5), ``b`` (0.75), ``epsilon`` (Okapi's
+    negative-IDF floor factor, 0.25), ``delta`` (BM25L 0.5, BM25+ 1.0), ``title_weight`` (how many times
+    title tokens count; 1 indexes ``title + " " + body`` as BEIR does).
+    """
+
+    def __init__(
+        self,
+        *,
+        analyzer: Analyzer | None = None,
+        variant: str = "okapi",
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        title_weight: int = 1,
+    ) -> None:
+        self.analyzer = analyzer
+        self.variant = variant
+        self.k1 = k1
+        self.b = b
+        self.epsilon = epsilon
+        self.delta = delta
+        self.title_weight = title_weight
+        self._local = threading.local()
+
+    # -- parameters --------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.variant not in VARIANTS:
+            import difflib
+
+            close = difflib.get_close_matches(str(self.variant), VARIANTS, n=1)
+            raise ParameterError("variant", f"one of {sorted(VARIANTS)}", self.variant,
+                                 hint=f"did you mean {close[0]!r}?" if close else None)
+        if not (isinstance(self.k1, (int, float)) and self.k1 >= 0):
+            raise ParameterError("k1", "a number >= 0", self.k1)
+        if not (isinstance(self.b, (int, float)) and 0 <= self.b <= 1):
+            raise ParameterError("b", "a number between 0 and 1", self.b)
+        if not (isinstance(self.title_weight, int) and self.title_weight >= 1):
+            raise ParameterError("title_weight", "an integer >= 1", self.title_weight)
+        if self.variant == "okapi" and self.delta is not None:
+            raise ParameterError("delta", "None for variant 'okapi' (it uses epsilon)", self.delta)
+        if self.variant != "okapi" and self.epsilon is not None:
+            raise ParameterError("epsilon", f"None for variant {self.variant!r} (it uses delta)", self.epsilon)
+
+    def _extra(self) -> dict[str, float]:
+        name, default = next(iter(VARIANT_DEFAULTS[self.variant].items()))
+        value = getattr(self, name)
+        return {name: float(default if value is None else value)}
+
+    def get_params(self) -> dict[str, Any]:
+        return {"variant": self.variant, "k1": self.k1, "b": self.b, "epsilon": self.epsilon,
+                "delta": self.delta, "title_weight": self.title_weight}
+
+    @property
+    def analyzer_(self) -> Analyzer:
+        if self.analyzer is None:
+            self.analyzer = Analyzer()
+        return self.analyzer
+
+    # -- building ----------------------------------------------------------------------------------
+    def _tokens(self, articles: Sequence[Article], progress: Progress | None = None) -> list[list[str]]:
+        analyze = self.analyzer_
+        out: list[list[str]] = []
+        total = len(articles)
+        for start in range(0, total, _ANALYZE_CHUNK):
+            for article in articles[start : start + _ANALYZE_CHUNK]:
+                if self.title_weight == 1:
+                    out.append(analyze(article.text))
+                else:
+                    out.append(analyze(article.title) * self.title_weight + analyze(article.body))
+            if progress is not None:
+                progress(min(start + _ANALYZE_CHUNK, total), total)
+        return out
+
+    def build(self, corpus: Corpus, *, progress: Progress | None = None) -> BM25Index:
+        """Analyze and index ``corpus``. ``progress(done, total)`` is called as articles are analyzed."""
+        self._check_params()
+        if not isinstance(corpus, Corpus):
+            raise ParameterError("corpus", "a kbrank.Corpus", type(corpus).__name__,
+                                 hint="wrap articles with Corpus(...) or load with Corpus.from_jsonl")
+        counts = TermCounts.from_tokens(self._tokens(corpus, progress))
+        self._install(counts, corpus)
+        return self
+
+    def build_from_tokens(self, token_lists: Sequence[Sequence[str]]) -> BM25Index:
+        """Index pre-tokenized articles (rows only, no ids): for benchmarks and reference tests."""
+        self._check_params()
+        if len(token_lists) == 0:
+            raise CorpusError("the corpus is empty", fix="give at least one token list")
+        self._install(TermCounts.from_tokens(token_lists), None)
+        return self
+
+    def _install(self, counts: TermCounts, corpus: Corpus | None) -> None:
+        """Compute every entry's weight from raw counts and swap in the new state in one assignment."""
+        n_docs = counts.n_docs
+        total = int(counts.doc_len.sum())
+        if total == 0:
+            raise CorpusError("no article has any indexable text (every article analyzed to zero tokens)",
+                              fix="check the analyzer's stopwords and the articles' title/body")
+        rows = counts.rows_of_postings()
+        weights = VARIANTS[self.variant](
+            counts.counts.astype(np.int64), counts.doc_len[rows], counts.term_ids, counts.doc_freqs(),
+            counts.first_occurrence_order(), n_docs, total / n_docs, k1=self.k1, b=self.b, **self._extra(),
+        )
+        import scipy.sparse as sp
+
+        csc = sp.csr_matrix((weights.entry, counts.term_ids, counts.indptr),
+                            shape=(n_docs, counts.n_terms)).tocsc()
+        self._set_state(counts, corpus, csc.indptr.astype(np.int64), csc.indices.astype(np.int32),
+                        csc.data, weights.idf, weights.base)
+
+    def _set_state(self, counts, corpus, col_ptr, row_idx, data, idf, base) -> None:
+        self.counts_ = counts
+        self.corpus_ = corpus
+        self.col_ptr_ = col_ptr
+        self.row_idx_ = row_idx
+        self.data_ = data
+        self.idf_ = idf
+        self.base_ = base
+        self._local = threading.local()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "counts_"):
+            raise NotFittedError("this BM25Index is not built yet; call build(corpus) or BM25Index.load(path)")
+
+    @property
+    def n_docs(self) -> int:
+        self._check_fitted()
+        return self.counts_.n_docs
+
+    # -- incremental updates -----------------------------------------------------------------------
+    def _need_corpus(self) -> Corpus:
+        self._check_fitted()
+        if self.corpus_ is None:
+            raise NotFittedError("this index was built from tokens without ids; edits need build(corpus)")
+        return self.corpus_
+
+    def add(self, articles: Iterable[Article]) -> BM25Index:
+        """Append new articles (their ids must be new). Only they are analyzed."""
+        new = list(articles)
+        corpus = self._need_corpus().with_added(new)
+        self._install(self.counts_.appended(self._tokens(new)), corpus)
+        return self
+
+    def update(self, articles: Iterable[Article]) -> BM25Index:
+        """Replace articles by id, keeping their rows. Only they are analyzed."""
+        new = list(articles)
+        corpus = self._need_corpus().with_replaced(new)
+        rows = [corpus.row(a.id) for a in new]
+        self._install(self.counts_.replaced(rows, self._tokens(new)), corpus)
+        return self
+
+    def remove(self, article_ids: Iterable[str]) -> BM25Index:
+        """Remove articles by id; later rows move up, exactly as in a rebuilt corpus."""
+        ids = list(article_ids)
+        old = self._need_corpus()
+        rows = [old.row(i) for i in ids]
+        corpus = old.without(ids)  # raises CorpusError if this would empty the corpus
+        self._install(self.counts_.deleted(rows), corpus)
+        return self
+
+    # -- scoring -----------------------------------------------------------------------------------
+    def _term_ids(self, tokens: Sequence[str]) -> np.ndarray:
+        vocab = self.counts_.vocab
+        return np.array([vocab[t] for t in tokens if t in vocab], dtype=np.int64)
+
+    def score_tokens(self, tokens: Sequence[str]) -> np.ndarray:
+        """The full score vector for analyzed query tokens (what rank_bm25's ``get_scores`` returns)."""
+        self._check_fitted()
+        n = self.counts_.n_docs
+        scores = np.zeros(n)
+        for t in self._term_ids(tokens).tolist():
+            lo, hi = self.col_ptr_[t], self.col_ptr_[t + 1]
+            if self.base_ is None:
+                scores[self.row_idx_[lo:hi]] += self.data_[lo:hi]
+            else:
+                column = np.full(n, self.base_[t])
+                column[self.row_idx_[lo:hi]] = self.data_[lo:hi]
+                scores += column
+        return scores
+
+    def get_scores(self, query: str) -> np.ndarray:
+        """The full score vector of a query string (analyzed with this index's analyzer)."""
+        return self.score_tokens(self.analyzer_(query))
+
+    def _buffers(self) -> tuple[np.ndarray, ...]:
+        local = self._local
+        n = self.counts_.n_docs
+        if getattr(local, "n", None) != n:
+            local.n = n
+            local.scores = np.zeros(n)
+            local.mark = np.zeros(n, np.int32)
+            local.touched = np.zeros(n, np.int32)
+        return local.scores, local.mark, local.touched
+
+    def search_tokens(self, tokens: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
+        """The best ``k`` articles containing at least one query token; ``mask`` filters before top-k."""
+        self._check_fitted()
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
+            raise ParameterError("k", "an integer >= 0", k)
+        terms = self._term_ids(tokens)
+        use_mask = mask is not None
+        if use_mask:
+            mask = np.asarray(mask)
+            if mask.dtype != np.bool_ or mask.shape != (self.counts_.n_docs,):
+                raise ParameterError("mask", f"a boolean array of shape ({self.counts_.n_docs},)",
+                                     f"{mask.dtype} array of shape {mask.shape}")
+        if terms.size == 0 or k == 0:
+            return Candidates.empty()
+        from . import _bm25_kernels
+
+        k = min(int(k), self.counts_.n_docs)
+        out_rows = np.empty(k, np.int64)
+        out_scores = np.empty(k, np.float64)
+        scores, mark, touched = self._buffers()
+        base = self.base_ if self.base_ is not None else self.idf_
+        size = _bm25_kernels.score_top_k(
+            self.col_ptr_, self.row_idx_, self.data_, base, self.base_ is not None, terms,
+            mask if use_mask else _NO_MASK, use_mask, k, scores, mark, touched, out_rows, out_scores,
+        )
+        out_rows, out_scores = out_rows[:size], out_scores[:size]
+        order = np.lexsort((out_rows, -out_scores))
+        return Candidates(rows=out_rows[order], scores=out_scores[order])
+
+    def search(self, query: str, k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
+        """Analyze ``query`` and return the best ``k`` matching articles (see `search_tokens`)."""
+        return self.search_tokens(self.analyzer_(query), k, mask=mask)
+
+    def search_batch(self, queries: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None,
+                     n_threads: int = 2) -> list[Candidates]:
+        """Search many queries; the compiled loop releases the GIL, so ``n_threads`` run in parallel."""
+        self._check_fitted()
+        tokens = [self.analyzer_(q) for q in queries]
+        if n_threads <= 1 or len(tokens) < 2:
+            return [self.search_tokens(t, k, mask=mask) for t in tokens]
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            return list(pool.map(lambda t: self.search_tokens(t, k, mask=mask), tokens))
+
+    # -- persistence -------------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        """Save to an index directory (atomic; see `kbrank.index.storage`)."""
+        from .bm25_persistence import save_bm25
+
+        save_bm25(self, path)
+
+    @classmethod
+    def load(cls, path: str, *, tokenizer: Callable[[str], Sequence[str]] | None = None,
+             mmap: bool = True) -> BM25Index:
+        """Load an index directory, verifying checksums; arrays are memory-mapped unless ``mmap=False``."""
+        from .bm25_persistence import load_bm25
+
+        return load_bm25(path, tokenizer=tokenizer, mmap=mmap)
+
+    def __getstate__(self) -> None:
+        raise TypeError("kbrank never pickles; use BM25Index.save(path) and BM25Index.load(path)")
+
+    def __repr__(self) -> str:
+        size = f", {self.counts_.n_docs} articles, {self.counts_.n_terms} terms" if hasattr(self, "counts_") else ""
+        return f"BM25Index(variant={self.variant!r}, k1={self.k1}, b={self.b}{size})"
+
+
+_NO_MASK = np.ones(1, dtype=np.bool_)

@@ -1,0 +1,107 @@
+"""`Candidates`: the one currency between retrieval stages (rows and scores, best first).
+
+Rows index the corpus; article ids appear only at the edges (`Results`, files). A hybrid stage also
+keeps, per source ("bm25", "dense"), the rank and score each candidate had there, for explanation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+__all__ = ["Candidates", "SourceScores", "top_k"]
+
+
+def _frozen(array: np.ndarray, dtype: type) -> np.ndarray:
+    out = np.array(array, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class SourceScores:
+    """What one source said about each candidate: 1-based rank (0 = not retrieved) and score (NaN = absent)."""
+
+    ranks: np.ndarray
+    scores: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ranks", _frozen(self.ranks, np.int64))
+        object.__setattr__(self, "scores", _frozen(self.scores, np.float64))
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Rows and scores sorted by score (descending), ties broken by row (ascending).
+
+    >>> c = Candidates(rows=np.array([4, 2]), scores=np.array([1.5, 0.5]))
+    >>> len(c), c.rows.tolist()
+    (2, [4, 2])
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+    sources: Mapping[str, SourceScores] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", _frozen(self.rows, np.int64))
+        object.__setattr__(self, "scores", _frozen(self.scores, np.float64))
+        object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
+        if self.rows.shape != self.scores.shape or self.rows.ndim != 1:
+            raise ValueError("Candidates.rows and .scores must be 1-d arrays of equal length")
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    @classmethod
+    def empty(cls) -> Candidates:
+        return cls(rows=np.empty(0, np.int64), scores=np.empty(0, np.float64))
+
+    def head(self, k: int) -> Candidates:
+        """The first ``k`` candidates (sources sliced alike)."""
+        return Candidates(
+            rows=self.rows[:k],
+            scores=self.scores[:k],
+            sources={n: SourceScores(s.ranks[:k], s.scores[:k]) for n, s in self.sources.items()},
+        )
+
+
+def top_k(scores: np.ndarray, k: int, *, mask: np.ndarray | None = None, eligible: np.ndarray | None = None) -> Candidates:
+    """The ``k`` best rows of a full score vector, deterministic under ties (lower row first).
+
+    ``mask`` (boolean, one per row) removes rows *before* the top-k is taken, so a filtered top-10 still
+    has 10 rows whenever 10 rows pass. ``eligible`` is a second boolean filter with the same meaning (for
+    example "matched at least one query term"). Uses ``argpartition`` on the negated scores, which stays
+    fast when most scores are equal (see PERF-NOTES: the ``argpartition(s, -k)`` idiom degenerates).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    keep = None
+    if mask is not None:
+        keep = np.asarray(mask, dtype=bool)
+    if eligible is not None:
+        keep = eligible if keep is None else (keep & eligible)
+    if keep is not None:
+        rows = np.flatnonzero(keep)
+        values = scores[rows]
+    else:
+        rows = None
+        values = scores
+    n = values.shape[0]
+    if k <= 0 or n == 0:
+        return Candidates.empty()
+    if k < n:
+        part = np.argpartition(-values, k - 1)[:k]
+        threshold = values[part].min()
+        # Rows strictly above the k-th score, then the lowest-numbered ties at it: deterministic.
+        above = np.flatnonzero(values > threshold)
+        ties = np.flatnonzero(values == threshold)[: k - above.shape[0]]
+        chosen = np.concatenate([above, ties])
+    else:
+        chosen = np.arange(n)
+    order = np.lexsort((chosen, -values[chosen]))
+    chosen = chosen[order]
+    picked_rows = chosen if rows is None else rows[chosen]
+    return Candidates(rows=picked_rows, scores=values[chosen])
