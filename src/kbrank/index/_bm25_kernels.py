@@ -25,9 +25,60 @@ def _better(score_a, row_a, score_b, row_b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _offer(out_scores, out_rows, size, k, s, d):  # pragma: no cover - compiled
+    """Offer (score s, row d) to a heap of the best k kept in out_*; the worst sits at the root."""
+    if size < k:
+        j = size
+        size += 1
+        while j > 0:
+            p = (j - 1) // 2
+            if _better(out_scores[p], out_rows[p], s, d):
+                out_scores[j] = out_scores[p]
+                out_rows[j] = out_rows[p]
+                j = p
+            else:
+                break
+        out_scores[j] = s
+        out_rows[j] = d
+    elif _better(s, d, out_scores[0], out_rows[0]):
+        j = 0
+        while True:
+            left = 2 * j + 1
+            if left >= size:
+                break
+            c = left
+            if left + 1 < size and _better(out_scores[left], out_rows[left], out_scores[left + 1], out_rows[left + 1]):
+                c = left + 1
+            if _better(s, d, out_scores[c], out_rows[c]):
+                out_scores[j] = out_scores[c]
+                out_rows[j] = out_rows[c]
+                j = c
+            else:
+                break
+        out_scores[j] = s
+        out_rows[j] = d
+    return size
+
+
+@njit(cache=True, nogil=True)
+def sort_best_first(out_scores, out_rows, size):  # pragma: no cover - compiled
+    """Insertion-sort the first ``size`` heap entries by score descending, row ascending."""
+    for i in range(1, size):
+        s = out_scores[i]
+        d = out_rows[i]
+        j = i - 1
+        while j >= 0 and _better(s, d, out_scores[j], out_rows[j]):
+            out_scores[j + 1] = out_scores[j]
+            out_rows[j + 1] = out_rows[j]
+            j -= 1
+        out_scores[j + 1] = s
+        out_rows[j + 1] = d
+
+
+@njit(cache=True, nogil=True)
 def score_top_k(col_ptr, row_idx, data, base, has_base, terms, mask, use_mask, k,
                 scores, mark, touched, out_rows, out_scores):  # pragma: no cover - compiled
-    """Fill ``out_rows``/``out_scores`` with the best ``k`` rows (unsorted); return how many were found."""
+    """Fill ``out_rows``/``out_scores`` with the best ``k`` rows, best first; return how many were found."""
     m = 0
     prefix = 0.0
     for qi in range(terms.shape[0]):
@@ -55,43 +106,13 @@ def score_top_k(col_ptr, row_idx, data, base, has_base, terms, mask, use_mask, k
         d = touched[i]
         if use_mask and not mask[d]:
             continue
-        s = scores[d]
-        if size < k:
-            j = size
-            size += 1
-            while j > 0:
-                p = (j - 1) // 2
-                if _better(out_scores[p], out_rows[p], s, d):
-                    out_scores[j] = out_scores[p]
-                    out_rows[j] = out_rows[p]
-                    j = p
-                else:
-                    break
-            out_scores[j] = s
-            out_rows[j] = d
-        elif _better(s, d, out_scores[0], out_rows[0]):
-            j = 0
-            while True:
-                left = 2 * j + 1
-                if left >= size:
-                    break
-                c = left
-                right = left + 1
-                if right < size and _better(out_scores[left], out_rows[left], out_scores[right], out_rows[right]):
-                    c = right
-                if _better(s, d, out_scores[c], out_rows[c]):
-                    out_scores[j] = out_scores[c]
-                    out_rows[j] = out_rows[c]
-                    j = c
-                else:
-                    break
-            out_scores[j] = s
-            out_rows[j] = d
+        size = _offer(out_scores, out_rows, size, k, scores[d], d)
 
     for i in range(m):
         d = touched[i]
         scores[d] = 0.0
         mark[d] = 0
+    sort_best_first(out_scores, out_rows, size)
     return size
 
 
@@ -104,3 +125,38 @@ def warm_up() -> None:
     out_scores = np.empty(1, np.float64)
     score_top_k(col_ptr, rows, data, np.zeros(1), False, np.array([0], np.int64), np.ones(1, np.bool_), False, 1,
                 np.zeros(1), np.zeros(1, np.int32), np.zeros(1, np.int32), out_rows, out_scores)
+
+
+@njit(cache=True, nogil=True)
+def full_scan_top_k(col_ptr, row_idx, data, dense, dense_slot, terms, mask, use_mask, k,
+                    scores, hit, out_rows, out_scores):  # pragma: no cover - compiled
+    """Top-k for broad queries on indexes whose weights are all >= 0 and have no base (Okapi, BM25L).
+
+    Terms present in more than a set share of the articles are stored as dense rows (``dense_slot[t]``
+    >= 0), whose addition vectorizes; the others are scattered from their columns. Additions happen in
+    query order, so the sums equal rank_bm25's. An article is eligible when its score is > 0 (a dense
+    term is present) or a sparse term touched it (``hit``). The top-k then scans every article.
+    """
+    n = scores.shape[0]
+    for qi in range(terms.shape[0]):
+        t = terms[qi]
+        slot = dense_slot[t]
+        if slot >= 0:
+            row = dense[slot]
+            for d in range(n):
+                scores[d] += row[d]
+        else:
+            for j in range(col_ptr[t], col_ptr[t + 1]):
+                d = row_idx[j]
+                scores[d] += data[j]
+                hit[d] = 1
+    size = 0
+    for d in range(n):
+        s = scores[d]
+        if (s > 0.0 or hit[d] != 0) and (not use_mask or mask[d]):
+            if size < k or _better(s, d, out_scores[0], out_rows[0]):
+                size = _offer(out_scores, out_rows, size, k, s, d)
+        scores[d] = 0.0
+        hit[d] = 0
+    sort_best_first(out_scores, out_rows, size)
+    return size

