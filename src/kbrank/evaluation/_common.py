@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import InputError, MissingDependencyError, ParameterError
 
-__all__ = ["require", "require_columns", "iter_lines", "split_fields", "check_writable_id"]
+__all__ = ["check_writable_id", "iter_lines", "require", "require_columns", "split_fields"]
 
 # The pip package that provides each optional module, and the kbrank extra that installs it.
 _PACKAGES = {"pandas": ("pandas", "eval"), "ranx": ("ranx", "eval"), "scipy.stats": ("scipy", "eval")}
@@ -52,7 +52,10 @@ def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InputError(
-                    f"not valid UTF-8 ({exc.reason})", source=source, line=number, fix="re-save the file as UTF-8"
+                    f"not valid UTF-8 ({exc.reason})",
+                    source=source,
+                    line=number,
+                    fix="re-save the file as UTF-8",
                 ) from None
             text = text.rstrip("\r\n")
             if text.strip():

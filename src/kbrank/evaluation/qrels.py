@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas
     import ranx
 
-__all__ = ["Qrels", "read_trec_qrels", "write_trec_qrels", "read_beir_qrels", "write_beir_qrels"]
+__all__ = ["Qrels", "read_beir_qrels", "read_trec_qrels", "write_beir_qrels", "write_trec_qrels"]
 
 BEIR_HEADER = ("query-id", "corpus-id", "score")
 
@@ -70,7 +70,7 @@ class Qrels(NestedMapping[int]):
 
     @classmethod
     def from_dataframe(cls, frame: pandas.DataFrame) -> Qrels:
-        """Build from a DataFrame with columns ``q_id``, ``doc_id``, ``grade`` (a duplicate pair is an error)."""
+        """Build from a DataFrame with columns ``q_id``, ``doc_id``, ``grade``; no pair twice."""
         columns = require_columns(frame, ("q_id", "doc_id", "grade"), "Qrels.from_dataframe")
         data: dict[str, dict[str, Any]] = {}
         for row, (query_id, doc_id, grade) in enumerate(zip(*columns)):
@@ -142,7 +142,9 @@ def read_beir_qrels(path: str | os.PathLike[str]) -> Qrels:
         query_id, doc_id, grade_text = fields
         for name, value in (("query-id", query_id), ("corpus-id", doc_id)):
             if not value:
-                raise InputError("empty id", source=source, line=number, field=name, value=text, fix="fill it in")
+                raise InputError(
+                    "empty id", source=source, line=number, field=name, value=text, fix="fill it in"
+                )
         grade = _parse_grade(grade_text, source, number, "score")
         _add(data, first_seen, query_id, doc_id, grade, source, number)
     return Qrels(data)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas
     import ranx
 
-__all__ = ["Run", "trec_order", "read_trec_run", "write_trec_run"]
+__all__ = ["Run", "read_trec_run", "trec_order", "write_trec_run"]
 
 
 class Run(NestedMapping[float]):
@@ -63,7 +63,9 @@ class Run(NestedMapping[float]):
             raise ParameterError(where, "a real-valued score", value)
         score = float(value)
         if math.isnan(score):
-            raise ParameterError(where, "a score that is not NaN", value, hint="drop or re-score that document")
+            raise ParameterError(
+                where, "a score that is not NaN", value, hint="drop or re-score that document"
+            )
         return score
 
     def __repr__(self) -> str:
@@ -88,7 +90,7 @@ class Run(NestedMapping[float]):
 
     @classmethod
     def from_dataframe(cls, frame: pandas.DataFrame, *, name: str | None = None) -> Run:
-        """Build from a DataFrame with columns ``q_id``, ``doc_id``, ``score`` (a duplicate pair is an error)."""
+        """Build from a DataFrame with columns ``q_id``, ``doc_id``, ``score``; no pair twice."""
         columns = require_columns(frame, ("q_id", "doc_id", "score"), "Run.from_dataframe")
         data: dict[str, dict[str, Any]] = {}
         for row, (query_id, doc_id, score) in enumerate(zip(*columns)):
@@ -108,8 +110,8 @@ class Run(NestedMapping[float]):
 def trec_order(scores: Mapping[str, float]) -> list[str]:
     """The doc ids of one query in trec_eval's ranking order.
 
-    trec_eval stores each score as a C ``float`` (32 bits) and sorts by that score, highest first; equal scores
-    are ordered by doc id in *descending* byte order (``strcmp``). Scores closer than float32 precision
+    trec_eval stores each score as a C ``float`` (32 bits) and sorts by that score, highest first; equal
+    scores are ordered by doc id in *descending* byte order (``strcmp``). Scores closer than float32 precision
     therefore tie (``1.0`` and ``1.0 + 1e-9`` do). kbrank replicates this so that its metrics equal
     trec_eval's; Python compares ``str`` by code point, which is the byte order of UTF-8.
     """
@@ -159,7 +161,8 @@ def read_trec_run(path: str | os.PathLike[str], *, name: str | None = None) -> R
         docs = data.setdefault(query_id, {})
         if doc_id in docs:
             raise InputError(
-                f"document retrieved twice for query {query_id!r} (first on line {first_seen[query_id, doc_id]})",
+                f"document retrieved twice for query {query_id!r} "
+                f"(first on line {first_seen[query_id, doc_id]})",
                 source=source,
                 line=number,
                 field="docid",
