@@ -1,0 +1,10 @@
+"""Data sets that ship with kbrank: the demo help centre, generated on first use (nothing is downloaded).
+
+>>> from kbrank.datasets import load_helpcentre
+>>> hc = load_helpcentre()          # doctest: +SKIP
+>>> hc.corpus, hc.queries[0].text   # doctest: +SKIP
+"""
+
+from .helpcentre import AS_OF, DemoQuery, HelpCentre, generate_helpcentre, load_helpcentre, write_helpcentre
+
+__all__ = ["AS_OF", "DemoQuery", "HelpCentre", "generate_helpcentre", "load_helpcentre", "write_helpcentre"]
