@@ -54,27 +54,37 @@ def _load_corpus(path: Path):
     return Corpus.from_jsonl(path)
 
 
+def _progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=errors)
+
+
 @app.command()
 def index(
     corpus: Path = typer.Argument(..., help="A JSONL file of articles, or a BEIR folder holding corpus.jsonl."),
     out: Path = typer.Option(..., "--out", "-o", help="The index directory to write (replaced atomically)."),
+    mode: str = typer.Option("hybrid", help="bm25, dense or hybrid (both, fused)."),
     variant: str = typer.Option("okapi", help="BM25 variant: okapi, bm25l or bm25+."),
 ) -> None:
     """Build an index directory from a corpus, with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from .index import BM25Index
+    from .searcher import Searcher
 
     def body() -> None:
         articles = _load_corpus(corpus)
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=errors) as progress:
-            task = progress.add_task("analyzing", total=len(articles))
-            bm25 = BM25Index(variant=variant).build(
-                articles, progress=lambda done, total: progress.update(task, completed=done))
-            progress.update(task, description="saving")
-            bm25.save(out)
-        console.print(f"indexed {len(articles)} articles ({bm25.counts_.n_terms} terms) into {out}")
+        with _progress_bar() as progress:
+            tasks: dict[str, Any] = {}
+
+            def report(step: str, done: int, total: int) -> None:
+                if step not in tasks:
+                    tasks[step] = progress.add_task(step, total=total)
+                progress.update(tasks[step], completed=done)
+
+            searcher = Searcher(mode=mode, bm25=BM25Index(variant=variant)).build(articles, progress=report)
+            searcher.save(out)
+        console.print(f"indexed {len(articles)} articles ({mode}) into {out}")
 
     _run(body)
 
@@ -84,46 +94,88 @@ def search(
     index_dir: Path = typer.Argument(..., help="An index directory written by `kbrank index`."),
     query: str = typer.Argument(..., help="The query text."),
     k: int = typer.Option(10, "-k", min=1, help="How many results."),
+    mode: Optional[str] = typer.Option(None, help="bm25, dense or hybrid (default: the index's mode)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Search an index directory."""
-    from .index import BM25Index
+    from .searcher import Searcher
 
     def body() -> None:
-        bm25 = BM25Index.load(index_dir)
-        found = bm25.search(query, k=k)
-        corpus = bm25.corpus_
-        rows = [{"rank": i + 1, "id": corpus[int(r)].id, "score": float(s), "title": corpus[int(r)].title}
-                for i, (r, s) in enumerate(zip(found.rows, found.scores))]
+        results = Searcher.load(index_dir).search(query, k=k, mode=mode)
         if as_json:
-            console.print_json(json.dumps({"query": query, "k": k, "results": rows}))
+            console.print_json(json.dumps(results.to_dict()))
             return
-        _print_results(query, rows)
+        _print_results(results)
 
     _run(body)
 
 
-def _print_results(query: str, rows: list[dict], caption: str | None = None) -> None:
-    table = Table(title=f"“{query}”", caption=caption, show_lines=False)
-    table.add_column("#", justify="right")
-    table.add_column("article")
-    table.add_column("score", justify="right")
-    table.add_column("title")
-    for row in rows:
-        table.add_column if False else None
-        table.add_row(str(row["rank"]), row["id"], f"{row['score']:.3f}", row["title"])
-    if not rows:
-        console.print(f"no article matches “{query}”")
+def _print_results(results: Any) -> None:
+    if not len(results):
+        console.print(f"no article matches “{results.query}”")
         return
+    table = Table(title=f"“{results.query}” ({results.mode})", title_justify="left")
+    for name, justify in (("#", "right"), ("article", "left"), ("score", "right"), ("why", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for result in results:
+        why = ", ".join(f"{name} #{hit.rank}" if hit.rank else f"{name} -" for name, hit in result.sources.items())
+        table.add_row(str(result.rank), f"{result.title}\n[dim]{result.article_id}[/]", f"{result.score:.4g}", why)
     console.print(table)
 
 
+@app.command("eval")
+def evaluate_index(
+    index_dir: Path = typer.Argument(..., help="An index directory built on the data set's corpus."),
+    dataset: Path = typer.Option(..., "--dataset", help="A BEIR folder (queries.jsonl, qrels/<split>.tsv)."),
+    split: str = typer.Option("test", help="The qrels split to evaluate."),
+    mode: Optional[str] = typer.Option(None, help="bm25, dense or hybrid (default: the index's mode)."),
+    depth: int = typer.Option(100, "-k", min=1, help="Results per query in the run."),
+    out: Path = typer.Option(Path("eval-report"), "--out", "-o", help="Folder for report.md and report.json."),
+) -> None:
+    """Run a data set's queries against an index and write a markdown and JSON report."""
+    from .datasets.beir import load_beir
+    from .evaluation import Run, evaluate, write_report
+    from .searcher import Searcher
+
+    def body() -> None:
+        data = load_beir(dataset, split=split)
+        searcher = Searcher.load(index_dir)
+        ids = set(searcher.corpus_.ids)
+        unknown = [doc for judged in data.qrels.values() for doc in judged if doc not in ids][:3]
+        if unknown:
+            raise InputError("the qrels judge articles the index does not hold", source=str(dataset),
+                             value=unknown, fix="build the index from this data set's corpus")
+        run: dict[str, dict[str, float]] = {}
+        with _progress_bar() as progress:
+            task = progress.add_task("searching", total=len(data.queries))
+            for n, (qid, text) in enumerate(data.queries.items(), start=1):
+                found = searcher.search(text, k=depth, mode=mode)
+                run[qid] = {r.article_id: r.score for r in found}
+                progress.update(task, completed=n)
+        name = mode or searcher.mode
+        result = evaluate(data.qrels, Run(run, name=name),
+                          ["ndcg_cut_10", "map", "recip_rank", "recall_100", "P_10"])
+        files = write_report(result, out)
+        table = Table(title=f"{dataset.name} ({split}, {name})", title_justify="left")
+        table.add_column("metric")
+        table.add_column("mean", justify="right")
+        for metric, value in result.means.items():
+            table.add_row(metric, f"{value:.4f}")
+        console.print(table)
+        console.print(f"report: {files.markdown} and {files.json}")
+
+    _run(body)
+
+
 @app.command()
-def demo(k: int = typer.Option(5, "-k", min=1, help="Results per query.")) -> None:
+def demo(
+    k: int = typer.Option(5, "-k", min=1, help="Results per query."),
+    mode: str = typer.Option("hybrid", help="bm25, dense or hybrid (hybrid shows all three)."),
+) -> None:
     """Build the bundled demo help centre and run a few searches, explaining what they show."""
     from .demo import run_demo
 
-    _run(lambda: run_demo(console, k=k))
+    _run(lambda: run_demo(console, k=k, mode=mode))
 
 
 def main() -> None:  # pragma: no cover - console entry point

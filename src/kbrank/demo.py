@@ -5,18 +5,39 @@ It works offline on a fresh machine: the help centre is generated (seeded) on fi
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 __all__ = ["run_demo"]
 
 
-def run_demo(console: Any, *, k: int = 5) -> None:
+def cache_dir() -> Path:
+    """Where the demo keeps its embedding cache: ``$KBRANK_CACHE_DIR`` or ``~/.cache/kbrank``."""
+    return Path(os.environ.get("KBRANK_CACHE_DIR") or Path.home() / ".cache" / "kbrank")
+
+
+def _compare_modes(console: Any, searcher: Any, query: str, k: int) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"“{query}” in each mode", title_justify="left")
+    modes = searcher.available_modes()
+    for mode in modes:
+        table.add_column(mode)
+    columns = [[f"{r.title} [dim]{r.article_id}[/]" for r in searcher.search(query, k=k, mode=mode)] for mode in modes]
+    for row in zip(*columns):
+        table.add_row(*row)
+    console.print(table)
+
+
+def run_demo(console: Any, *, k: int = 5, mode: str = "hybrid") -> None:
     """Print the demo to a rich console."""
     from rich.table import Table
 
     from .datasets import load_helpcentre
     from .index import BM25Index
+    from .searcher import Searcher
 
     started = time.perf_counter()
     hc = load_helpcentre()
@@ -26,8 +47,20 @@ def run_demo(console: Any, *, k: int = 5) -> None:
         f"and {len(hc.queries)} customer queries with graded relevance ({time.perf_counter() - started:.1f} s)."
     )
     started = time.perf_counter()
-    index = BM25Index().build(hc.corpus)
-    console.print(f"Built a BM25 index ({index.counts_.n_terms} terms) in {time.perf_counter() - started:.2f} s.\n")
+    dense = None
+    if mode != "bm25":
+        from .index.dense import DenseIndex
+
+        dense = DenseIndex(cache_dir=cache_dir() / "embeddings")
+        console.print(f"Encoding articles with all-MiniLM-L6-v2 (offline; cached in {cache_dir()})...")
+    searcher = Searcher(mode=mode, dense=dense).build(hc.corpus)
+    index = searcher.bm25_ or BM25Index().build(hc.corpus)
+    console.print(f"Built the {mode} index in {time.perf_counter() - started:.1f} s "
+                  f"({index.counts_.n_terms} BM25 terms).\n")
+    if len(searcher.available_modes()) > 1:
+        _compare_modes(console, searcher, "my wifi keeps cutting out", k)
+        console.print("[italic]BM25 matches words, the dense model matches meaning ('cutting out' ~ 'drops'), and "
+                      "hybrid fuses both rankings (reciprocal rank fusion).[/]\n")
 
     def show(query: str, note: str, customer: dict | None = None, relevant: dict | None = None) -> None:
         found = index.search(query, k=k)

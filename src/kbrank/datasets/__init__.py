@@ -5,6 +5,7 @@
 >>> hc.corpus, hc.queries[0].text   # doctest: +SKIP
 """
 
+from .beir import BeirDataset, load_beir, read_beir_queries
 from .helpcentre import AS_OF, DemoQuery, HelpCentre, generate_helpcentre, load_helpcentre, write_helpcentre
 
-__all__ = ["AS_OF", "DemoQuery", "HelpCentre", "generate_helpcentre", "load_helpcentre", "write_helpcentre"]
+__all__ = ["AS_OF", "BeirDataset", "load_beir", "read_beir_queries", "DemoQuery", "HelpCentre", "generate_helpcentre", "load_helpcentre", "write_helpcentre"]
