@@ -59,7 +59,7 @@ class BM25Index:
         delta: float | None = None,
         title_weight: int = 1,
         dense_share: int = 8,
-        broad_share: int = 4,
+        broad_share: int = 64,
     ) -> None:
         self.analyzer = analyzer
         self.variant = variant
