@@ -54,13 +54,16 @@ def test_mask_applies_before_top_k(index: BM25Index) -> None:
 def test_broad_and_selective_paths_agree() -> None:
     corpus = _corpus(300, seed=3)
     broad = BM25Index(broad_share=10**9, dense_share=2).build(corpus)  # always the full-scan path
-    narrow = BM25Index(broad_share=0).build(corpus)  # never
+    narrow = BM25Index(broad_share=0).build(corpus)  # never: the touched-articles path
+    generic = BM25Index().build(corpus)
+    generic.broad_ok_ = False  # the general path (marks, bases), used for BM25+ and idf <= 0 terms
     mask = np.random.default_rng(1).random(len(corpus)) < 0.5
     for query in ["router", "router the wifi wifi", "battery app login error reset", "camera"]:
         for m in (None, mask):
-            a, b = broad.search(query, k=15, mask=m), narrow.search(query, k=15, mask=m)
-            assert a.rows.tolist() == b.rows.tolist()
+            a, b, c = (index.search(query, k=15, mask=m) for index in (broad, narrow, generic))
+            assert a.rows.tolist() == b.rows.tolist() == c.rows.tolist()
             np.testing.assert_array_equal(a.scores, b.scores)
+            np.testing.assert_array_equal(a.scores, c.scores)
 
 
 def test_search_batch_equals_single(index: BM25Index) -> None:

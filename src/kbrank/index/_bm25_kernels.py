@@ -128,14 +128,54 @@ def warm_up() -> None:
 
 
 @njit(cache=True, nogil=True)
+def positive_top_k(col_ptr, row_idx, data, terms, mask, use_mask, k,
+                   scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
+    """`score_top_k` for queries whose terms all have idf > 0 on indexes without a base (the usual case).
+
+    Every weight is then > 0, so a score of exactly 0 means "not touched yet" and no marks are needed.
+    """
+    m = 0
+    for qi in range(terms.shape[0]):
+        t = terms[qi]
+        for j in range(col_ptr[t], col_ptr[t + 1]):
+            d = row_idx[j]
+            s = scores[d]
+            if s == 0.0:
+                touched[m] = d
+                m += 1
+            scores[d] = s + data[j]
+    size = 0
+    for i in range(m):
+        d = touched[i]
+        s = scores[d]
+        scores[d] = 0.0
+        if use_mask and not mask[d]:
+            continue
+        if size < k or _better(s, d, out_scores[0], out_rows[0]):
+            size = _offer(out_scores, out_rows, size, k, s, d)
+    sort_best_first(out_scores, out_rows, size)
+    return size
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _block_max(scores, start, end):  # pragma: no cover - compiled
+    """The largest score in a block. ``fastmath`` only lets the max vectorize; a max is exact in any order."""
+    best = 0.0
+    for d in range(start, end):
+        best = max(best, scores[d])
+    return best
+
+
+@njit(cache=True, nogil=True)
 def full_scan_top_k(col_ptr, row_idx, data, dense, dense_slot, terms, mask, use_mask, k,
-                    scores, hit, out_rows, out_scores):  # pragma: no cover - compiled
-    """Top-k for broad queries on indexes whose weights are all >= 0 and have no base (Okapi, BM25L).
+                    scores, out_rows, out_scores):  # pragma: no cover - compiled
+    """Top-k for broad queries whose terms all have idf > 0, on indexes without a base (Okapi, BM25L).
 
     Terms present in more than a set share of the articles are stored as dense rows (``dense_slot[t]``
     >= 0), whose addition vectorizes; the others are scattered from their columns. Additions happen in
-    query order, so the sums equal rank_bm25's. An article is eligible when its score is > 0 (a dense
-    term is present) or a sparse term touched it (``hit``). The top-k then scans every article.
+    query order, so the sums equal rank_bm25's. Every weight is > 0, so "score > 0" means "contains a
+    query term". The top-k then scans the articles in blocks of 1,024 and skips a block whose largest
+    score cannot beat the current k-th (rows only grow, so a tie cannot win either), zeroing as it goes.
     """
     n = scores.shape[0]
     for qi in range(terms.shape[0]):
@@ -147,16 +187,19 @@ def full_scan_top_k(col_ptr, row_idx, data, dense, dense_slot, terms, mask, use_
                 scores[d] += row[d]
         else:
             for j in range(col_ptr[t], col_ptr[t + 1]):
-                d = row_idx[j]
-                scores[d] += data[j]
-                hit[d] = 1
+                scores[row_idx[j]] += data[j]
     size = 0
-    for d in range(n):
-        s = scores[d]
-        if (s > 0.0 or hit[d] != 0) and (not use_mask or mask[d]):
-            if size < k or _better(s, d, out_scores[0], out_rows[0]):
-                size = _offer(out_scores, out_rows, size, k, s, d)
-        scores[d] = 0.0
-        hit[d] = 0
+    block = 1024
+    for start in range(0, n, block):
+        end = min(start + block, n)
+        top = _block_max(scores, start, end)
+        if top > 0.0 and (size < k or top > out_scores[0]):
+            for d in range(start, end):
+                s = scores[d]
+                if s > 0.0 and (not use_mask or mask[d]):
+                    if size < k or s > out_scores[0]:
+                        size = _offer(out_scores, out_rows, size, k, s, d)
+        for d in range(start, end):
+            scores[d] = 0.0
     sort_best_first(out_scores, out_rows, size)
     return size

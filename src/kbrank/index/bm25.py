@@ -59,7 +59,7 @@ class BM25Index:
         delta: float | None = None,
         title_weight: int = 1,
         dense_share: int = 8,
-        broad_share: int = 64,
+        broad_share: int = 4,
     ) -> None:
         self.analyzer = analyzer
         self.variant = variant
@@ -172,14 +172,14 @@ class BM25Index:
     def _dense_rows(self, col_ptr, row_idx, data, idf, base) -> None:
         """Copy the columns of very common terms into dense rows, for the broad-query path.
 
-        Only for indexes whose weights are all >= 0 with no base (Okapi with positive IDFs, BM25L), and
-        only terms with idf > 0, so that "the weight is 0" means "the article lacks the term".
+        Only for indexes with no base (Okapi, BM25L) and terms with idf > 0, whose weights are all > 0, so
+        that "the weight is 0" means "the article lacks the term".
         """
         n_docs = self.counts_.n_docs
         self.df_ = np.diff(col_ptr)
         self.dense_slot_ = np.full(len(idf), -1, dtype=np.int64)
         self.dense_ = np.zeros((0, n_docs))
-        self.broad_ok_ = base is None and (data.size == 0 or float(np.min(data)) >= 0.0)
+        self.broad_ok_ = base is None
         if not self.broad_ok_:
             return
         df = np.diff(col_ptr)
@@ -190,6 +190,7 @@ class BM25Index:
             dense[slot, row_idx[lo:hi]] = data[lo:hi]
         self.dense_slot_[common] = np.arange(common.size)
         self.dense_ = dense
+
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "counts_"):
@@ -263,8 +264,7 @@ class BM25Index:
             local.scores = np.zeros(n)
             local.mark = np.zeros(n, np.int32)
             local.touched = np.zeros(n, np.int32)
-            local.hit = np.zeros(n, np.uint8)
-        return local.scores, local.mark, local.touched, local.hit
+        return local.scores, local.mark, local.touched
 
     def search_tokens(self, tokens: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """The best ``k`` articles containing at least one query token; ``mask`` filters before top-k."""
@@ -285,13 +285,19 @@ class BM25Index:
         k = min(int(k), self.counts_.n_docs)
         out_rows = np.empty(k, np.int64)
         out_scores = np.empty(k, np.float64)
-        scores, mark, touched, hit = self._buffers()
+        scores, mark, touched = self._buffers()
         mask_arg = mask if use_mask else _NO_MASK
         postings = int(self.df_[terms].sum())
-        if self.broad_ok_ and postings * self.broad_share >= self.counts_.n_docs:
+        positive = self.broad_ok_ and self.idf_[terms].min() > 0
+        if positive and postings * self.broad_share >= self.counts_.n_docs:
             size = _bm25_kernels.full_scan_top_k(
                 self.col_ptr_, self.row_idx_, self.data_, self.dense_, self.dense_slot_, terms,
-                mask_arg, use_mask, k, scores, hit, out_rows, out_scores,
+                mask_arg, use_mask, k, scores, out_rows, out_scores,
+            )
+        elif positive:
+            size = _bm25_kernels.positive_top_k(
+                self.col_ptr_, self.row_idx_, self.data_, terms, mask_arg, use_mask, k, scores, touched,
+                out_rows, out_scores,
             )
         else:
             base = self.base_ if self.base_ is not None else self.idf_
