@@ -1,8 +1,8 @@
 """The ``kbrank`` command line (typer + rich). The only module that prints.
 
 Exit codes: 0 success; 1 an unexpected kbrank error; 2 bad input (a file, an argument, an unknown id);
-3 an index directory that cannot be trusted (missing, tampered, unknown format); 4 a missing optional
-dependency. Errors are one line on stderr, never a traceback (set ``KBRANK_DEBUG=1`` to see it).
+3 an index directory or profile store that cannot be trusted (missing, tampered, unknown format, another
+key); 4 a missing optional dependency. Errors are one line on stderr, never a traceback (set ``KBRANK_DEBUG=1`` to see it).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import IndexFormatError, InputError, KBRankError, MissingDependencyError, ParameterError, UnknownArticleError
+from .errors import ProfileStoreError, UnknownCustomerError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="kbrank: personalized knowledge-base search (BM25 + dense, fused, explained).")
@@ -27,9 +28,11 @@ errors = Console(stderr=True)
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (MissingDependencyError, 4),
     (IndexFormatError, 3),
+    (ProfileStoreError, 3),
     (InputError, 2),
     (ParameterError, 2),
     (UnknownArticleError, 2),
+    (UnknownCustomerError, 2),
     (KBRankError, 1),
 ]
 
@@ -176,6 +179,78 @@ def demo(
     from .demo import run_demo
 
     _run(lambda: run_demo(console, k=k, mode=mode))
+
+
+# -- privacy ---------------------------------------------------------------------------------------------------
+privacy_app = typer.Typer(no_args_is_help=True, help="Customer data behind the privacy gate: access reports.")
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("report")
+def privacy_report(
+    customer: str = typer.Argument(..., help="The customer's id (pseudonymized with the key, never stored)."),
+    store: Path = typer.Option(..., "--store", help="The SQLite profile store (with its audit trail)."),
+    key_env: str = typer.Option("KBRANK_KEY", "--key-env", help="The environment variable holding the key."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (a portable copy of the data) instead."),
+) -> None:
+    """Print a data-subject access report: the data held, what each purpose may use, and who read it."""
+    from .privacy import ProfileGateway
+
+    def body() -> None:
+        key = os.environ.get(key_env)
+        if not key:
+            raise InputError("the environment variable holding the key is not set", field="--key-env",
+                             value=key_env, fix=f"export {key_env}=<the key the store was written with>")
+        with ProfileGateway.open(store, key=key, create=False, requester="kbrank.cli") as gateway:
+            report = gateway.access_report(customer)
+        if as_json:
+            console.print_json(json.dumps(report.to_dict()))
+        else:
+            _print_access_report(report.to_dict())
+
+    _run(body)
+
+
+def _print_access_report(report: dict[str, Any]) -> None:
+    console.print(f"[bold]Data-subject access report[/] for customer {report['customer']} (pseudonym), "
+                  f"generated {report['generated_at']}")
+    data = report["data"]
+    if data is None:
+        console.print("No profile is held (it was never stored, or it was erased).")
+    else:
+        table = Table(title="Data held", title_justify="left", show_header=False)
+        for name in ("region", "locale", "segment", "preferred_channel"):
+            table.add_row(name, str(data[name]))
+        for channel, address in data["addresses"].items():
+            table.add_row(f"address ({channel})", address)
+        owned = [f"{o['product']} {o['version']} ({o['status']}, {o['platform'] or 'platform unknown'}, "
+                 f"since {o['registered_at']})" for o in data["owned"]]
+        table.add_row("owned products", "\n".join(owned) or "none")
+        features = sorted({f"{u['product']}: {u['feature']}" for u in data["usage"]})
+        table.add_row("usage events", f"{len(data['usage'])} ({report['expired_events']} past retention, awaiting "
+                      f"purge)\n" + "\n".join(features))
+        consents = [f"{scope}: {'yes' if value is True or (isinstance(value, dict) and value['granted']) else 'no'}"
+                    for scope, value in data["consents"].items() if scope != "channels"]
+        consents += [f"channel {name}: {'yes' if value is True or (isinstance(value, dict) and value['granted']) else 'no'}"
+                     for name, value in data["consents"].get("channels", {}).items()]
+        table.add_row("consents", "\n".join(consents) or "none recorded")
+        console.print(table)
+    uses = Table(title="What each purpose may use", title_justify="left")
+    for column in ("purpose", "why", "consented", "fields it gets now"):
+        uses.add_column(column)
+    for use in report["purposes"]:
+        uses.add_row(use["purpose"], use["description"], "yes" if use["consented"] else "no",
+                     ", ".join(use["fields"]) or "-")
+    console.print(uses)
+    days = report["retention_days"]
+    console.print(f"Usage history is kept for {days:g} days." if days else "Usage history is kept until erased.")
+    history = Table(title=f"Access history ({len(report['history'])} events)", title_justify="left")
+    for column in ("when", "who", "action", "purpose", "outcome", "fields"):
+        history.add_column(column)
+    for event in report["history"]:
+        history.add_row(event["at"], event["requester"], event["action"], event["purpose"] or "-",
+                        event["outcome"], ", ".join(event["fields"]) or "-")
+    console.print(history)
 
 
 def main() -> None:  # pragma: no cover - console entry point

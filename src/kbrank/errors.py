@@ -5,15 +5,22 @@
     KBRankError
     ├── InputError (ValueError)            bad user input: says where (file, line, field), what, and the fix
     │   ├── CorpusError                    articles that cannot be loaded (JSON, ids, types, empty corpus)
-    │   └── VersionSpecError               a version specifier that `packaging` cannot parse
+    │   ├── VersionSpecError               a version specifier that `packaging` cannot parse
+    │   └── ProfileError                   customer profiles that cannot be loaded (personal values masked)
     ├── ParameterError (ValueError)        a bad constructor or method argument (names the parameter)
     ├── UnknownArticleError (KeyError)     an article id that the corpus or index does not hold
+    ├── UnknownCustomerError (KeyError)    a customer the profile store does not hold (named by pseudonym)
+    ├── ConsentError (PermissionError)     a profile read for a purpose (or channel) the customer did not consent to
+    ├── FieldNotAllowedError (AttributeError) a ProfileView field that the read's purpose does not hand out
+    ├── ErasureError (RuntimeError)        an erasure that could not remove everything (carries the report)
     ├── NotFittedError (RuntimeError)      an index or model used before build()/fit()
     ├── IndexFormatError (ValueError)      a saved index that is missing, truncated, tampered or of an unknown format
+    ├── ProfileStoreError (OSError)        a profile store that cannot be opened or trusted (schema, key, corrupt file)
     └── MissingDependencyError (ImportError) an optional dependency is absent; names the extra to install
 
 Errors carry their context as attributes (``source``, ``line``, ``field``, ``value``, ``fix``) so that
-callers can react to them without parsing messages.
+callers can react to them without parsing messages. Errors about customers carry the customer's
+pseudonym (``customer``), never the raw id, so that they can be logged safely.
 """
 
 from __future__ import annotations
@@ -30,6 +37,12 @@ __all__ = [
     "NotFittedError",
     "IndexFormatError",
     "MissingDependencyError",
+    "ProfileError",
+    "UnknownCustomerError",
+    "ConsentError",
+    "FieldNotAllowedError",
+    "ErasureError",
+    "ProfileStoreError",
 ]
 
 _UNSET: Any = object()
@@ -142,3 +155,92 @@ class MissingDependencyError(KBRankError, ImportError):
         self.package = package
         self.extra = extra
         super().__init__(f"{package} is required for this feature; install it with: pip install 'kbrank[{extra}]'")
+
+
+def _short(pseudonym: str) -> str:
+    """The first 12 characters of a pseudonym: enough to tell customers apart in a message."""
+    return pseudonym[:12] + "…" if len(pseudonym) > 13 else pseudonym
+
+
+class ProfileError(InputError):
+    """Customer profile records that cannot be loaded. Personal values (ids, addresses) are masked in the
+    message: it names the field and the problem, and shows only the kind and length of the value."""
+
+
+class UnknownCustomerError(KBRankError, KeyError):
+    """A customer the profile store does not hold. ``customer`` is the pseudonym, never the raw id."""
+
+    def __init__(self, customer: str, *, fix: str | None = None) -> None:
+        self.customer = customer
+        self.fix = fix
+        message = f"no profile for customer {_short(customer)} (pseudonym)"
+        if fix:
+            message += f". Fix: {fix}"
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
+        return str(self.args[0])
+
+
+class ConsentError(KBRankError, PermissionError):
+    """A profile read for a purpose the customer has not consented to.
+
+    ``customer`` is the pseudonym (never the raw id), ``purpose`` the purpose asked for, ``channel`` the contact
+    channel when the refusal is about one, and ``scope`` the consent that is missing (``"chat"``,
+    ``"channel:sms"``, ...).
+    """
+
+    def __init__(self, customer: str, purpose: str, *, scope: str, channel: str | None = None) -> None:
+        self.customer = customer
+        self.purpose = purpose
+        self.scope = scope
+        self.channel = channel
+        what = f"channel {channel!r} for {purpose!r}" if channel else f"{purpose!r}"
+        if scope.startswith("channel:") and channel is None:
+            what = f"any contact channel for {purpose!r}"
+        super().__init__(
+            f"customer {_short(customer)} has not consented to {what} (missing consent {scope!r}). Fix: record "
+            f"the customer's consent with ProfileGateway.set_consent(), or read with degrade=True to get the "
+            f"non-personalized view"
+        )
+
+
+class FieldNotAllowedError(KBRankError, AttributeError):
+    """A `ProfileView` field that the purpose of the read does not hand out (minimization)."""
+
+    def __init__(self, field: str, purpose: str, allowed: tuple[str, ...]) -> None:
+        self.field = field
+        self.purpose = purpose
+        self.allowed = allowed
+        shown = ", ".join(allowed) if allowed else "no profile fields"
+        super().__init__(
+            f"a view read for {purpose!r} does not hold {field!r} (it holds {shown}). Fix: read the profile for "
+            f"a purpose that needs {field!r}, and only with the customer's consent for it"
+        )
+
+
+class ErasureError(KBRankError, RuntimeError):
+    """An erasure that could not remove the customer everywhere; ``report`` says what was and was not done.
+
+    Erasure is idempotent: fix the failing hook and call ``erase`` again.
+    """
+
+    def __init__(self, problem: str, *, report: Any) -> None:
+        self.report = report
+        super().__init__(f"{problem}. Fix: repair the failing erasure hooks and call erase() again (it is idempotent)")
+
+
+class ProfileStoreError(KBRankError, OSError):
+    """A profile store that cannot be opened or trusted: missing, corrupt, an unknown schema version, or one
+    written with a different pseudonymization key."""
+
+    def __init__(self, problem: str, *, path: str | None = None, fix: str | None = None) -> None:
+        self.path = path
+        self.fix = fix
+        message = f"{path}: {problem}" if path else problem
+        if fix:
+            message += f". Fix: {fix}"
+        super().__init__(message)
+
+    def __str__(self) -> str:  # OSError's own formatting would drop nothing, but keep it explicit
+        return str(self.args[0])
