@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-__all__ = ["Result", "Results", "SourceHit"]
+__all__ = ["Result", "Results", "SourceHit", "HiddenResult"]
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,32 @@ class Result:
     url: str
     score: float
     sources: Mapping[str, SourceHit] = field(default_factory=dict)
+    retrieval_score: float | None = None  # normalized fused score before personalization
+    contributions: tuple[Any, ...] = ()  # kbrank.personalize.Contribution: rule, action, delta, reason
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "id": self.article_id, "title": self.title, "url": self.url,
-                "score": self.score,
-                "sources": {n: {"rank": s.rank, "score": s.score} for n, s in self.sources.items()}}
+        out = {"rank": self.rank, "id": self.article_id, "title": self.title, "url": self.url,
+               "score": self.score,
+               "sources": {n: {"rank": s.rank, "score": s.score} for n, s in self.sources.items()}}
+        if self.retrieval_score is not None:
+            out["retrieval_score"] = self.retrieval_score
+            out["contributions"] = [{"rule": c.rule, "action": c.action, "delta": c.delta, "reason": c.reason}
+                                    for c in self.contributions]
+        return out
+
+
+@dataclass(frozen=True)
+class HiddenResult:
+    """An article the profile hid that would otherwise have ranked ``retrieval_rank``, and why."""
+
+    article_id: str
+    title: str
+    retrieval_rank: int
+    reasons: tuple[Any, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.article_id, "title": self.title, "retrieval_rank": self.retrieval_rank,
+                "reasons": [{"rule": c.rule, "reason": c.reason} for c in self.reasons]}
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,9 @@ class Results:
     query: str
     mode: str
     items: tuple[Result, ...]
+    personalized: bool = False
+    hidden: tuple[HiddenResult, ...] = ()
+    notice: str | None = None  # e.g. why results are not personalized, or that a fallback was used
 
     def __iter__(self) -> Iterator[Result]:
         return iter(self.items)
@@ -55,4 +79,5 @@ class Results:
         return [r.article_id for r in self.items]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "mode": self.mode, "results": [r.to_dict() for r in self.items]}
+        return {"query": self.query, "mode": self.mode, "personalized": self.personalized, "notice": self.notice,
+                "results": [r.to_dict() for r in self.items], "hidden": [h.to_dict() for h in self.hidden]}

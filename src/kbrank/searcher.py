@@ -13,7 +13,7 @@ import numpy as np
 
 from .corpus import Corpus
 from .errors import IndexFormatError, ParameterError
-from .results import Result, Results, SourceHit
+from .results import HiddenResult, Result, Results, SourceHit
 from .retrieval.candidates import Candidates, SourceScores
 
 __all__ = ["Searcher", "MODES"]
@@ -32,11 +32,16 @@ class Searcher:
 
     Parameters (keyword-only): ``mode`` (``"hybrid"`` by default), ``bm25`` (a `BM25Index`, unbuilt, to
     configure it), ``dense`` (a `DenseIndex`, unbuilt), ``fusion`` (``"rrf"`` or ``"weighted"``),
-    ``fusion_params`` (for example ``{"constant": 60}``) and ``depth`` (candidates per source before fusion).
+    ``fusion_params`` (for example ``{"constant": 60}``), ``depth`` (candidates per source before fusion),
+    ``personalizer`` (a `kbrank.personalize.Personalizer`, unfitted; default settings otherwise) and
+    ``rerank_depth`` (candidates the personalizer reranks, 100).
     """
 
     def __init__(self, *, mode: str = "hybrid", bm25: Any = None, dense: Any = None, fusion: str = "rrf",
-                 fusion_params: Mapping[str, Any] | None = None, depth: int = 100) -> None:
+                 fusion_params: Mapping[str, Any] | None = None, depth: int = 100, personalizer: Any = None,
+                 rerank_depth: int = 100) -> None:
+        self.personalizer = personalizer
+        self.rerank_depth = rerank_depth
         self.mode = mode
         self.bm25 = bm25
         self.dense = dense
@@ -61,7 +66,15 @@ class Searcher:
             from .index.dense import DenseIndex
 
             self.dense_ = (self.dense or DenseIndex()).build(corpus, progress=step("encoding"))
+        self._fit_personalizer(None)
         return self
+
+    def _fit_personalizer(self, applicability: Any) -> None:
+        from .personalize import Personalizer
+
+        analyzer = self.bm25_.analyzer_ if self.bm25_ is not None else None
+        personalizer = self.personalizer or Personalizer(analyzer=analyzer)
+        self.personalizer_ = personalizer.fit(self.corpus_, applicability)
 
     def _retriever(self, mode: str):
         if mode == "hybrid":
@@ -90,18 +103,53 @@ class Searcher:
                                sources={mode: SourceScores(np.arange(1, len(found) + 1), found.scores)})
         return found
 
-    def search(self, query: str, k: int = 10, *, mode: str | None = None,
-               mask: np.ndarray | None = None) -> Results:
-        found = self.candidates(query, k, mode=mode, mask=mask)
+    def _results(self, query: str, mode: str, found: Candidates, **extra: Any) -> Results:
         items = []
+        plan, base = extra.pop("plan", None), extra.pop("base", None)
         for i, (row, score) in enumerate(zip(found.rows.tolist(), found.scores.tolist())):
             article = self.corpus_[row]
             sources = {name: SourceHit(rank=int(s.ranks[i]) or None,
                                        score=None if np.isnan(s.scores[i]) else float(s.scores[i]))
                        for name, s in found.sources.items()}
+            personal = {} if plan is None else {
+                "retrieval_score": float(base[i]), "contributions": self.personalizer_.contributions(row, plan)}
             items.append(Result(rank=i + 1, article_id=article.id, title=article.title, url=article.url,
-                                score=float(score), sources=sources))
-        return Results(query=query, mode=mode or self.mode, items=tuple(items))
+                                score=float(score), sources=sources, **personal))
+        return Results(query=query, mode=mode, items=tuple(items), **extra)
+
+    def search(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,
+               profile: Any = None, explain_hidden: bool = False) -> Results:
+        """The best ``k`` articles; with a ``profile`` (a `ProfileView` for purpose personalization), reranked
+        for that customer, each result with its receipt.
+
+        With no profile, or a view without consent (not ``personalized``), the ranking is exactly the
+        unpersonalized one. Hidden articles are masked out before any top-k. If the profile would hide
+        every match, the best unpersonalized matches are returned and ``notice`` says so.
+        ``explain_hidden`` also lists the articles the profile hid from the unpersonalized top ``k``.
+        """
+        from .personalize import is_personalized
+
+        mode = mode or self.mode
+        if not is_personalized(profile):
+            notice = None if profile is None else (getattr(profile, "reason", None) or "no personalization consent")
+            return self._results(query, mode, self.candidates(query, k, mode=mode, mask=mask),
+                                 notice=None if notice is None else f"not personalized: {notice}")
+        plan = self.personalizer_.plan(profile, query)
+        allowed = ~plan.hide if mask is None else (~plan.hide & mask)
+        pool = self.candidates(query, max(self.rerank_depth, k), mode=mode, mask=allowed)
+        hidden: tuple[HiddenResult, ...] = ()
+        if explain_hidden or len(pool) == 0:
+            plain = self.candidates(query, k, mode=mode, mask=mask)
+            hidden = tuple(
+                HiddenResult(self.corpus_[r].id, self.corpus_[r].title, rank,
+                             self.personalizer_.hidden_reasons(r, plan))
+                for rank, r in enumerate(plain.rows.tolist(), start=1) if plan.hide[r])
+            if len(pool) == 0:
+                return self._results(query, mode, plain, hidden=hidden, notice=(
+                    "your profile would hide every match; showing the best unpersonalized matches instead"))
+        reranked, base = self.personalizer_.rerank(pool, plan, k)
+        return self._results(query, mode, reranked, plan=plan, base=base, personalized=True,
+                             hidden=hidden if explain_hidden else ())
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -116,12 +164,17 @@ class Searcher:
             from .index.dense_persistence import write_dense
 
             write_dense(writer, self.dense_)
+        from .personalize.applicability import write_applicability
+
+        write_applicability(writer, self.personalizer_.applicability_)
         writer.components["searcher"] = {"mode": self.mode, "fusion": self.fusion,
-                                         "fusion_params": self.fusion_params, "depth": self.depth}
+                                         "fusion_params": self.fusion_params, "depth": self.depth,
+                                         "rerank_depth": self.rerank_depth}
         writer.commit()
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, encoder: Any = None, mmap: bool = True) -> Searcher:
+    def load(cls, path: str | os.PathLike[str], *, encoder: Any = None, mmap: bool = True,
+             personalizer: Any = None) -> Searcher:
         from .index.bm25_persistence import read_bm25, read_corpus
         from .index.storage import IndexReader
 
@@ -131,8 +184,9 @@ class Searcher:
             if "bm25" not in reader.components:
                 raise IndexFormatError("the directory holds no searchable index", path=str(path))
             config = {"mode": "bm25"}
-        searcher = cls(mode=config["mode"], fusion=config.get("fusion", "rrf"),
-                       fusion_params=config.get("fusion_params"), depth=config.get("depth", 100))
+        searcher = cls(mode=config["mode"], fusion=config.get("fusion", "rrf"), personalizer=personalizer,
+                       fusion_params=config.get("fusion_params"), depth=config.get("depth", 100),
+                       rerank_depth=config.get("rerank_depth", 100))
         searcher.corpus_ = read_corpus(reader)
         searcher.bm25_ = read_bm25(reader, mmap=mmap) if "bm25" in reader.components else None
         searcher.dense_ = None
@@ -140,4 +194,10 @@ class Searcher:
             from .index.dense_persistence import read_dense
 
             searcher.dense_ = read_dense(reader, encoder=encoder, mmap=mmap)
+        applicability = None
+        if "applicability" in reader.components:
+            from .personalize.applicability import read_applicability
+
+            applicability = read_applicability(reader)
+        searcher._fit_personalizer(applicability)
         return searcher

@@ -1,0 +1,146 @@
+"""Facts about every article for one customer: the bridge between a profile view and the policy rules.
+
+`profile_facts` turns a `ProfileView` (purpose personalization, from the privacy gate) into named vectors
+over all articles, using the compiled `Applicability`: sparse matrix-vector products and a handful of
+version checks per distinct (range, product) pair. It runs once per profile (and is cached by the
+`Personalizer`); a query then only gathers the candidates' entries.
+
+Facts (1.0 = true, except ``recent_usage``, a recency weight in [0, 1]):
+
+==========================  ===========================================================================
+``general``                 the article lists no product (account, billing, privacy pages)
+``owned_product``           it lists a product the customer owns with status active
+``owned_inactive``          it lists only products the customer returned or retired
+``not_owned``               it lists products, none of which the customer owns
+``named_product``           it lists a product the query names (a pre-sales or gift question)
+``other_product``           the query names a product, and the article is about different ones
+``version_match``           it has a version range for an owned product, and the owned version is in it
+``version_near_miss``       it has a range for an owned product, and no owned version is in it
+``platform_match``          it is restricted to platforms, one of which the customer uses
+``platform_mismatch``       it is restricted to platforms, none of which the customer is known to use
+``region_mismatch``         it is restricted to regions, not the customer's (unknown region: no)
+``locale_mismatch``         likewise for locales; ``audience_mismatch`` for the customer's segment
+``expired``                 its ``valid_until`` is before today
+``archived``, ``deprecated`` its status
+``active_known_issue``      an active known issue whose range contains the customer's version
+``recent_usage``            its tags name a feature the customer used, weighted by recency
+==========================  ===========================================================================
+
+A fact that needs a field the view does not hold (no consent for usage, say) is all zeros.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from .applicability import Applicability, version_in
+
+__all__ = ["FACTS", "profile_facts", "no_facts"]
+
+FACTS = ("general", "owned_product", "owned_inactive", "not_owned", "named_product", "other_product",
+         "version_match", "version_near_miss", "platform_match", "platform_mismatch", "region_mismatch",
+         "locale_mismatch", "audience_mismatch", "expired", "archived", "deprecated", "active_known_issue",
+         "recent_usage")
+
+
+def _field(view: Any, name: str, default: Any) -> Any:
+    return getattr(view, name, default) if view is not None else default
+
+
+def _any_rows(app: Applicability, entries: np.ndarray) -> np.ndarray:
+    return np.bincount(app.spec_rows[entries], minlength=app.n_articles) > 0
+
+
+def _versions(app: Applicability, owned_versions: dict[str, list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """(version_match, version_near_miss) per article, testing each distinct (range, product) pair once."""
+    n = app.n_articles
+    products = app.vocab["products"]
+    if app.spec_rows.size == 0 or not owned_versions:
+        return np.zeros(n, bool), np.zeros(n, bool)
+    owned_ids = np.array([i for i, p in enumerate(products) if p in owned_versions], dtype=np.int64)
+    relevant = np.isin(app.spec_products, owned_ids)
+    keys = app.spec_ids * len(products) + app.spec_products
+    unique, inverse = np.unique(keys[relevant], return_inverse=True)
+    verdict = np.zeros(unique.shape[0], np.int8)  # 1 match, -1 miss, 0 unknown
+    for i, key in enumerate(unique.tolist()):
+        spec, product = app.specs[key // len(products)], products[key % len(products)]
+        answers = [version_in(spec, v) for v in owned_versions[product]]
+        verdict[i] = 1 if any(a is True for a in answers) else (-1 if answers and all(a is False for a in answers) else 0)
+    entries = np.flatnonzero(relevant)
+    match = _any_rows(app, entries[verdict[inverse] == 1])
+    miss = _any_rows(app, entries[verdict[inverse] == -1]) & ~match
+    return match, miss
+
+
+def _mismatch(app: Applicability, kind: str, value: str | None) -> np.ndarray:
+    if not value:
+        return np.zeros(app.n_articles, bool)
+    return app.restricted(kind) & ~app.lists_any(kind, [value])
+
+
+def _recency(app: Applicability, usage: Iterable[Any], today: dt.date, half_life_days: float) -> np.ndarray:
+    weights: dict[str, float] = {}
+    now = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)
+    for event in usage:
+        stamp = event.timestamp if event.timestamp.tzinfo else event.timestamp.replace(tzinfo=dt.timezone.utc)
+        age = max((now - stamp).total_seconds() / 86400.0, 0.0)
+        weights[event.feature] = max(weights.get(event.feature, 0.0), math.exp(-age * math.log(2) / half_life_days))
+    if not weights:
+        return np.zeros(app.n_articles)
+    vector = np.zeros(app.matrices["tags"].shape[1])
+    for i, tag in enumerate(app.vocab["tags"]):
+        vector[i] = weights.get(tag, 0.0)
+    return np.minimum(app.matrices["tags"] @ vector, 1.0)
+
+
+def no_facts(app: Applicability) -> dict[str, np.ndarray]:
+    return {name: np.zeros(app.n_articles) for name in FACTS}
+
+
+def profile_facts(app: Applicability, view: Any, *, today: dt.date, named: Iterable[str] = (),
+                  usage_half_life_days: float = 30.0) -> dict[str, np.ndarray]:
+    """Every fact of `FACTS` as a float vector over the articles, for this view and query mention."""
+    owned = tuple(_field(view, "owned", ()))
+    active = [o for o in owned if o.status == "active"]
+    active_products = {o.product for o in active}
+    inactive_products = {o.product for o in owned if o.status != "active"} - active_products
+    named = set(named)
+
+    has_products = app.restricted("products")
+    lists_active = app.lists_any("products", active_products)
+    lists_inactive = app.lists_any("products", inactive_products) & ~lists_active
+    in_focus = app.lists_any("products", named) if named else np.zeros(app.n_articles, bool)
+    facts: dict[str, np.ndarray] = {}
+    facts["general"] = ~has_products
+    facts["owned_product"] = lists_active & (in_focus if named else True)
+    facts["owned_inactive"] = lists_inactive
+    facts["not_owned"] = has_products & ~lists_active & ~lists_inactive
+    facts["named_product"] = in_focus
+    facts["other_product"] = has_products & ~in_focus if named else np.zeros(app.n_articles, bool)
+
+    versions: dict[str, list[str]] = {}
+    for item in active:
+        if item.version and (not named or item.product in named):
+            versions.setdefault(item.product, []).append(item.version)
+    facts["version_match"], facts["version_near_miss"] = _versions(app, versions)
+
+    platforms = {o.platform for o in active if o.platform}
+    restricted = app.restricted("platforms")
+    facts["platform_match"] = restricted & app.lists_any("platforms", platforms)
+    facts["platform_mismatch"] = (restricted & ~facts["platform_match"]) if platforms else np.zeros(app.n_articles, bool)
+    facts["region_mismatch"] = _mismatch(app, "regions", _field(view, "region", None))
+    facts["locale_mismatch"] = _mismatch(app, "locales", _field(view, "locale", None))
+    facts["audience_mismatch"] = _mismatch(app, "audience", _field(view, "segment", None))
+
+    today_ordinal = today.toordinal()
+    facts["expired"] = (app.valid_until > 0) & (app.valid_until < today_ordinal)
+    facts["archived"] = app.status == 2
+    facts["deprecated"] = app.status == 1
+    known = app.kinds.index("known-issue") if "known-issue" in app.kinds else -1
+    facts["active_known_issue"] = (app.kind == known) & (app.status == 0) & facts["version_match"]
+    facts["recent_usage"] = _recency(app, _field(view, "usage", ()), today, usage_half_life_days)
+    return {name: np.asarray(facts[name], dtype=np.float64) for name in FACTS}
