@@ -92,19 +92,48 @@ def index(
     _run(body)
 
 
+def _profile_view(profile_file: Path, customer: Optional[str]) -> Any:
+    """Read one customer from a JSON/JSONL file *through the privacy gate* (purpose personalization).
+
+    The records go into an in-memory gateway keyed by ``$KBRANK_KEY`` (or a random key for this run), so
+    even the CLI reads profiles only by purpose, with consent, minimized and audited.
+    """
+    import secrets
+
+    from .corpus.loaders import iter_jsonl
+    from .privacy import ProfileGateway
+
+    records = [record for _, record in iter_jsonl(profile_file)]
+    if customer is None:
+        if len(records) != 1:
+            raise InputError(f"the file holds {len(records)} customers", source=str(profile_file),
+                             fix="pick one with --customer ID")
+        customer = str(records[0].get("customer_id"))
+    gateway = ProfileGateway.in_memory(key=os.environ.get("KBRANK_KEY") or secrets.token_bytes(32))
+    try:
+        gateway.load_records(records, source=str(profile_file))
+        return gateway.read(customer, "personalization", requester="kbrank-cli", degrade=True)
+    finally:
+        gateway.close()
+
+
 @app.command()
 def search(
     index_dir: Path = typer.Argument(..., help="An index directory written by `kbrank index`."),
     query: str = typer.Argument(..., help="The query text."),
     k: int = typer.Option(10, "-k", min=1, help="How many results."),
     mode: Optional[str] = typer.Option(None, help="bm25, dense or hybrid (default: the index's mode)."),
+    profile: Optional[Path] = typer.Option(None, "--profile", help="Personalize for a customer (JSON/JSONL)."),
+    customer: Optional[str] = typer.Option(None, "--customer", help="Which customer of --profile."),
+    show_hidden: bool = typer.Option(False, "--show-hidden", help="Also list what the profile hid, and why."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Search an index directory."""
+    """Search an index directory, optionally personalized for a customer, with a receipt per result."""
     from .searcher import Searcher
 
     def body() -> None:
-        results = Searcher.load(index_dir).search(query, k=k, mode=mode)
+        view = _profile_view(profile, customer) if profile is not None else None
+        results = Searcher.load(index_dir).search(query, k=k, mode=mode, profile=view, explain_hidden=show_hidden)
         if as_json:
             console.print_json(json.dumps(results.to_dict()))
             return
@@ -114,16 +143,30 @@ def search(
 
 
 def _print_results(results: Any) -> None:
+    if results.notice:
+        console.print(f"[yellow]{results.notice}[/]")
     if not len(results):
         console.print(f"no article matches “{results.query}”")
         return
-    table = Table(title=f"“{results.query}” ({results.mode})", title_justify="left")
+    title = f"“{results.query}” ({results.mode}{', personalized' if results.personalized else ''})"
+    table = Table(title=title, title_justify="left")
     for name, justify in (("#", "right"), ("article", "left"), ("score", "right"), ("why", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for result in results:
-        why = ", ".join(f"{name} #{hit.rank}" if hit.rank else f"{name} -" for name, hit in result.sources.items())
-        table.add_row(str(result.rank), f"{result.title}\n[dim]{result.article_id}[/]", f"{result.score:.4g}", why)
+        why = [", ".join(f"{name} #{hit.rank}" if hit.rank else f"{name} -" for name, hit in result.sources.items())]
+        why += [f"{c.delta:+.2f} {c.rule}: {c.reason}" for c in result.contributions]
+        table.add_row(str(result.rank), f"{result.title}\n[dim]{result.article_id}[/]", f"{result.score:.4g}",
+                      "\n".join(why))
     console.print(table)
+    if results.hidden:
+        hidden = Table(title="hidden by your profile", title_justify="left")
+        hidden.add_column("would rank", justify="right")
+        hidden.add_column("article")
+        hidden.add_column("why hidden")
+        for item in results.hidden:
+            hidden.add_row(str(item.retrieval_rank), f"{item.title}\n[dim]{item.article_id}[/]",
+                           "\n".join(f"{c.rule}: {c.reason}" for c in item.reasons))
+        console.print(hidden)
 
 
 @app.command("eval")
