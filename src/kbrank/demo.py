@@ -36,7 +36,7 @@ def run_demo(console: Any, *, k: int = 5, mode: str = "hybrid") -> None:
     from rich.table import Table
 
     from .datasets import load_helpcentre
-    from .index import BM25Index
+    from .personalize import Personalizer
     from .searcher import Searcher
 
     started = time.perf_counter()
@@ -53,27 +53,29 @@ def run_demo(console: Any, *, k: int = 5, mode: str = "hybrid") -> None:
 
         dense = DenseIndex(cache_dir=cache_dir() / "embeddings")
         console.print(f"Encoding articles with all-MiniLM-L6-v2 (offline; cached in {cache_dir()})...")
-    searcher = Searcher(mode=mode, dense=dense).build(hc.corpus)
-    index = searcher.bm25_ or BM25Index().build(hc.corpus)
-    console.print(f"Built the {mode} index in {time.perf_counter() - started:.1f} s "
-                  f"({index.counts_.n_terms} BM25 terms).\n")
+    aliases = {product: [entry["short_name"], entry["name"]] for product, entry in hc.catalog.items()}
+    searcher = Searcher(mode=mode, dense=dense,
+                        personalizer=Personalizer(today=hc.as_of, product_aliases=aliases)).build(hc.corpus)
+    console.print(f"Built the {mode} index in {time.perf_counter() - started:.1f} s.\n")
     if len(searcher.available_modes()) > 1:
         _compare_modes(console, searcher, "my wifi keeps cutting out", k)
         console.print("[italic]BM25 matches words, the dense model matches meaning ('cutting out' ~ 'drops'), and "
                       "hybrid fuses both rankings (reciprocal rank fusion).[/]\n")
 
-    def show(query: str, note: str, customer: dict | None = None, relevant: dict | None = None) -> None:
-        found = index.search(query, k=k)
-        table = Table(title=f"“{query}”", title_justify="left")
-        for name, justify in (("#", "right"), ("article", "left"), ("score", "right"), ("applies to", "left")):
+    def show(results: Any, note: str, relevant: dict | None = None) -> None:
+        title = f"“{results.query}” ({'personalized' if results.personalized else 'unpersonalized'})"
+        table = Table(title=title, title_justify="left")
+        for name, justify in (("#", "right"), ("article", "left"), ("applies to", "left"), ("why", "left")):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
         if relevant is not None:
-            table.add_column(f"for {customer['customer_id'] if customer else ''}")
-        for rank, (row, score) in enumerate(zip(found.rows.tolist(), found.scores.tolist()), start=1):
-            article = hc.corpus[row]
+            table.add_column("right for them?")
+        for result in results:
+            article = hc.corpus.get(result.article_id)
             scope = ", ".join(f"{p} {article.versions.get(p, '')}".strip() for p in article.products) or "everyone"
-            cells = [str(rank), f"{article.title}\n[dim]{article.id} · {article.kind} · {article.status}[/]",
-                     f"{score:.2f}", scope]
+            why = "\n".join(f"{c.delta:+.2f} {c.reason}" for c in result.contributions) or \
+                ", ".join(f"{n} #{h.rank}" for n, h in result.sources.items() if h.rank)
+            cells = [str(result.rank), f"{article.title}\n[dim]{article.id} · {article.kind} · {article.status}[/]",
+                     scope, why]
             if relevant is not None:
                 grade = relevant.get(article.id, 0)
                 cells.append({2: "[green]exact match[/]", 1: "[green]applies[/]"}.get(grade, "[red]does not apply[/]"))
@@ -81,19 +83,28 @@ def run_demo(console: Any, *, k: int = 5, mode: str = "hybrid") -> None:
         console.print(table)
         console.print(f"[italic]{note}[/]\n")
 
-    show("router won't connect to wifi after update",
-         "A shared symptom: the best lexical matches span several products, models and firmware ranges.")
-    show("error E-102",
+    show(searcher.search("router won't connect to wifi after update", k=k),
+         "A shared symptom: the best matches span several products, models and firmware ranges.")
+    show(searcher.search("error E-102", k=k, mode="bm25" if "bm25" in searcher.available_modes() else None),
          "Error codes, model numbers and versions are kept whole by the analyzer, so 'E-102' matches exactly.")
 
-    query = next(q for q in hc.queries if q.names_product is None and len(hc.qrels[q.id]) >= 2)
+    from .privacy import ProfileGateway
+
+    query = next(q for q in hc.queries if q.names_product is None and len(hc.qrels[q.id]) >= 3)
     customer = hc.customer(query.customer_id)
     owned = ", ".join(f"{o['product']} {o['version']} ({o['status']})" for o in customer["owned"])
-    found = index.search(query.text, k=k)
-    applicable = sum(1 for r in found.rows.tolist() if hc.corpus[r].id in hc.qrels[query.id])
-    show(query.text,
-         f"{customer['customer_id']} ({customer['region']}, owns {owned}) asked this. Only {applicable} of the top "
-         f"{len(found)} unpersonalized results apply to them: the ground truth depends on who asks. "
-         "Personalized reranking uses exactly this signal.",
-         customer=customer, relevant=dict(hc.qrels[query.id]))
-    console.print("Next: `kbrank index <corpus.jsonl> --out DIR` and `kbrank search DIR \"query\"` on your own articles.")
+    relevant = dict(hc.qrels[query.id])
+    plain = searcher.search(query.text, k=k)
+    applicable = sum(1 for r in plain if r.article_id in relevant)
+    show(plain, f"{customer['customer_id']} ({customer['region']}, owns {owned}) asked this. Only {applicable} of "
+                f"the top {len(plain)} unpersonalized results apply to them.", relevant)
+    with ProfileGateway.from_helpcentre(hc, key=os.environ.get("KBRANK_KEY", "kbrank-demo-pseudonymization-key")) as gateway:
+        view = gateway.read(query.customer_id, "personalization", requester="kbrank-demo", degrade=True)
+    personal = searcher.search(query.text, k=k, profile=view, explain_hidden=True)
+    applicable = sum(1 for r in personal if r.article_id in relevant)
+    show(personal, f"Personalized through the privacy gate (purpose 'personalization', fields {', '.join(view.fields)}): "
+                   f"{applicable} of {len(personal)} apply, and every move has a receipt. "
+                   f"{len(personal.hidden)} of the unpersonalized top {k} were hidden, e.g. "
+                   + "; ".join(f"{h.article_id}: {h.reasons[0].reason}" for h in personal.hidden[:2]) + ".", relevant)
+    console.print("Next: `kbrank index <corpus.jsonl> --out DIR`, then "
+                  "`kbrank search DIR \"query\" --profile customers.jsonl --customer ID --show-hidden`.")
