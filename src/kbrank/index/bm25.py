@@ -11,6 +11,7 @@ full rebuild exactly.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Sequence
@@ -312,14 +313,25 @@ class BM25Index:
         return self.search_tokens(self.analyzer_(query), k, mask=mask)
 
     def search_batch(self, queries: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None,
-                     n_threads: int = 2) -> list[Candidates]:
-        """Search many queries; the compiled loop releases the GIL, so ``n_threads`` run in parallel."""
+                     n_threads: int | None = None) -> list[Candidates]:
+        """Search many query strings (see `search_tokens_batch`)."""
         self._check_fitted()
-        tokens = [self.analyzer_(q) for q in queries]
-        if n_threads <= 1 or len(tokens) < 2:
-            return [self.search_tokens(t, k, mask=mask) for t in tokens]
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            return list(pool.map(lambda t: self.search_tokens(t, k, mask=mask), tokens))
+        return self.search_tokens_batch([self.analyzer_(q) for q in queries], k, mask=mask, n_threads=n_threads)
+
+    def search_tokens_batch(self, token_lists: Sequence[Sequence[str]], k: int = 10, *,
+                            mask: np.ndarray | None = None, n_threads: int | None = None) -> list[Candidates]:
+        """Search many analyzed queries. The compiled loop releases the GIL, so a pool of ``n_threads``
+        (default: the CPU count) runs them in parallel; the pool and its scratch buffers are kept."""
+        self._check_fitted()
+        threads = n_threads or os.cpu_count() or 1
+        if threads <= 1 or len(token_lists) < 2:
+            return [self.search_tokens(t, k, mask=mask) for t in token_lists]
+        pool = self.__dict__.get("_pool")
+        if pool is None or pool._max_workers != threads:  # noqa: SLF001 - the executor's own size
+            if pool is not None:
+                pool.shutdown(wait=False)
+            pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kbrank-bm25")
+        return list(pool.map(lambda t: self.search_tokens(t, k, mask=mask), token_lists))
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str) -> None:
