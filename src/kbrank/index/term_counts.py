@@ -18,6 +18,7 @@ Edits (`appended`, `replaced`, `deleted`) return a new object and never re-analy
 from __future__ import annotations
 
 import gc
+import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -64,17 +65,14 @@ class TermCounts:
         with _gc_paused():
             for start in range(0, len(token_lists), _CHUNK_DOCS):
                 chunk = token_lists[start : start + _CHUNK_DOCS]
-                ids: list[int] = []
-                lengths = np.empty(len(chunk), np.int64)
-                get = vocab.get
-                for i, tokens in enumerate(chunk):
-                    lengths[i] = len(tokens)
-                    for token in tokens:
-                        term = get(token)
-                        if term is None:
-                            term = vocab[token] = len(vocab)
-                        ids.append(term)
-                flat = np.asarray(ids, dtype=np.int64)
+                lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+                # Both passes run at C speed: dict.fromkeys keeps first occurrences in order, so new terms get
+                # ids in the order rank_bm25 meets them; map(vocab.__getitem__) looks every token up.
+                for token in dict.fromkeys(itertools.chain.from_iterable(chunk)):
+                    if token not in vocab:
+                        vocab[token] = len(vocab)
+                flat = np.fromiter(map(vocab.__getitem__, itertools.chain.from_iterable(chunk)), dtype=np.int64,
+                                   count=int(lengths.sum()))
                 doc_of = np.repeat(np.arange(len(chunk), dtype=np.int64), lengths)
                 key = doc_of * max(len(vocab), 1) + flat
                 uniq, first, cnt = np.unique(key, return_index=True, return_counts=True)
