@@ -23,17 +23,24 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .._io import atomic_open, sha256_file
+from .encoders import Encoder, checked_vectors
 
-__all__ = ["EmbeddingCache", "passage_key"]
+__all__ = ["EmbeddingCache", "encode_documents", "passage_key"]
 
 FORMAT = "kbrank-embedding-cache"
 FORMAT_VERSION = 1
 _MAX_SEGMENTS = 32
+#: Texts per call to ``encode_documents`` (one progress tick); the encoder batches inside a call.
+ENCODE_CHUNK = 256
+#: Texts encoded between two cache writes (each write adds a segment).
+CACHE_FLUSH = 4096
+
+Progress = Callable[[int, int], None]
 
 
 def passage_key(text: str) -> str:
@@ -157,15 +164,66 @@ class EmbeddingCache:
         self._index_segment(name, np.load(self.folder / f"{name}.npy", mmap_mode="r", allow_pickle=False), keys)
 
     def compact(self, keep: Sequence[str] | None = None) -> None:
-        """Merge all segments into one; with ``keep``, drop every key not in it (to forget stale text)."""
+        """Merge all segments into one; with ``keep``, drop every key not in it (to forget stale text).
+
+        Damaged segments are deleted too (so is a segment another process is writing at that moment:
+        its vectors are simply encoded again next time).
+        """
         self._load()
         keys = list(self._where) if keep is None else [k for k in dict.fromkeys(keep) if k in self._where]
         vectors, _ = self.get(keys)
-        old = [self.folder / f"{name}{ext}" for name in self._names for ext in (".jsonl", ".npy")]
         self._segments, self._names, self._where = [], [], {}
         if keys:
             self._write_segment(keys, vectors)
         current = {f"{name}{ext}" for name in self._names for ext in (".jsonl", ".npy")}
-        for path in old:  # the .jsonl first, so a crash never leaves a committed segment without vectors
+        if not self.folder.is_dir():
+            return
+        # each .jsonl before its .npy, so a crash never leaves a committed segment without vectors
+        for path in sorted(self.folder.glob("seg.*"), key=lambda p: p.suffix != ".jsonl"):
             if path.name not in current:
                 path.unlink(missing_ok=True)
+
+
+def encode_documents(encoder: Encoder, texts: Sequence[str], *, cache_dir: str | os.PathLike[str] | None = None,
+                     progress: Progress | None = None) -> np.ndarray:
+    """Unit float32 vectors for ``texts``: from the cache in ``cache_dir`` where present, encoded otherwise.
+
+    Identical texts are encoded once. Texts are sent to the encoder ``ENCODE_CHUNK`` at a time and
+    ``progress(done, total)`` is called after each chunk (cache hits count as done from the start).
+    New vectors are written to the cache every ``CACHE_FLUSH`` texts, so an interrupted build resumes.
+    """
+    dim = int(encoder.dim)
+    total = len(texts)
+    out = np.zeros((total, dim), np.float32)
+    cache = None if cache_dir is None else EmbeddingCache(cache_dir, fingerprint=encoder.fingerprint, dim=dim)
+    keys = [passage_key(t) for t in texts] if cache is not None else []
+    todo = np.arange(total)
+    if cache is not None:
+        cached, found = cache.get(keys)
+        out[found] = cached[found]
+        todo = np.flatnonzero(~found)
+    first: dict[str, int] = {}
+    for position in todo.tolist():
+        first.setdefault(texts[position], position)
+    unique = list(first.values())
+    done = total - len(todo)
+    if progress is not None:
+        progress(done, total)
+    pending: list[int] = []
+    for start in range(0, len(unique), ENCODE_CHUNK):
+        chunk = unique[start : start + ENCODE_CHUNK]
+        vectors = encoder.encode_documents([texts[p] for p in chunk])
+        out[chunk] = checked_vectors(vectors, len(chunk), dim, "encode_documents")
+        pending.extend(chunk)
+        if cache is not None and (len(pending) >= CACHE_FLUSH or start + ENCODE_CHUNK >= len(unique)):
+            cache.put([keys[p] for p in pending], out[pending])
+            pending = []
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    duplicates = [p for p in todo.tolist() if first[texts[p]] != p]
+    if duplicates:
+        out[duplicates] = out[[first[texts[p]] for p in duplicates]]
+        if progress is not None:
+            progress(total, total)
+    return out

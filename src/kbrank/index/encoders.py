@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError, ParameterError
 
-__all__ = ["Encoder", "SentenceTransformerEncoder", "default_model_path", "DEFAULT_MODEL_NAME"]
+__all__ = ["Encoder", "SentenceTransformerEncoder", "checked_vectors", "default_model_path", "DEFAULT_MODEL_NAME"]
 
 #: The model `SentenceTransformerEncoder` loads when given no model.
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -89,6 +89,28 @@ def _hub_offline() -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextmanager
+def _quiet_loading(quiet: bool) -> Iterator[None]:
+    """Hide transformers' "Loading weights" bar during a load (restoring its setting afterwards)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - sentence-transformers always brings transformers
+        quiet = False
+    if not quiet or not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    from huggingface_hub import utils as hub_utils
+
+    hub_bars_were_off = hub_utils.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()  # also switches the hub's bars off
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
+        if hub_bars_were_off:
+            hub_utils.disable_progress_bars()
+
+
 def _import_sentence_transformers() -> Any:
     try:
         import sentence_transformers
@@ -99,11 +121,17 @@ def _import_sentence_transformers() -> Any:
     return sentence_transformers
 
 
-def _unit_rows(vectors: Any, n: int) -> np.ndarray:
-    array = np.asarray(vectors, dtype=np.float32)
-    if array.ndim != 2 or array.shape[0] != n:
-        raise ValueError(f"the model returned an array of shape {array.shape} for {n} texts")
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
+def checked_vectors(vectors: Any, n: int, dim: int, what: str = "encode_documents") -> np.ndarray:
+    """``vectors`` as a C-contiguous float32 ``(n, dim)`` array of unit rows, or a `ParameterError` naming
+    the encoder method (``what``) that broke the `Encoder` contract. Rows are re-normalized (zero rows stay
+    zero), so inner products are cosines whatever the encoder did."""
+    array = np.array(vectors, dtype=np.float32, copy=True)
+    if array.shape != (n, dim):
+        raise ParameterError("encoder", f"an Encoder whose {what} returns shape ({n}, {dim})",
+                             f"an array of shape {array.shape}")
+    norms = np.sqrt(np.einsum("ij,ij->i", array, array, dtype=np.float64))[:, None].astype(np.float32)
+    if not np.isfinite(norms).all():
+        raise ParameterError("encoder", f"an Encoder whose {what} returns finite numbers", "NaN or inf")
     np.divide(array, norms, out=array, where=norms > 0)
     return np.ascontiguousarray(array)
 
@@ -156,7 +184,7 @@ class SentenceTransformerEncoder:
     def _load(self) -> Any:
         st = _import_sentence_transformers()
         source = default_model_path() if self.model is None else self.model
-        with _hub_offline():
+        with _hub_offline(), _quiet_loading(not self.show_progress):
             try:
                 return st.SentenceTransformer(str(source), device=self.device, local_files_only=True)
             except OSError as exc:
@@ -214,8 +242,11 @@ class SentenceTransformerEncoder:
             digest.update(memoryview(data.view(-1).view(_byte_dtype()).numpy()))
         tokenizer = getattr(model, "tokenizer", None)
         backend = getattr(tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            digest.update(backend.to_str().encode())
+        if backend is not None:  # minus padding and truncation: runtime state that encoding changes
+            config = json.loads(backend.to_str())
+            config.pop("padding", None)
+            config.pop("truncation", None)
+            digest.update(json.dumps(config, sort_keys=True).encode())
         elif tokenizer is not None and hasattr(tokenizer, "get_vocab"):
             digest.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
         return digest.hexdigest()
@@ -235,7 +266,7 @@ class SentenceTransformerEncoder:
             vectors = model.encode(texts, prompt_name=role, **options)
         else:
             vectors = model.encode(texts, **options)
-        return _unit_rows(vectors, len(texts))
+        return checked_vectors(vectors, len(texts), int(np.shape(vectors)[-1]), f"SentenceTransformer.encode_{role}")
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Encode queries with the model's ``"query"`` prompt, if it has one."""

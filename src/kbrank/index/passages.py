@@ -61,8 +61,8 @@ class PassageSplitter:
     what the article is about. Offsets always point into ``article.text``; only the encoded text differs.
     """
 
-    words: int = 200
-    stride: int = 150
+    words: int = 128
+    stride: int = 96
     title: bool = True
 
     def __post_init__(self) -> None:
@@ -82,9 +82,6 @@ class PassageSplitter:
         if self.title and article.title:
             out[1:] = [f"{article.title}: {chunk}" for chunk in out[1:]]
         return out
-
-    def to_config(self) -> dict[str, object]:
-        return {"words": self.words, "stride": self.stride, "title": self.title}
 
 
 @dataclass(frozen=True)
