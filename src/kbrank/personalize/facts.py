@@ -16,8 +16,13 @@ Facts (1.0 = true, except ``recent_usage``, a recency weight in [0, 1]):
 ``other_product``           the query names a product, and the article is about different ones
 ``version_match``           it has a version range for an owned product, and the owned version is in it
 ``version_near_miss``       it has a range for an owned product, and no owned version is in it
-``platform_match``          it is restricted to platforms, one of which the customer uses
-``platform_mismatch``       it is restricted to platforms, none of which the customer is known to use
+``older_releases``          the query names a product the customer has no active version of (a pre-sales
+                            question), and the article's range for it has an upper bound ("<2.4"): it is
+                            for older releases, perhaps not the current one a buyer would get
+``platform_match``          it is restricted to platforms, and the customer uses one of them for a product
+                            it lists (for a general article: for any product)
+``platform_mismatch``       it is restricted to platforms, and every owned item it lists is known to be
+                            used on another platform (an item whose platform is unknown never misses)
 ``region_mismatch``         it is restricted to regions, not the customer's (unknown region: no)
 ``locale_mismatch``         likewise for locales; ``audience_mismatch`` for the customer's segment
 ``expired``                 its ``valid_until`` is before today
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import lru_cache
 from typing import Any, Iterable
 
 import numpy as np
@@ -42,9 +48,9 @@ from .applicability import Applicability, version_in
 __all__ = ["FACTS", "profile_facts", "no_facts"]
 
 FACTS = ("general", "owned_product", "owned_inactive", "not_owned", "named_product", "other_product",
-         "version_match", "version_near_miss", "platform_match", "platform_mismatch", "region_mismatch",
-         "locale_mismatch", "audience_mismatch", "expired", "archived", "deprecated", "active_known_issue",
-         "recent_usage")
+         "version_match", "version_near_miss", "older_releases", "platform_match", "platform_mismatch",
+         "region_mismatch", "locale_mismatch", "audience_mismatch", "expired", "archived", "deprecated",
+         "active_known_issue", "recent_usage")
 
 
 def _field(view: Any, name: str, default: Any) -> Any:
@@ -74,6 +80,59 @@ def _versions(app: Applicability, owned_versions: dict[str, list[str]]) -> tuple
     match = _any_rows(app, entries[verdict[inverse] == 1])
     miss = _any_rows(app, entries[verdict[inverse] == -1]) & ~match
     return match, miss
+
+
+@lru_cache(maxsize=4096)
+def _upper_bounded(spec: str) -> bool:
+    """Whether a specifier set caps the version from above (``<``, ``<=``, ``==``, ``~=``)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return any(item.operator in ("<", "<=", "==", "===", "~=") for item in SpecifierSet(spec))
+    except InvalidSpecifier:
+        return False
+
+
+def _older_releases(app: Applicability, named: set[str], versions: dict[str, list[str]]) -> np.ndarray:
+    """Articles whose range for a named product without an owned version has an upper bound."""
+    out = np.zeros(app.n_articles, bool)
+    unversioned = [i for i, p in enumerate(app.vocab["products"]) if p in named and p not in versions]
+    if not unversioned or app.spec_rows.size == 0:
+        return out
+    entries = np.flatnonzero(np.isin(app.spec_products, np.asarray(unversioned, np.int64)))
+    bounded = np.fromiter((_upper_bounded(app.specs[i]) for i in app.spec_ids[entries].tolist()), bool,
+                          count=entries.size)
+    out[app.spec_rows[entries[bounded]]] = True
+    return out
+
+
+def _platforms(app: Applicability, active: list[Any], named: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(platform_match, platform_mismatch) per article, pairing each owned product with its own platform.
+
+    An article about products the customer owns is judged by the platforms of those items (of the named
+    ones when the query names an owned product): it matches if one of them is among its platforms, and
+    misses only if all of them are known and none is. An item whose platform is unknown never makes a
+    miss. Other articles (general ones, or about a product the query names but the customer does not
+    own) are judged by every platform the customer is known to use.
+    """
+    n = app.n_articles
+    restricted = app.restricted("platforms")
+    focus = [o for o in active if o.product in named] or active
+    match, known, unknown = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+    for item in focus:
+        lists = app.lists_any("products", [item.product])
+        if item.platform:
+            known |= lists
+            match |= lists & app.lists_any("platforms", [item.platform])
+        else:
+            unknown |= lists
+    platforms = {o.platform for o in active if o.platform}
+    if platforms:
+        others = ~(known | unknown)
+        match |= others & app.lists_any("platforms", platforms)
+        known |= others
+    match &= restricted
+    return match, restricted & known & ~unknown & ~match
 
 
 def _mismatch(app: Applicability, kind: str, value: str | None) -> np.ndarray:
@@ -127,11 +186,9 @@ def profile_facts(app: Applicability, view: Any, *, today: dt.date, named: Itera
         if item.version and (not named or item.product in named):
             versions.setdefault(item.product, []).append(item.version)
     facts["version_match"], facts["version_near_miss"] = _versions(app, versions)
+    facts["older_releases"] = _older_releases(app, named, versions)
 
-    platforms = {o.platform for o in active if o.platform}
-    restricted = app.restricted("platforms")
-    facts["platform_match"] = restricted & app.lists_any("platforms", platforms)
-    facts["platform_mismatch"] = (restricted & ~facts["platform_match"]) if platforms else np.zeros(app.n_articles, bool)
+    facts["platform_match"], facts["platform_mismatch"] = _platforms(app, active, named)
     facts["region_mismatch"] = _mismatch(app, "regions", _field(view, "region", None))
     facts["locale_mismatch"] = _mismatch(app, "locales", _field(view, "locale", None))
     facts["audience_mismatch"] = _mismatch(app, "audience", _field(view, "segment", None))

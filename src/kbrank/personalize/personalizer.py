@@ -95,6 +95,7 @@ class Personalizer:
                 if tokens:
                     aliases.setdefault(tokens, set()).add(product)
         self.aliases_ = aliases
+        self._alias_widths = sorted({len(alias) for alias in aliases})
         self.analyzer_ = analyzer
         self._cache: OrderedDict[tuple[str, tuple[str, ...]], Plan] = OrderedDict()
         return self
@@ -106,12 +107,13 @@ class Personalizer:
     def named_products(self, query: str) -> tuple[str, ...]:
         """Products the query names, by their aliases (whole-token matches)."""
         self._check_fitted()
-        tokens = self.analyzer_(query)
+        tokens = tuple(self.analyzer_(query))
         found: set[str] = set()
-        for alias, products in self.aliases_.items():
-            width = len(alias)
-            if any(tuple(tokens[i:i + width]) == alias for i in range(len(tokens) - width + 1)):
-                found |= products
+        for width in self._alias_widths:  # one dict look-up per token window, whatever the catalog's size
+            for i in range(len(tokens) - width + 1):
+                products = self.aliases_.get(tokens[i:i + width])
+                if products:
+                    found |= products
         return tuple(sorted(found))
 
     def plan(self, view: Any, query: str) -> Plan:

@@ -46,6 +46,8 @@ _REASONS: dict[str, Callable[[Article, Any, tuple[str, ...]], str]] = {
     "other_product": lambda a, v, n: f"about {_names(a.products)}, not the {_names(n)} you asked about",
     "version_match": lambda a, v, n: _version_clause(a, v, True),
     "version_near_miss": lambda a, v, n: _version_clause(a, v, False),
+    "older_releases": lambda a, v, n: "for " + _names(f"{p} {a.versions[p]}" for p in a.products
+                                                      if p in n and p in a.versions) + ", not the current release",
     "platform_match": lambda a, v, n: "you use " + _names(sorted({o.platform for o in _owned(v)
                                                                  if o.platform in a.platforms})),
     "platform_mismatch": lambda a, v, n: f"for {_names(a.platforms)}; you use "
