@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-START, END = "<!-- bench_bm25:start -->", "<!-- bench_bm25:end -->"
 SETS = ("zipf", "stopword_free")
 BASELINE = "bm25s_numpy"
 
@@ -156,12 +154,7 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 
 def update_readme(path: Path, markdown: str) -> bool:
-    """Replace the text between the markers; return False (and touch nothing) if the file or markers are missing."""
-    if not path.exists():
-        return False
-    text = path.read_text()
-    if START not in text or END not in text or text.index(START) > text.index(END):
-        return False
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    path.write_text(pattern.sub(lambda _: f"{START}\n{markdown.strip()}\n{END}", text, count=1))
-    return True
+    """Replace the bench_bm25 section of README.md (see `_readme.update_readme`)."""
+    from _readme import update_readme as splice
+
+    return splice("bench_bm25", markdown, path)

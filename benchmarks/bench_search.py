@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import random
-import re
 import statistics
 import time
 from pathlib import Path
@@ -196,7 +196,9 @@ def markdown(result: dict) -> str:
     lines += ["", "| articles | BM25 build s | faiss build s (flat, synthetic vectors) |", "|---|---|---|"]
     for size in result["sizes"]:
         lines.append(f"| {size['articles']:,} | {size['bm25_build_s']:.1f} | {size['dense_index_build_s']:.1f} |")
-    lines += ["", f"Corpus encoding throughput (real model, 2 cores, demo articles): "
+    lines += ["", f"Load average (1 min) when the run started: {result['machine']['load_average_at_start']:.1f} on "
+              f"{result['machine']['cpus']} CPUs; a busy machine slows the query encoder most.", "",
+              f"Corpus encoding throughput (real model, 2 cores, demo articles): "
               f"**{result['encoding_docs_per_s']:.0f} articles/s**.", ""]
     q = result["quantization"]
     lines += [f"Approximate faiss indexes against exact search ({q['data']}, {q['vectors']:,} vectors):", "",
@@ -204,11 +206,6 @@ def markdown(result: dict) -> str:
     for name in ("sq8", "fp16", "hnsw32"):
         lines.append(f"| {name} | {q[name]['recall_at_10']:.3f} | {q[name]['ms_per_query']:.3f} |")
     return "\n".join(lines) + "\n"
-
-
-def _replace_between_markers(text: str, marker: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(<!-- {marker}:end -->)", re.S)
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
 
 
 def main() -> None:
@@ -222,7 +219,8 @@ def main() -> None:
     anchors_vectors = encoder.encode_documents([a.text for a in hc.corpus])
     anchors = {a.id: v for a, v in zip(hc.corpus, anchors_vectors)}
     queries = [q.text for q in hc.queries[: args.queries]]
-    result = {"machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+    result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "load_average_at_start": os.getloadavg()[0]},
               "sizes": [measure_size(n, queries, encoder, anchors) for n in args.sizes]}
     result["encoding_docs_per_s"] = encoding_throughput(encoder, [a.text for a in hc.corpus][:500])
     query_vectors = encoder.encode_queries(queries)
@@ -230,8 +228,10 @@ def main() -> None:
                                                  np.asarray(query_vectors, np.float32), "demo help centre articles")
     scifact = REPO.parent / "shared" / "data" / "beir" / "scifact"
     if scifact.exists():
+        from effectiveness import DENSE_PARAMS  # the same passages as the effectiveness run: its cache is reused
+
         sci = Corpus.from_beir(scifact)
-        dense = DenseIndex(cache_dir=REPO / ".kbrank-cache").build(sci)
+        dense = DenseIndex(cache_dir=REPO / ".kbrank-cache", **DENSE_PARAMS).build(sci)
         texts = [json.loads(line)["text"] for line in (scifact / "queries.jsonl").read_text().splitlines()][:300]
         result["quantization"] = quantization_recall(np.asarray(dense.vectors(), np.float32),
                                                      encoder.encode_queries(texts), "SciFact passages")
@@ -239,9 +239,9 @@ def main() -> None:
     (args.out / "bench_search.json").write_text(json.dumps(result, indent=2))
     table = markdown(result)
     (args.out / "bench_search.md").write_text(table)
-    readme = REPO / "README.md"
-    if readme.exists() and "<!-- bench_search:start -->" in readme.read_text():
-        readme.write_text(_replace_between_markers(readme.read_text(), "bench_search", table))
+    from _readme import update_readme
+
+    update_readme("bench_search", table)
     print(table)
 
 

@@ -64,6 +64,9 @@ def main() -> None:
         value = result[f"{name}_s_median"]
         lines.append(f"| {name} one article | {value:.3f} | {100 * value / rebuild:.1f}% |")
     (args.out / "bench_updates.md").write_text("\n".join(lines) + "\n")
+    from _readme import update_readme
+
+    update_readme("bench_updates", "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -64,12 +64,11 @@ import math
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -718,15 +717,10 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def update_readme(path: Path, markdown: str) -> bool:
-    """Replace the text between the markers; False (and nothing touched) if the file or markers are missing."""
-    if not path.exists():
-        return False
-    text = path.read_text()
-    if START not in text or END not in text or text.index(START) > text.index(END):
-        return False
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    path.write_text(pattern.sub(lambda _: f"{START}\n{markdown.strip()}\n{END}", text, count=1))
-    return True
+    """Replace the personalization section of README.md (see `_readme.update_readme`)."""
+    from _readme import update_readme as splice
+
+    return splice("personalization", markdown, path)
 
 
 # -- driver -------------------------------------------------------------------------------------------------

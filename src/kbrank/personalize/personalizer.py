@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from ..corpus import Corpus
 from ..errors import NotFittedError
 from ..retrieval.candidates import Candidates
 from .applicability import Applicability, compile_applicability
-from .facts import FACTS, profile_facts
+from .facts import profile_facts
 from .policy import Policy, PolicyEffect, default_policy
 from .receipts import reason_for
 
