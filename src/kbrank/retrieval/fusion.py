@@ -1,8 +1,8 @@
 """Rank fusion: combine the candidates of several retrievers into one ranking. One small pure function per
 method, chosen by name from `FUSION`.
 
-Every method takes ``runs`` (source name -> `Candidates`, each sorted best first) and returns the fused
-scores of the union of their rows. Ties are broken by the best rank any source gave, then by row, so the
+Every method takes ``runs`` (source name -> `Candidates`, each sorted best first), and optionally their
+``union`` as computed once by `fuse`, and returns the fused scores of the union of their rows. Ties are broken by the best rank any source gave, then by row, so the
 order is deterministic (RRF in particular produces many exact ties). The work is a scatter into
 preallocated arrays over the union of rows, never a Python loop over candidates.
 """
@@ -25,7 +25,8 @@ def _union(runs: Mapping[str, Candidates]) -> tuple[np.ndarray, list[np.ndarray]
     return rows, [np.searchsorted(rows, c.rows) for c in runs.values()]
 
 
-def rrf(runs: Mapping[str, Candidates], *, constant: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+def rrf(runs: Mapping[str, Candidates], *, constant: float = 60.0,
+        union: tuple[np.ndarray, list[np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Reciprocal rank fusion: score(d) = sum over runs of 1 / (constant + rank_run(d)), rank from 1.
 
     G. V. Cormack, C. L. A. Clarke and S. Büttcher, "Reciprocal Rank Fusion outperforms Condorcet and
@@ -33,7 +34,7 @@ def rrf(runs: Mapping[str, Candidates], *, constant: float = 60.0) -> tuple[np.n
     """
     if constant < 0:
         raise ParameterError("constant", "a number >= 0", constant)
-    rows, positions = _union(runs)
+    rows, positions = union or _union(runs)
     scores = np.zeros(rows.shape[0])
     for run, pos in zip(runs.values(), positions):
         scores[pos] += 1.0 / (constant + np.arange(1, len(run) + 1))
@@ -53,7 +54,8 @@ def _normalized(scores: np.ndarray, norm: str) -> np.ndarray:
 
 
 def weighted_sum(runs: Mapping[str, Candidates], *, weights: Mapping[str, float] | None = None,
-                 norm: str = "minmax") -> tuple[np.ndarray, np.ndarray]:
+                 norm: str = "minmax",
+                 union: tuple[np.ndarray, list[np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """score(d) = sum over runs of weight_run * normalized score_run(d).
 
     Scores are normalized per run and per query: min-max to [0, 1] or z-score (mean 0, unit deviation);
@@ -66,7 +68,7 @@ def weighted_sum(runs: Mapping[str, Candidates], *, weights: Mapping[str, float]
     unknown = set(weights) - set(runs)
     if unknown:
         raise ParameterError("weights", f"keys among the run names {sorted(runs)}", sorted(unknown))
-    rows, positions = _union(runs)
+    rows, positions = union or _union(runs)
     scores = np.zeros(rows.shape[0])
     for (name, run), pos in zip(runs.items(), positions):
         normalized = _normalized(run.scores, norm)
@@ -90,8 +92,9 @@ def fuse(runs: Mapping[str, Candidates], k: int, *, method: str = "rrf", **param
         close = difflib.get_close_matches(method, FUSION, n=1)
         raise ParameterError("fusion", f"one of {sorted(FUSION)}", method,
                              hint=f"did you mean {close[0]!r}?" if close else None)
-    rows, scores = FUSION[method](runs, **params)
-    _, positions = _union(runs)
+    union = _union(runs)
+    rows, scores = FUSION[method](runs, union=union, **params)
+    positions = union[1]
     n = rows.shape[0]
     ranks = {}
     best_rank = np.full(n, np.iinfo(np.int64).max)
