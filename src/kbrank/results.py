@@ -28,7 +28,8 @@ class Result:
     url: str
     score: float
     sources: Mapping[str, SourceHit] = field(default_factory=dict)
-    retrieval_score: float | None = None  # normalized fused score before personalization
+    fused_score: float | None = None  # the retrieval (fused) score before personalization
+    retrieval_score: float | None = None  # that score min-max normalized over the candidates
     contributions: tuple[Any, ...] = ()  # kbrank.personalize.Contribution: rule, action, delta, reason
 
     def to_dict(self) -> dict[str, Any]:
@@ -36,6 +37,7 @@ class Result:
                "score": self.score,
                "sources": {n: {"rank": s.rank, "score": s.score} for n, s in self.sources.items()}}
         if self.retrieval_score is not None:
+            out["fused_score"] = self.fused_score
             out["retrieval_score"] = self.retrieval_score
             out["contributions"] = [{"rule": c.rule, "action": c.action, "delta": c.delta, "reason": c.reason}
                                     for c in self.contributions]

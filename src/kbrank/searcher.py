@@ -105,14 +105,16 @@ class Searcher:
 
     def _results(self, query: str, mode: str, found: Candidates, **extra: Any) -> Results:
         items = []
-        plan, base = extra.pop("plan", None), extra.pop("base", None)
+        plan, base, pool = extra.pop("plan", None), extra.pop("base", None), extra.pop("pool", None)
+        fused = {} if pool is None else dict(zip(pool.rows.tolist(), pool.scores.tolist()))
         for i, (row, score) in enumerate(zip(found.rows.tolist(), found.scores.tolist())):
             article = self.corpus_[row]
             sources = {name: SourceHit(rank=int(s.ranks[i]) or None,
                                        score=None if np.isnan(s.scores[i]) else float(s.scores[i]))
                        for name, s in found.sources.items()}
             personal = {} if plan is None else {
-                "retrieval_score": float(base[i]), "contributions": self.personalizer_.contributions(row, plan)}
+                "fused_score": fused.get(row), "retrieval_score": float(base[i]),
+                "contributions": self.personalizer_.contributions(row, plan)}
             items.append(Result(rank=i + 1, article_id=article.id, title=article.title, url=article.url,
                                 score=float(score), sources=sources, **personal))
         return Results(query=query, mode=mode, items=tuple(items), **extra)
@@ -148,7 +150,7 @@ class Searcher:
                 return self._results(query, mode, plain, hidden=hidden, notice=(
                     "your profile would hide every match; showing the best unpersonalized matches instead"))
         reranked, base = self.personalizer_.rerank(pool, plan, k)
-        return self._results(query, mode, reranked, plan=plan, base=base, personalized=True,
+        return self._results(query, mode, reranked, plan=plan, base=base, pool=pool, personalized=True,
                              hidden=hidden if explain_hidden else ())
 
     # -- persistence -------------------------------------------------------------------------------

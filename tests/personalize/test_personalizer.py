@@ -70,6 +70,9 @@ def test_promotes_demotes_hides_with_reasons(searcher: Searcher) -> None:
     for hidden in ("cam", "us-only", "expired", "archived"):
         assert hidden not in ids
     reasons = {r.article_id: {c.rule: c.reason for c in r.contributions} for r in results}
+    top = results[0]
+    assert top.fused_score is not None and top.sources["bm25"].rank is not None
+    assert top.score == pytest.approx(top.retrieval_score + sum(c.delta for c in top.contributions))
     assert reasons["x200-old"]["version-match"] == "you run router-x200 2.3.1; this article applies to >=2.0,<2.4"
     assert reasons["x200-new"]["version-near-miss"] == "this article applies to router-x200 >=2.4; you run 2.3.1"
     assert "known-issue" in reasons["x200-issue"]
