@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 from typing import Any, Mapping
 
+from .._dates import parse_date
 from ..errors import CorpusError, VersionSpecError
 from .article import STATUSES, Article
 
@@ -57,22 +58,12 @@ def _string_list(value: Any, *, where: dict[str, Any], name: str) -> tuple[str, 
 
 
 def _date(value: Any, *, where: dict[str, Any], name: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp, without importing pandas
-        return value.to_pydatetime().date()
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-    raise CorpusError(
-        "expected an ISO date", **where, field=name, value=value, fix="write dates as 'YYYY-MM-DD'"
-    )
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise CorpusError(
+            "expected an ISO date", **where, field=name, value=value, fix="write dates as 'YYYY-MM-DD'"
+        ) from None
 
 
 def article_from_record(record: Any, *, source: str | None = None, line: int | None = None) -> Article:

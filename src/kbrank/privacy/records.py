@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 
 from packaging.version import InvalidVersion, Version
 
+from .._dates import parse_date
 from ..errors import ParameterError, ProfileError
 from .profiles import (
     CHANNELS,
@@ -90,20 +91,10 @@ def _text(value: Any, where: _Where, field: str, *, optional: bool = True, perso
 
 
 def _date(value: Any, where: _Where, field: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp, without importing pandas
-        return value.to_pydatetime().date()
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-    raise where.error("expected an ISO date", field, "write dates as 'YYYY-MM-DD'", value=value)
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise where.error("expected an ISO date", field, "write dates as 'YYYY-MM-DD'", value=value) from None
 
 
 def _timestamp(value: Any, where: _Where, field: str) -> dt.datetime:
