@@ -65,10 +65,10 @@ from .._version import __version__
 from ..errors import IndexFormatError, NotFittedError, ParameterError
 from ..retrieval.candidates import Candidates, SourceScores
 from .applicability import Applicability
-from .facts import FACTS, profile_facts
+from .facts import FACTS
 from .features import (ARTICLE_FEATURES, RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns,
                        retrieval_features, spec_bounds, version_features)
-from .personalizer import Contribution, Personalizer, Plan, _view_key, is_personalized
+from .personalizer import Contribution, Personalizer, Plan, is_personalized
 from .policy import Policy, PolicyEffect
 from .receipts import reason_for
 
@@ -502,28 +502,14 @@ class LearnedPersonalizer(Personalizer):
             self._ages_cache = (today, article_ages(self.applicability_, today))
         return self._ages_cache[1]
 
-    def plan(self, view: Any, query: str) -> Plan:
-        """The policy's hide mask and, per article, the learned score of its article features (cached)."""
-        self._check_fitted()
-        named = self.named_products(query)
-        key = (_view_key(view), named)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        today = self.today or dt.date.today()
-        facts = profile_facts(self.applicability_, view, today=today, named=named,
-                              usage_half_life_days=self.usage_half_life_days)
+    def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray]) -> Plan:
+        """The policy's hide mask and, per article, the learned score of its article features."""
         facts.update(version_features(self.applicability_, self.bounds_, view, named))
         hides = self.hide_policy_.apply({name: facts[name] for name in FACTS})
         block = article_features(facts, self._ages(), self.article_names_, {POPULARITY: self.popularity_vector_})
         effect = PolicyEffect(hide=hides.hide, hide_rule=hides.hide_rule, delta=block @ self.article_weights_,
                               contributions=np.zeros((0, self.applicability_.n_articles)))
-        plan = Plan(view=view, named=named, facts=facts, effect=effect)
-        self._cache[key] = plan
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return plan
+        return Plan(view=view, named=named, facts=facts, effect=effect)
 
     def rerank(self, candidates: Candidates, plan: Plan, k: int) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by learned score; hidden rows are dropped. Returns them (scores are the

@@ -128,11 +128,15 @@ class Personalizer:
         today = self.today or dt.date.today()
         facts = profile_facts(self.applicability_, view, today=today, named=named,
                               usage_half_life_days=self.usage_half_life_days)
-        plan = Plan(view=view, named=named, facts=facts, effect=self.policy_.apply(facts))
+        plan = self._make_plan(view, named, facts)
         self._cache[key] = plan
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return plan
+
+    def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray]) -> Plan:
+        """The plan for a view whose facts are computed (subclasses change how facts become scores)."""
+        return Plan(view=view, named=named, facts=facts, effect=self.policy_.apply(facts))
 
     def rerank(self, candidates: Candidates, plan: Plan, k: int) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by normalized retrieval score + policy delta; hidden rows are dropped.
