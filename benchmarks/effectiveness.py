@@ -491,7 +491,7 @@ def render_markdown(result: Mapping[str, Any], *, details: bool = True) -> str:
         lines += ["", "Dense nDCG@10 by passage setting (words per passage / words between starts; \"whole document\" "
                       "is one vector per article cut at 256 word pieces, as BEIR and MTEB encode), and the best hybrid on "
                       "the dev splits with each. Why the pinned setting: `DENSE_PASSAGES` in the script and the "
-                      "passage rule below; the test columns are reported only:", "",
+                      "passage rule of the full report; the test columns are reported only:", "",
                   "| passages | " + " | ".join(f"dense {n} dev | dense {n} test" for n in names)
                   + " | best hybrid on dev | " + " | ".join(f"hybrid {n} dev" for n in names) + " | passages |",
                   "|---|" + "---|---|" * len(names) + "---|" + "---|" * len(names) + "---|"]
