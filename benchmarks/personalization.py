@@ -79,7 +79,7 @@ from kbrank.evaluation import compare
 from kbrank.personalize import Personalizer, default_policy
 from kbrank.personalize.learned import LearnedPersonalizer, LearnedReranker, collect_examples, simulate_clicks
 from kbrank.privacy import OwnedProduct, ProfileGateway, ProfileView, UsageEvent
-from kbrank.retrieval.candidates import Candidates, SourceScores
+from kbrank.candidates import Candidates, SourceScores
 from kbrank.searcher import Searcher
 
 REPO = Path(__file__).resolve().parents[1]

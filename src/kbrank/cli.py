@@ -100,10 +100,11 @@ def _profile_view(profile_file: Path, customer: Optional[str]) -> Any:
     """
     import secrets
 
-    from .corpus.loaders import iter_jsonl
+    from ._io import iter_jsonl
+    from .errors import ProfileError
     from .privacy import ProfileGateway
 
-    records = [record for _, record in iter_jsonl(profile_file)]
+    records = [record for _, record in iter_jsonl(profile_file, error=ProfileError)]
     if customer is None:
         if len(records) != 1:
             raise InputError(f"the file holds {len(records)} customers", source=str(profile_file),

@@ -157,8 +157,8 @@ class MissingDependencyError(KBRankError, ImportError):
         super().__init__(f"{package} is required for this feature; install it with: pip install 'kbrank[{extra}]'")
 
 
-def _short(pseudonym: str) -> str:
-    """The first 12 characters of a pseudonym: enough to tell customers apart in a message."""
+def short_pseudonym(pseudonym: str) -> str:
+    """The first 12 characters of a pseudonym: enough to tell customers apart in a message or a log line."""
     return pseudonym[:12] + "…" if len(pseudonym) > 13 else pseudonym
 
 
@@ -173,7 +173,7 @@ class UnknownCustomerError(KBRankError, KeyError):
     def __init__(self, customer: str, *, fix: str | None = None) -> None:
         self.customer = customer
         self.fix = fix
-        message = f"no profile for customer {_short(customer)} (pseudonym)"
+        message = f"no profile for customer {short_pseudonym(customer)} (pseudonym)"
         if fix:
             message += f". Fix: {fix}"
         super().__init__(message)
@@ -199,7 +199,7 @@ class ConsentError(KBRankError, PermissionError):
         if scope.startswith("channel:") and channel is None:
             what = f"any contact channel for {purpose!r}"
         super().__init__(
-            f"customer {_short(customer)} has not consented to {what} (missing consent {scope!r}). Fix: record "
+            f"customer {short_pseudonym(customer)} has not consented to {what} (missing consent {scope!r}). Fix: record "
             f"the customer's consent with ProfileGateway.set_consent(), or read with degrade=True to get the "
             f"non-personalized view"
         )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kbrank import Article, BM25Index, Corpus, IndexFormatError
-from kbrank.index import storage
+from kbrank import storage
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "kbrank"
 

@@ -16,7 +16,8 @@ import pytest
 from kbrank import Article, Corpus, IndexFormatError, NotFittedError, ParameterError
 from kbrank.datasets import load_helpcentre
 from kbrank.evaluation import evaluate
-from kbrank.personalize import Personalizer, compile_applicability
+from kbrank.applicability import compile_applicability
+from kbrank.personalize import Personalizer
 from kbrank.personalize.features import (ARTICLE_FEATURES, RETRIEVAL_FEATURES, spec_bounds, version_features,
                                          version_number)
 from kbrank.personalize.learned import (BASE_FEATURES, ClickSession, LearnedPersonalizer, LearnedReranker,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from kbrank import Article, Corpus, ParameterError
-from kbrank.personalize import Personalizer, Rule, compile_applicability, parse_version, version_in
+from kbrank.applicability import compile_applicability, parse_version, version_in
+from kbrank.personalize import Personalizer, Rule
 from kbrank.privacy import OwnedProduct, ProfileView, UsageEvent
 from kbrank.searcher import Searcher
 

@@ -7,62 +7,23 @@ and no partial corpus is returned.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from .._io import atomic_open
+from .._frames import frame_records
+from .._io import atomic_open, iter_jsonl
 from ..errors import CorpusError
 from .corpus import Corpus
 from .records import article_from_record, article_to_record
 
-__all__ = ["read_jsonl", "read_beir", "read_records", "read_dataframe", "write_jsonl", "iter_jsonl"]
-
-
-def iter_jsonl(path: str | os.PathLike[str]) -> Iterable[tuple[int, Any]]:
-    """Yield ``(line_number, parsed_object)`` for each non-blank line, with clear errors for bad JSON."""
-    source = str(path)
-    try:
-        handle = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise CorpusError("file not found", source=source, fix="check the path") from None
-    except IsADirectoryError:
-        raise CorpusError(
-            "expected a JSONL file, found a directory", source=source, fix="for a BEIR folder use Corpus.from_beir"
-        ) from None
-    with handle:
-        line_number = 0
-        while True:
-            try:
-                line = handle.readline()
-            except UnicodeDecodeError as exc:
-                raise CorpusError(
-                    f"not valid UTF-8 ({exc.reason})",
-                    source=source,
-                    line=line_number + 1,
-                    fix="re-save the file as UTF-8",
-                ) from None
-            if not line:
-                return
-            line_number += 1
-            if not line.strip():
-                continue
-            try:
-                yield line_number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusError(
-                    f"malformed JSON ({exc.msg} at column {exc.colno})",
-                    source=source,
-                    line=line_number,
-                    fix="write one complete JSON object per line",
-                ) from None
+__all__ = ["read_jsonl", "read_beir", "read_records", "read_dataframe", "write_jsonl"]
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Corpus:
     """Read one article per line (fields as in `kbrank.corpus.records.FIELDS`)."""
     source = str(path)
-    articles = [article_from_record(obj, source=source, line=n) for n, obj in iter_jsonl(path)]
+    articles = [article_from_record(obj, source=source, line=n) for n, obj in iter_jsonl(path, error=CorpusError)]
     return _corpus(articles, source)
 
 
@@ -83,26 +44,11 @@ def read_records(records: Iterable[Any], *, source: str = "records") -> Corpus:
     return _corpus(articles, source)
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def read_dataframe(frame: Any, *, source: str = "DataFrame") -> Corpus:
     """Read a pandas DataFrame with one article per row; "line" in errors is the 1-based row number."""
     if not hasattr(frame, "to_dict") or not hasattr(frame, "columns"):
         raise CorpusError("expected a pandas DataFrame", source=source, value=type(frame).__name__)
-    rows = frame.to_dict(orient="records")
-    cleaned = []
-    for row in rows:
-        record = {}
-        for key, value in row.items():
-            if hasattr(value, "tolist") and not isinstance(value, str):
-                value = value.tolist()  # numpy arrays in list-valued columns
-            if not isinstance(value, (list, dict)) and _is_missing(value):
-                continue
-            record[str(key)] = value
-        cleaned.append(record)
-    return read_records(cleaned, source=source)
+    return read_records(frame_records(frame), source=source)
 
 
 def _corpus(articles: list, source: str) -> Corpus:

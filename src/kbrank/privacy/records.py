@@ -25,9 +25,8 @@ import difflib
 import re
 from typing import Any, Callable, Mapping
 
-from packaging.version import InvalidVersion, Version
-
 from .._dates import parse_date
+from ..applicability import parse_version
 from ..errors import ParameterError, ProfileError
 from .profiles import (
     CHANNELS,
@@ -135,7 +134,22 @@ def _check_keys(item: Mapping, allowed: tuple[str, ...], where: _Where, prefix: 
         raise where.error(f"unknown field{hint}", f"{prefix}{key}", fix)
 
 
-def _owned(items: list, where: _Where) -> tuple[OwnedProduct, ...]:
+def _version(value: Any, where: _Where, field: str, strict: bool) -> str | None:
+    """The owned version as given (``None`` when absent), checked by the one applicability model: lenient by
+    default (firmware strings such as ``FW_2.3.1`` are compared by their number), PEP 440 with ``strict``."""
+    if value is None:
+        return None
+    text = _text(value, where, field)
+    if strict:
+        parse_version(text, strict=True, source=where.source, line=where.line, field=field)
+    elif parse_version(text) is None:
+        raise where.error("a version needs a number", field,
+                          "write it as the inventory shows it (e.g. '2.3.1' or 'FW_2.3.1'), or leave it out "
+                          "(null) when it is unknown", value=value)
+    return text
+
+
+def _owned(items: list, where: _Where, strict: bool) -> tuple[OwnedProduct, ...]:
     owned = []
     for n, item in enumerate(items):
         at = f"owned[{n}]"
@@ -143,13 +157,7 @@ def _owned(items: list, where: _Where) -> tuple[OwnedProduct, ...]:
             raise where.error("expected an object", at, 'write {"product": ..., "version": ...}', value=item)
         _check_keys(item, _OWNED_FIELDS, where, f"{at}.")
         product = _text(item.get("product"), where, f"{at}.product", optional=False)
-        version = _text(item.get("version"), where, f"{at}.version", optional=False)
-        try:
-            Version(version)  # type: ignore[arg-type]
-        except InvalidVersion:
-            raise where.error("not a PEP 440 version", f"{at}.version",
-                              "write versions such as '2.3.1' (articles compare them with PEP 440 ranges)",
-                              value=version) from None
+        version = _version(item.get("version"), where, f"{at}.version", strict)
         status = item.get("status", "active")
         if status not in STATUSES:
             raise where.error("unknown status", f"{at}.status", f"use one of {', '.join(STATUSES)}", value=status)
@@ -251,8 +259,10 @@ def _consents(value: Any, where: _Where) -> tuple[ConsentRecord, ...]:
 
 
 def profile_from_record(record: Any, *, pseudonymize: Callable[[str], str], source: str | None = None,
-                        line: int | None = None) -> CustomerProfile:
-    """Build a validated `CustomerProfile` from one record; the raw ``customer_id`` becomes a pseudonym."""
+                        line: int | None = None, strict_versions: bool = False) -> CustomerProfile:
+    """Build a validated `CustomerProfile` from one record; the raw ``customer_id`` becomes a pseudonym.
+
+    Owned versions are optional; ``strict_versions=True`` accepts PEP 440 versions only."""
     where = _Where(source, line)
     if not isinstance(record, Mapping):
         raise where.error("expected a JSON object per customer", None, "write one {...} object per line",
@@ -291,7 +301,7 @@ def profile_from_record(record: Any, *, pseudonymize: Callable[[str], str], sour
         region=_text(record.get("region"), where, "region"),
         locale=locale,
         segment=_text(record.get("segment"), where, "segment"),
-        owned=_owned(_list(record.get("owned"), where, "owned"), where),
+        owned=_owned(_list(record.get("owned"), where, "owned"), where, strict_versions),
         usage=_usage(_list(record.get("usage"), where, "usage"), where),
         preferred_channel=preferred,
         addresses=_addresses(record.get("addresses"), where),

@@ -9,14 +9,22 @@ preallocated arrays over the union of rows, never a Python loop over candidates.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Callable, Mapping
 
 import numpy as np
 
 from ..errors import ParameterError
-from .candidates import Candidates, SourceScores
+from ..candidates import Candidates, SourceScores
 
-__all__ = ["FUSION", "fuse", "rrf", "weighted_sum"]
+__all__ = ["DEFAULT_FUSION", "DEFAULT_FUSION_PARAMS", "DEFAULT_RRF_CONSTANT", "FUSION", "fuse", "rrf",
+           "weighted_sum"]
+
+#: RRF's constant by default: 30, chosen on the BEIR dev splits (SciFact train, NFCorpus dev; see
+#: benchmarks/effectiveness.py), where it beat the paper's 60. Every kbrank default uses it.
+DEFAULT_RRF_CONSTANT = 30.0
+DEFAULT_FUSION = "rrf"
+DEFAULT_FUSION_PARAMS: Mapping[str, float] = MappingProxyType({"constant": DEFAULT_RRF_CONSTANT})
 
 
 def _union(runs: Mapping[str, Candidates]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -25,14 +33,15 @@ def _union(runs: Mapping[str, Candidates]) -> tuple[np.ndarray, list[np.ndarray]
     return rows, [np.searchsorted(rows, c.rows) for c in runs.values()]
 
 
-def rrf(runs: Mapping[str, Candidates], *, constant: float = 60.0,
+def rrf(runs: Mapping[str, Candidates], *, constant: float = DEFAULT_RRF_CONSTANT,
         union: tuple[np.ndarray, list[np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Reciprocal rank fusion: score(d) = sum over runs of 1 / (constant + rank_run(d)), rank from 1.
 
     G. V. Cormack, C. L. A. Clarke and S. Büttcher, "Reciprocal Rank Fusion outperforms Condorcet and
-    individual Rank Learning Methods", SIGIR 2009 (constant 60).
+    individual Rank Learning Methods", SIGIR 2009 (constant 60; kbrank's default of 30 was chosen on the BEIR
+    dev splits).
     """
-    if constant < 0:
+    if isinstance(constant, bool) or not isinstance(constant, (int, float)) or not constant >= 0:
         raise ParameterError("constant", "a number >= 0", constant)
     rows, positions = union or _union(runs)
     scores = np.zeros(rows.shape[0])

@@ -12,7 +12,16 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["Candidates", "SourceScores", "top_k"]
+from .errors import ParameterError
+
+__all__ = ["Candidates", "SourceScores", "check_k", "top_k"]
+
+
+def check_k(k: object) -> int:
+    """``k`` as an int, or `ParameterError`: the one check of "how many results" for every search."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ParameterError("k", "an integer >= 0", k)
+    return int(k)
 
 
 def _frozen(array: np.ndarray, dtype: type) -> np.ndarray:
@@ -51,7 +60,7 @@ class Candidates:
         object.__setattr__(self, "scores", _frozen(self.scores, np.float64))
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
         if self.rows.shape != self.scores.shape or self.rows.ndim != 1:
-            raise ValueError("Candidates.rows and .scores must be 1-d arrays of equal length")
+            raise ValueError("Candidates.rows and .scores must be 1-d arrays of equal length")  # internal misuse
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
