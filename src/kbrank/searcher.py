@@ -17,7 +17,7 @@ from .candidates import Candidates, SourceScores, check_k
 from .corpus import Corpus
 from .errors import IndexFormatError, NotFittedError, ParameterError
 from .results import HiddenResult, Result, Results, SourceHit
-from .retrieval.fusion import DEFAULT_FUSION, DEFAULT_FUSION_PARAMS
+from .retrieval.fusion import DEFAULT_FUSION
 from .retrieval.hybrid import DEFAULT_DEPTH
 
 __all__ = ["Searcher", "MODES", "SEARCH_PURPOSES"]
@@ -60,7 +60,7 @@ class Searcher:
 
     Parameters (keyword-only, stored unchanged): ``mode`` (``"hybrid"`` by default), ``bm25`` (a `BM25Index`
     template, unbuilt, to configure it), ``dense`` (a `DenseIndex` template), ``fusion`` (``"rrf"`` or
-    ``"weighted"``), ``fusion_params`` (default ``{"constant": 30}``), ``depth`` (candidates per source
+    ``"weighted"``), ``fusion_params`` (the method's parameters; RRF's constant is 30 by default), ``depth`` (candidates per source
     before fusion, 500; both defaults were chosen on the BEIR dev splits), ``personalizer`` (a
     `Personalizer` template; default settings otherwise) and ``rerank_depth`` (candidates the personalizer
     reranks, 100). `build` clones the templates, so they are never changed.
@@ -245,7 +245,7 @@ class Searcher:
             write_dense(writer, self.dense_.state_, params=self.dense_.get_params(), encoder=self.dense_.encoder_)
         write_personalizer(writer, self.personalizer_)
         writer.components["searcher"] = {"mode": self.mode, "fusion": self.fusion,
-                                         "fusion_params": dict(self.fusion_params or DEFAULT_FUSION_PARAMS),
+                                         "fusion_params": dict(self.fusion_params or {}),
                                          "depth": self.depth, "rerank_depth": self.rerank_depth}
         writer.commit()
 

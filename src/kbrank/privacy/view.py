@@ -116,6 +116,9 @@ class ProfileView:
             return f"ProfileView(purpose={self.purpose!r}, personalized=False, reason={self.reason!r})"
         return f"ProfileView(purpose={self.purpose!r}, {shown})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython and hypothesis: show only what it holds
+        printer.text(repr(self))
+
     def __reduce__(self) -> Any:
         raise TypeError("a ProfileView holds personal data and is never pickled; read it again through the "
                         "gateway where it is needed (each read is audited)")

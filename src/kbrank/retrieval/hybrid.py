@@ -16,7 +16,7 @@ import numpy as np
 
 from ..candidates import Candidates, SourceScores, check_k
 from ..errors import ParameterError
-from .fusion import DEFAULT_FUSION, DEFAULT_FUSION_PARAMS, FUSION, fuse
+from .fusion import DEFAULT_FUSION, FUSION, fuse
 
 __all__ = ["HybridRetriever", "DEFAULT_DEPTH"]
 
@@ -55,7 +55,7 @@ class HybridRetriever:
         if self.sparse.n_docs != self.dense.n_docs:
             raise ParameterError("dense", f"an index over the same {self.sparse.n_docs} articles as the BM25 index",
                                  f"an index over {self.dense.n_docs} articles")
-        return dict(DEFAULT_FUSION_PARAMS if self.fusion_params is None else self.fusion_params)
+        return dict(self.fusion_params or {})  # each method's own defaults (RRF: constant 30)
 
     def runs(self, query: str, k: int, *, mask: np.ndarray | None = None,
              query_vector: np.ndarray | None = None) -> dict[str, Candidates]:
