@@ -41,7 +41,7 @@ def test_weighted_minmax_and_zero_range_guard() -> None:
 
 
 def test_bad_names_are_explained() -> None:
-    with pytest.raises(ParameterError, match="fusion must be one of .*did you mean 'rrf'"):
+    with pytest.raises(ParameterError, match="fusion must be one of .*Did you mean 'rrf'"):
         fuse({}, k=3, method="rff")
     with pytest.raises(ParameterError, match="weights must be keys among the run names"):
         weighted_sum({"a": _c([1], [1])}, weights={"b": 1.0})

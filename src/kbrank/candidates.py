@@ -14,7 +14,21 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["Candidates", "SourceScores", "check_k", "top_k"]
+__all__ = ["Candidates", "SourceScores", "check_k", "minmax", "top_k"]
+
+
+def minmax(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled to [0, 1] by their minimum and maximum: the one min-max rule of kbrank.
+
+    NaN (a missing value) becomes 0; when all present values are equal, they become 1 (no range to divide).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values.copy()
+    low, high = np.fmin.reduce(values), np.fmax.reduce(values)
+    if not high > low:  # also when every value is NaN
+        return np.where(np.isnan(values), 0.0, 1.0)
+    return np.fmax((values - low) / (high - low), 0.0)  # fmax(NaN, 0) is 0
 
 
 def check_k(k: object) -> int:

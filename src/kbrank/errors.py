@@ -48,6 +48,25 @@ __all__ = [
 _UNSET: Any = object()
 
 
+def did_you_mean(value: Any, choices: Any, *, cutoff: float = 0.6) -> str | None:
+    """The closest of ``choices`` to ``value`` (for a "did you mean" hint), or ``None``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def suggestion(value: Any, choices: Any, *, cutoff: float = 0.6) -> str | None:
+    """``"Did you mean 'x'?"`` for the closest choice, or ``None`` (a ready `ParameterError` hint)."""
+    close = did_you_mean(value, choices, cutoff=cutoff)
+    return None if close is None else f"Did you mean {close!r}?"
+
+
+def _path_message(problem: str, path: str | None, fix: str | None) -> str:
+    message = f"{path}: {problem}" if path else problem
+    return message + (f". Fix: {fix}" if fix else "")
+
+
 def _shorten(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -140,12 +159,8 @@ class IndexFormatError(KBRankError, ValueError):
     """A saved index that cannot be trusted: missing or changed files, an unknown format version."""
 
     def __init__(self, problem: str, *, path: str | None = None, fix: str | None = None) -> None:
-        self.path = path
-        self.fix = fix
-        message = f"{path}: {problem}" if path else problem
-        if fix:
-            message += f". Fix: {fix}"
-        super().__init__(message)
+        self.problem, self.path, self.fix = problem, path, fix
+        super().__init__(_path_message(problem, path, fix))
 
 
 class MissingDependencyError(KBRankError, ImportError):
@@ -235,12 +250,8 @@ class ProfileStoreError(KBRankError, OSError):
     written with a different pseudonymization key."""
 
     def __init__(self, problem: str, *, path: str | None = None, fix: str | None = None) -> None:
-        self.path = path
-        self.fix = fix
-        message = f"{path}: {problem}" if path else problem
-        if fix:
-            message += f". Fix: {fix}"
-        super().__init__(message)
+        self.problem, self.path, self.fix = problem, path, fix
+        super().__init__(_path_message(problem, path, fix))
 
     def __str__(self) -> str:  # OSError's own formatting would drop nothing, but keep it explicit
         return str(self.args[0])

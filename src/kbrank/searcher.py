@@ -15,7 +15,7 @@ import numpy as np
 from ._params import clone
 from .candidates import Candidates, SourceScores, check_k
 from .corpus import Corpus
-from .errors import IndexFormatError, NotFittedError, ParameterError
+from .errors import IndexFormatError, NotFittedError, ParameterError, suggestion
 from .results import HiddenResult, Result, Results, SourceHit
 from .retrieval.fusion import DEFAULT_FUSION
 from .retrieval.hybrid import DEFAULT_DEPTH
@@ -30,10 +30,7 @@ Progress = Callable[[str, int, int], None]
 
 def _check_mode(mode: object) -> str:
     if mode not in MODES:
-        import difflib
-
-        close = difflib.get_close_matches(str(mode), MODES, n=1)
-        raise ParameterError("mode", f"one of {MODES}", mode, hint=f"did you mean {close[0]!r}?" if close else None)
+        raise ParameterError("mode", f"one of {MODES}", mode, hint=suggestion(mode, MODES))
     return str(mode)
 
 

@@ -86,7 +86,7 @@ def test_title_weight_boosts_title_terms() -> None:
 
 
 def test_errors_name_the_parameter() -> None:
-    with pytest.raises(ParameterError, match=r"variant must be one of .*got 'okpi'.*did you mean 'okapi'"):
+    with pytest.raises(ParameterError, match=r"variant must be one of .*got 'okpi'.*Did you mean 'okapi'"):
         BM25Index(variant="okpi").build(_corpus())
     with pytest.raises(ParameterError, match=r"b must be a number between 0 and 1; got 2"):
         BM25Index(b=2).build(_corpus())

@@ -130,7 +130,7 @@ def test_applicability_survives_save_and_load(searcher: Searcher, tmp_path: Path
 
 
 def test_rules_are_validated() -> None:
-    with pytest.raises(ParameterError, match="did you mean 'version_match'"):
+    with pytest.raises(ParameterError, match="Did you mean 'version_match'"):
         Rule("x", "promote", "version_matc", 0.2)
     with pytest.raises(ParameterError, match="action must be one of"):
         Rule("x", "boost", "general", 0.2)

@@ -6,11 +6,10 @@ methods (`with_added`, `with_replaced`, `without`) return a new corpus and never
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import Any, Iterable, Iterator, Sequence, overload
 
-from ..errors import CorpusError, UnknownArticleError
+from ..errors import CorpusError, UnknownArticleError, did_you_mean
 from .article import Article
 
 __all__ = ["Corpus"]
@@ -93,8 +92,7 @@ class Corpus(Sequence[Article]):
         try:
             return self._rows[article_id]
         except KeyError:
-            close = difflib.get_close_matches(str(article_id), self._rows, n=1)
-            raise UnknownArticleError(article_id, suggestion=close[0] if close else None) from None
+            raise UnknownArticleError(article_id, suggestion=did_you_mean(article_id, self._rows)) from None
 
     def get(self, article_id: str) -> Article:
         return self._articles[self.row(article_id)]

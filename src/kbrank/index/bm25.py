@@ -23,7 +23,7 @@ import numpy as np
 
 from ..analysis import Analyzer
 from ..corpus import Article, Corpus
-from ..errors import CorpusError, NotFittedError, ParameterError
+from ..errors import CorpusError, NotFittedError, ParameterError, suggestion
 from ..candidates import Candidates, check_k
 from .bm25_state import BM25State
 from .bm25_weights import VARIANT_DEFAULTS, VARIANTS
@@ -79,11 +79,8 @@ class BM25Index:
     # -- parameters --------------------------------------------------------------------------------
     def _check_params(self) -> None:
         if self.variant not in VARIANTS:
-            import difflib
-
-            close = difflib.get_close_matches(str(self.variant), VARIANTS, n=1)
             raise ParameterError("variant", f"one of {sorted(VARIANTS)}", self.variant,
-                                 hint=f"did you mean {close[0]!r}?" if close else None)
+                                 hint=suggestion(self.variant, VARIANTS))
         if not (isinstance(self.k1, (int, float)) and self.k1 >= 0):
             raise ParameterError("k1", "a number >= 0", self.k1)
         if not (isinstance(self.b, (int, float)) and 0 <= self.b <= 1):

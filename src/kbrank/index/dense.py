@@ -19,14 +19,13 @@ edit; a search reads it once.
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from ..corpus import Article, Corpus
-from ..errors import NotFittedError, ParameterError
+from ..errors import NotFittedError, ParameterError, suggestion
 from ..candidates import Candidates, check_k
 from . import dense_faiss
 from .dense_state import DenseState, first_occurrences, text_digests
@@ -98,9 +97,8 @@ class DenseIndex:
     # -- parameters --------------------------------------------------------------------------------
     def _check_params(self) -> PassageSplitter:
         if self.index_type not in dense_faiss.INDEX_TYPES:
-            close = difflib.get_close_matches(str(self.index_type), dense_faiss.INDEX_TYPES, n=1)
             raise ParameterError("index_type", f"one of {list(dense_faiss.INDEX_TYPES)}", self.index_type,
-                                 hint=f"did you mean {close[0]!r}?" if close else None)
+                                 hint=suggestion(self.index_type, dense_faiss.INDEX_TYPES))
         for name, low in (("hnsw_m", 2), ("ef_search", 1), ("ef_construction", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:

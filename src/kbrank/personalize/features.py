@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from ..applicability import Applicability, parse_range, parse_version, version_in, version_number
-from ..candidates import Candidates
+from ..candidates import Candidates, minmax
 from .facts import FACTS, focus_versions
 
 __all__ = ["SOURCES", "RETRIEVAL_FEATURES", "ARTICLE_FEATURES", "VERSION_FEATURES", "retrieval_features",
@@ -128,28 +128,20 @@ def article_features(facts: Mapping[str, np.ndarray], ages: np.ndarray, names: I
     return np.column_stack(columns) if columns else np.zeros((ages.shape[0], 0))
 
 
-def _scaled(values: np.ndarray) -> np.ndarray:
-    """Min-max scaled to [0, 1], NaN (absent) becoming 0; all equal -> 1."""
-    low, high = np.fmin.reduce(values), np.fmax.reduce(values)
-    if not high > low:  # also when every value is NaN
-        return np.where(np.isnan(values), 0.0, 1.0)
-    return np.fmax((values - low) * (1.0 / (high - low)), 0.0)  # fmax(NaN, 0) is 0
-
-
 def retrieval_columns(candidates: Candidates) -> list[np.ndarray]:
     """The `RETRIEVAL_FEATURES` of each candidate, one array per feature (see the module docstring).
 
     A source's scores are NaN where it did not retrieve the candidate (rank 0), as `SourceScores` holds them.
     """
     n = len(candidates)
-    columns = [_scaled(candidates.scores), 1.0 / np.arange(1, n + 1)]
+    columns = [minmax(candidates.scores), 1.0 / np.arange(1, n + 1)]
     for source in SOURCES:
         hits = candidates.sources.get(source)
         if hits is None:
             columns += [np.zeros(n), np.zeros(n)]
             continue
         ranks = hits.ranks
-        columns.append(_scaled(hits.scores))
+        columns.append(minmax(hits.scores))
         columns.append(np.divide(1.0, ranks, out=np.zeros(n), where=ranks > 0))
     return columns
 

@@ -21,7 +21,7 @@ import numpy as np
 from .._cache import ByteBoundedCache
 from ..analysis import Analyzer
 from ..applicability import Applicability, compile_applicability
-from ..candidates import Candidates, SourceScores
+from ..candidates import Candidates, SourceScores, minmax
 from ..corpus import Corpus
 from ..errors import NotFittedError, ParameterError
 from ..privacy import register_cache
@@ -192,8 +192,7 @@ class Personalizer:
         rows, scores = candidates.rows[keep], candidates.scores[keep]
         if rows.size == 0:
             return Candidates.empty(), np.empty(0)
-        low, span = scores.min(), scores.max() - scores.min()
-        base = np.ones_like(scores) if span <= 0 else (scores - low) / span
+        base = minmax(scores)
         final = base + plan.delta[rows]
         order = np.lexsort((np.arange(rows.size), -final))[:k]  # ties keep the retrieval order
         sources = {n: SourceScores(s.ranks[keep][order], s.scores[keep][order]) for n, s in candidates.sources.items()}

@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, suggestion
 from .facts import FACTS
 
 __all__ = ["Rule", "Policy", "PolicyEffect", "default_policy", "ACTIONS"]
@@ -41,11 +41,7 @@ class Rule:
             if not isinstance(fact, str):
                 raise ParameterError("when", f"a fact name among {FACTS}", fact)
             if fact not in FACTS:
-                import difflib
-
-                close = difflib.get_close_matches(fact, FACTS, n=1)
-                raise ParameterError("when", f"a fact among {FACTS}", fact,
-                                     hint=f"did you mean {close[0]!r}?" if close else None)
+                raise ParameterError("when", f"a fact among {FACTS}", fact, hint=suggestion(fact, FACTS))
         if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)):
             raise ParameterError("weight", "a number", self.weight)
         if self.action != "hide" and not self.weight > 0:

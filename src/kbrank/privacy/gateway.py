@@ -16,13 +16,12 @@ False
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import logging
 import os
 import weakref
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from ..errors import ConsentError, ParameterError, ProfileStoreError, UnknownCustomerError
+from ..errors import ConsentError, ParameterError, ProfileStoreError, UnknownCustomerError, suggestion
 from ..errors import short_pseudonym as _short
 from ._cache import ProfileCache
 from ._requests import access_report, erase_customer
@@ -345,9 +344,7 @@ class ProfileGateway:
         """
         scopes = (*self._purposes, *DATA_SCOPES, *(channel_scope(c) for c in CHANNELS))
         if scope not in scopes:
-            close = difflib.get_close_matches(str(scope), scopes, n=1, cutoff=0.5)
-            raise ParameterError("scope", f"one of {', '.join(scopes)}", scope,
-                                 hint=f"Did you mean {close[0]!r}?" if close else None)
+            raise ParameterError("scope", f"one of {', '.join(scopes)}", scope, hint=suggestion(scope, scopes, cutoff=0.5))
         if not isinstance(granted, bool):
             raise ParameterError("granted", "True or False", granted)
         who = self._who(requester)

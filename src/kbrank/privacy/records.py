@@ -21,13 +21,12 @@ field, value and fix; personal values (ids, addresses) are masked in the message
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from typing import Any, Callable, Mapping
 
 from .._dates import parse_date
 from ..applicability import parse_version
-from ..errors import ParameterError, ProfileError
+from ..errors import ParameterError, ProfileError, did_you_mean
 from .profiles import (
     CHANNELS,
     PREFERRED_CHANNELS,
@@ -127,9 +126,9 @@ def _check_keys(item: Mapping, allowed: tuple[str, ...], where: _Where, prefix: 
     for key in item:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.75)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        fix = (f"rename it to {close[0]!r}" if close else
+        close = did_you_mean(key, allowed, cutoff=0.75)
+        hint = f"; did you mean {close!r}?" if close else ""
+        fix = (f"rename it to {close!r}" if close else
                f"remove it: kbrank keeps only {', '.join(allowed)} (data minimization)")
         raise where.error(f"unknown field{hint}", f"{prefix}{key}", fix)
 
@@ -202,8 +201,8 @@ def _addresses(value: Any, where: _Where) -> dict[str, str]:
     for channel, address in value.items():
         at = f"addresses.{channel}"
         if channel not in CHANNELS:
-            close = difflib.get_close_matches(str(channel), CHANNELS, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = did_you_mean(channel, CHANNELS)
+            hint = f"; did you mean {close!r}?" if close else ""
             raise where.error(f"unknown contact channel{hint}", at, f"use one of {', '.join(CHANNELS)}")
         if address is None:
             continue
@@ -249,10 +248,10 @@ def _consents(value: Any, where: _Where) -> tuple[ConsentRecord, ...]:
             continue
         scope = str(scope)
         if scope not in KNOWN_SCOPES:
-            close = difflib.get_close_matches(scope, KNOWN_SCOPES, n=1, cutoff=0.75)
+            close = did_you_mean(scope, KNOWN_SCOPES, cutoff=0.75)
             if close or not _SCOPE.match(scope):
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                fix = f"rename it to {close[0]!r}" if close else "name scopes in lowercase-with-dashes"
+                hint = f"; did you mean {close!r}?" if close else ""
+                fix = f"rename it to {close!r}" if close else "name scopes in lowercase-with-dashes"
                 raise where.error(f"unknown consent scope{hint}", f"consents.{scope}", fix)
         records.append(_consent(scope, answer, where, f"consents.{scope}"))
     return tuple(records)

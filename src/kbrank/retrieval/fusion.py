@@ -14,8 +14,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..errors import ParameterError
-from ..candidates import Candidates, SourceScores
+from ..errors import ParameterError, suggestion
+from ..candidates import Candidates, SourceScores, minmax
 
 __all__ = ["DEFAULT_FUSION", "DEFAULT_FUSION_PARAMS", "DEFAULT_RRF_CONSTANT", "FUSION", "fuse", "rrf",
            "weighted_sum"]
@@ -54,8 +54,7 @@ def _normalized(scores: np.ndarray, norm: str) -> np.ndarray:
     if scores.size == 0:
         return scores
     if norm == "minmax":
-        low, span = scores.min(), scores.max() - scores.min()
-        return np.ones_like(scores) if span <= 0 else (scores - low) / span
+        return minmax(scores)
     if norm == "zscore":
         std = scores.std()
         return np.zeros_like(scores) if std <= 0 else (scores - scores.mean()) / std
@@ -96,11 +95,7 @@ FUSION: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {"rrf": rrf, "
 def fuse(runs: Mapping[str, Candidates], k: int, *, method: str = "rrf", **params: object) -> Candidates:
     """Fuse ``runs`` with the named method and keep the best ``k``, each with every source's rank and score."""
     if method not in FUSION:
-        import difflib
-
-        close = difflib.get_close_matches(method, FUSION, n=1)
-        raise ParameterError("fusion", f"one of {sorted(FUSION)}", method,
-                             hint=f"did you mean {close[0]!r}?" if close else None)
+        raise ParameterError("fusion", f"one of {sorted(FUSION)}", method, hint=suggestion(method, FUSION))
     union = _union(runs)
     rows, scores = FUSION[method](runs, union=union, **params)
     positions = union[1]
