@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kbrank.applicability import (Scope, compile_applicability, normalize_version, parse_range, parse_version,
-                                  version_in)
+from kbrank.applicability import Scope, compile_applicability, normalize_version, parse_range, parse_version, version_in
 from kbrank.errors import InputError, VersionSpecError
 
 

@@ -16,8 +16,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kbrank
-from kbrank import (Article, BM25Index, Corpus, DenseIndex, NotFittedError, OwnedProduct, ParameterError,
-                    Personalizer, Policy, ProfileGateway, ProfileView, Rule, Searcher, default_policy)
+from kbrank import (
+    Article,
+    BM25Index,
+    Corpus,
+    DenseIndex,
+    NotFittedError,
+    OwnedProduct,
+    ParameterError,
+    Personalizer,
+    Policy,
+    ProfileGateway,
+    ProfileView,
+    Rule,
+    Searcher,
+    default_policy,
+)
 from kbrank.retrieval import DEFAULT_DEPTH, DEFAULT_FUSION_PARAMS, HybridRetriever
 
 sys.path[:0] = [str(Path(__file__).parent / "index"), str(Path(__file__).parent / "personalize")]

@@ -36,7 +36,7 @@ from .errors import (
     VersionSpecError,
 )
 
-if TYPE_CHECKING:  # the same names, for type checkers and IDEs
+if TYPE_CHECKING:  # the same names, for type checkers and IDEs (re-exported through __all__)
     from .analysis import Analyzer
     from .applicability import Scope
     from .corpus import Article, Corpus
@@ -62,11 +62,12 @@ _LAZY = {
 }
 
 __all__ = [
-    "__version__",
-    *sorted(_LAZY),
-    "ConsentError", "CorpusError", "FieldNotAllowedError", "IndexFormatError", "InputError", "KBRankError",
-    "MissingDependencyError", "NotFittedError", "ParameterError", "ProfileError", "ProfileStoreError",
-    "UnknownArticleError", "UnknownCustomerError", "VersionSpecError",
+    "__version__", "Analyzer", "Article", "BM25Index", "Contribution", "Corpus", "CustomerProfile", "DenseIndex",
+    "HiddenResult", "LearnedPersonalizer", "OwnedProduct", "Personalizer", "Policy", "ProfileGateway", "ProfileView",
+    "Qrels", "Result", "Results", "Rule", "Run", "Scope", "Searcher", "SentenceTransformerEncoder", "UsageEvent",
+    "Where", "default_policy", "evaluate", "ConsentError", "CorpusError", "FieldNotAllowedError", "IndexFormatError",
+    "InputError", "KBRankError", "MissingDependencyError", "NotFittedError", "ParameterError", "ProfileError",
+    "ProfileStoreError", "UnknownArticleError", "UnknownCustomerError", "VersionSpecError",
 ]
 
 

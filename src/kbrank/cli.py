@@ -17,8 +17,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import IndexFormatError, InputError, KBRankError, MissingDependencyError, ParameterError, UnknownArticleError
-from .errors import ProfileStoreError, UnknownCustomerError
+from .errors import (
+    IndexFormatError,
+    InputError,
+    KBRankError,
+    MissingDependencyError,
+    ParameterError,
+    ProfileStoreError,
+    UnknownArticleError,
+    UnknownCustomerError,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="kbrank: personalized knowledge-base search (BM25 + dense, fused, explained).")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import suggestion, ParameterError
+from ..errors import ParameterError, suggestion
 from ._common import require
 from .evaluate import Evaluation, MissingPolicy, evaluate
 from .runs import Run

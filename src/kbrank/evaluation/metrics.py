@@ -33,7 +33,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..errors import suggestion, ParameterError
+from ..errors import ParameterError, suggestion
 
 __all__ = [
     "Metric",

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..analysis import Analyzer
+from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
 from ..errors import CorpusError, NotFittedError, ParameterError, suggestion
-from ..candidates import Candidates, check_k
 from .bm25_state import BM25State
 from .bm25_weights import VARIANT_DEFAULTS, VARIANTS
 from .term_counts import TermCounts
@@ -329,7 +329,7 @@ class BM25Index:
         if threads <= 1 or len(token_lists) < 2:
             return [self.search_tokens(t, k, mask=mask) for t in token_lists]
         pool = self.__dict__.get("_pool")
-        if pool is None or pool._max_workers != threads:  # noqa: SLF001 - the executor's own size
+        if pool is None or pool._max_workers != threads:
             if pool is not None:
                 pool.shutdown(wait=False)
             pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kbrank-bm25")

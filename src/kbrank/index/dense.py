@@ -24,9 +24,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
 from ..errors import NotFittedError, ParameterError, suggestion
-from ..candidates import Candidates, check_k
 from . import dense_faiss
 from .dense_state import DenseState, first_occurrences, text_digests
 from .embedding_cache import Progress, encode_documents

@@ -62,12 +62,20 @@ import numpy as np
 
 from .._io import atomic_open
 from .._version import __version__
-from ..errors import IndexFormatError, NotFittedError, ParameterError
-from ..candidates import Candidates, SourceScores
 from ..applicability import Applicability
+from ..candidates import Candidates, SourceScores
+from ..errors import IndexFormatError, NotFittedError, ParameterError
 from .facts import FACTS
-from .features import (ARTICLE_FEATURES, RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns,
-                       retrieval_features, spec_bounds, version_features)
+from .features import (
+    ARTICLE_FEATURES,
+    RETRIEVAL_FEATURES,
+    article_ages,
+    article_features,
+    retrieval_columns,
+    retrieval_features,
+    spec_bounds,
+    version_features,
+)
 from .personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan, is_personalized
 from .policy import Policy
 from .receipts import reason_for

@@ -9,7 +9,7 @@ raw ``customer_id`` of each record is pseudonymized by the ``pseudonymize`` call
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from .._frames import frame_records
 from .._io import iter_jsonl

@@ -14,8 +14,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..errors import ParameterError, suggestion
 from ..candidates import Candidates, SourceScores, minmax
+from ..errors import ParameterError, suggestion
 
 __all__ = ["DEFAULT_FUSION", "DEFAULT_FUSION_PARAMS", "DEFAULT_RRF_CONSTANT", "FUSION", "fuse", "rrf",
            "weighted_sum"]
