@@ -25,6 +25,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from .._dates import parse_date
+from .._io import unencodable_field
 from ..applicability import parse_version
 from ..errors import ParameterError, ProfileError, did_you_mean
 from .profiles import (
@@ -274,6 +275,10 @@ def profile_from_record(record: Any, *, pseudonymize: Callable[[str], str], sour
         raise where.error("expected a JSON object per customer", None, "write one {...} object per line",
                           value=Masked(record))
     _check_keys(record, FIELDS, where, "")
+    bad = unencodable_field(dict(record))
+    if bad is not None:
+        raise where.error("the text holds a lone UTF-16 surrogate (such as \\ud800), which UTF-8 cannot store", bad,
+                          "write the character itself, or a valid surrogate pair")
     raw, given = record.get("customer_id"), record.get("pseudonym")
     if raw is not None and given is not None:
         raise where.error("both 'customer_id' and 'pseudonym' are given", "pseudonym",
