@@ -60,7 +60,8 @@ class Pseudonymizer:
         try:
             data = customer_id.encode("utf-8")
         except UnicodeEncodeError:
-            raise ParameterError("customer_id", "text that UTF-8 can hold (no lone surrogates)", "<unencodable str>")
+            raise ParameterError("customer_id", "text that UTF-8 can hold (no lone surrogates)",
+                                 "<unencodable str>") from None
         return hmac.new(self._key, _CUSTOMER_DOMAIN + data, hashlib.sha256).hexdigest()
 
     @property
