@@ -6,7 +6,8 @@
     ├── InputError (ValueError)            bad user input: says where (file, line, field), what, and the fix
     │   ├── CorpusError                    articles that cannot be loaded (JSON, ids, types, empty corpus)
     │   ├── VersionSpecError               a version specifier that `packaging` cannot parse
-    │   └── ProfileError                   customer profiles that cannot be loaded (personal values masked)
+    │   ├── ProfileError                   customer profiles that cannot be loaded (personal values masked)
+    │   └── KnownIssueError                known issues that cannot be loaded, or a status change not allowed
     ├── ParameterError (ValueError)        a bad constructor or method argument (names the parameter)
     ├── UnknownArticleError (KeyError)     an article id that the corpus or index does not hold
     ├── UnknownCustomerError (KeyError)    a customer the profile store does not hold (named by pseudonym)
@@ -43,6 +44,7 @@ __all__ = [
     "FieldNotAllowedError",
     "ErasureError",
     "ProfileStoreError",
+    "KnownIssueError",
 ]
 
 _UNSET: Any = object()
@@ -165,6 +167,11 @@ def _short(pseudonym: str) -> str:
 class ProfileError(InputError):
     """Customer profile records that cannot be loaded. Personal values (ids, addresses) are masked in the
     message: it names the field and the problem, and shows only the kind and length of the value."""
+
+
+class KnownIssueError(InputError):
+    """A known issue that cannot be loaded (file, line, field, value and fix, as for articles), or a status
+    change that its lifecycle does not allow."""
 
 
 class UnknownCustomerError(KBRankError, KeyError):
