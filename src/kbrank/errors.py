@@ -7,6 +7,7 @@
     │   ├── CorpusError                    articles that cannot be loaded (JSON, ids, types, empty corpus)
     │   ├── VersionSpecError               a version specifier that `packaging` cannot parse
     │   ├── ProfileError                   customer profiles that cannot be loaded (personal values masked)
+    │   ├── KnownIssueError                known issues that cannot be loaded, or a status change not allowed
     │   └── TemplateError                  a message template with a syntax error or a missing variable
     ├── ParameterError (ValueError)        a bad constructor or method argument (names the parameter)
     │   └── AudienceGuardError             a plan above the audience limit, enqueued without confirmation
@@ -47,6 +48,7 @@ __all__ = [
     "FieldNotAllowedError",
     "ErasureError",
     "ProfileStoreError",
+    "KnownIssueError",
     "OutboxError",
     "TemplateError",
     "AudienceGuardError",
@@ -173,6 +175,11 @@ def _short(pseudonym: str) -> str:
 class ProfileError(InputError):
     """Customer profile records that cannot be loaded. Personal values (ids, addresses) are masked in the
     message: it names the field and the problem, and shows only the kind and length of the value."""
+
+
+class KnownIssueError(InputError):
+    """A known issue that cannot be loaded (file, line, field, value and fix, as for articles), or a status
+    change that its lifecycle does not allow."""
 
 
 class UnknownCustomerError(KBRankError, KeyError):

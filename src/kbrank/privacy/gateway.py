@@ -25,6 +25,7 @@ from ..errors import ConsentError, ParameterError, ProfileStoreError, UnknownCus
 from ._cache import ProfileCache
 from ._requests import access_report, erase_customer
 from .audit import AuditLog, AuditRecord, InMemoryAuditLog, audited_fields
+from .columns import CustomerColumns, UsageQuery, columnar_scan
 from .loaders import profiles_from_dataframe, profiles_from_records, read_profiles_jsonl
 from .profiles import CHANNELS, DATA_SCOPES, ConsentRecord, CustomerProfile, UsageEvent, channel_scope, to_utc
 from .pseudonyms import Pseudonymizer
@@ -332,6 +333,25 @@ class ProfileGateway:
         if views:
             self._audit_views(pseudonyms, views, "scan", who)
             yield from views
+
+    def scan_columns(self, purpose: str | Purpose, *, products: Iterable[str] | None = None,
+                     usage: UsageQuery | None = None, include_unconsented: bool = False,
+                     requester: str | None = None) -> CustomerColumns:
+        """The customers owning any of ``products`` (everyone when ``None``) as arrays of codes, minimized
+        for ``purpose`` (see `CustomerColumns`): the columnar scan for audience selection over large bases.
+
+        Only consenting customers are handed out, unless ``include_unconsented``: then the others come too,
+        anonymously (no pseudonym, channels or usage), to be counted. ``usage`` sums usage events per customer
+        who consented to usage analysis, within retention. The whole scan is audited as ONE record (customer
+        ``"*"``) naming the fields handed out and the counts: ``#customers=``, ``#unconsented=``, ``#rows=``.
+        """
+        spec = self._purpose(purpose)
+        columns, fields = columnar_scan(self._store, spec, products=products, usage=usage,
+                                        include_unconsented=include_unconsented, usage_since=self.usage_since())
+        self._audit.append([AuditRecord(self.now(), "*", self._who(requester), "scan", "granted", spec.name,
+                                        tuple(fields))])
+        log.debug("columnar scan for %s: %s", spec.name, ", ".join(fields[-3:]))
+        return columns
 
     # -- writes --------------------------------------------------------------------------------------------
     def add(self, profiles: Iterable[CustomerProfile], *, requester: str | None = None) -> int:

@@ -1,5 +1,9 @@
 """Proactive service: from a known issue to the customers it will hit, told once on their preferred channel
-and kept updated until the fix (flow B in the design).
+and kept updated until the fix (flow B of the design).
+
+``KnownIssue`` (applicability, usage condition, impact, status lifecycle) -> ``select_affected`` (one audited
+columnar scan through the privacy gate, vectorised with numpy; `kbrank.proactive.spark` for bases that outgrow
+one machine) -> ``Audience`` (who, why, the impact decision, the consented channel) ->
 
     plan / plan_update  -> NotificationPlan (audience snapshot + rendered messages, one per customer)
     Outbox.enqueue      -> durable SQLite outbox, one message per idempotency key (customer x issue x update)
@@ -10,7 +14,20 @@ Importing this package loads no heavy dependency: Jinja2, tenacity and standardw
 (``pip install 'kbrank[proactive]'``).
 """
 
+from .audience import PURPOSE, AffectedCustomer, Audience, AudienceGuard, select_affected, select_from_columns
 from .dispatch import DispatchReport, Dispatcher, RetryPolicy
+from .impact import DEFAULT_POLICY, USAGE_OUTCOMES, ImpactDecision, ImpactPolicy, ImpactRule
+from .issues import (
+    IMPACTS,
+    ISSUE_STATUSES,
+    TRANSITIONS,
+    KnownIssue,
+    StatusChange,
+    UsageCondition,
+    known_issue_from_record,
+    known_issues_from_records,
+    read_known_issues,
+)
 from .outbox import EVERY_ISSUE, Attempt, Completion, EnqueueReport, Lease, Outbox, StoredMessage, Thread
 from .records import (
     MESSAGE_CHANNELS,
@@ -26,16 +43,30 @@ from .records import (
 from .senders import JsonlSender, Sender, WebhookSender
 
 __all__ = [
+    "DEFAULT_POLICY",
+    "EVERY_ISSUE",
+    "IMPACTS",
+    "ISSUE_STATUSES",
+    "MESSAGE_CHANNELS",
+    "PURPOSE",
+    "STATES",
+    "TRANSITIONS",
+    "USAGE_OUTCOMES",
+    "AffectedCustomer",
     "Attempt",
+    "Audience",
+    "AudienceGuard",
     "Completion",
     "Delivery",
     "DispatchReport",
     "Dispatcher",
-    "EVERY_ISSUE",
     "EnqueueReport",
+    "ImpactDecision",
+    "ImpactPolicy",
+    "ImpactRule",
     "JsonlSender",
+    "KnownIssue",
     "Lease",
-    "MESSAGE_CHANNELS",
     "NotificationPlan",
     "Outbox",
     "PlannedMessage",
@@ -43,10 +74,16 @@ __all__ = [
     "Receipt",
     "Recipient",
     "RetryPolicy",
-    "STATES",
     "Sender",
+    "StatusChange",
     "StoredMessage",
     "Thread",
+    "UsageCondition",
     "WebhookSender",
+    "known_issue_from_record",
+    "known_issues_from_records",
     "message_key",
+    "read_known_issues",
+    "select_affected",
+    "select_from_columns",
 ]
