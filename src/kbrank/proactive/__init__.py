@@ -28,6 +28,7 @@ from .issues import (
     known_issues_from_records,
     read_known_issues,
 )
+from .planning import CLOSING_STATUSES, describe_scope, plan, plan_update, recipients_of
 from .outbox import EVERY_ISSUE, Attempt, Completion, EnqueueReport, Lease, Outbox, StoredMessage, Thread
 from .records import (
     MESSAGE_CHANNELS,
@@ -41,8 +42,11 @@ from .records import (
     message_key,
 )
 from .senders import JsonlSender, Sender, WebhookSender
+from .templates import DEFAULT_LOCALE, Rendered, Templates
 
 __all__ = [
+    "CLOSING_STATUSES",
+    "DEFAULT_LOCALE",
     "DEFAULT_POLICY",
     "EVERY_ISSUE",
     "IMPACTS",
@@ -72,18 +76,24 @@ __all__ = [
     "PlannedMessage",
     "PlannedUpdate",
     "Receipt",
+    "Rendered",
     "Recipient",
     "RetryPolicy",
     "Sender",
     "StatusChange",
     "StoredMessage",
+    "Templates",
     "Thread",
     "UsageCondition",
     "WebhookSender",
     "known_issue_from_record",
     "known_issues_from_records",
+    "describe_scope",
     "message_key",
+    "plan",
+    "plan_update",
     "read_known_issues",
+    "recipients_of",
     "select_affected",
     "select_from_columns",
 ]

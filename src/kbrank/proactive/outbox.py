@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import OutboxError, ParameterError
+from ..errors import AudienceGuardError, OutboxError, ParameterError
 from ._outbox_db import OutboxDatabase, from_micros, to_micros
 from .records import STATES, NotificationPlan, PlannedUpdate, Recipient
 
@@ -185,14 +185,20 @@ class Outbox:
         return moment.astimezone(dt.timezone.utc)
 
     # -- planning --------------------------------------------------------------------------------------------
-    def enqueue(self, plan: NotificationPlan) -> EnqueueReport:
+    def enqueue(self, plan: NotificationPlan, *, confirm: bool = False) -> EnqueueReport:
         """Store ``plan`` in one transaction: its update, audience snapshot and messages (each at most once).
 
         The plan must be for the thread's next update, or for its last one again (re-planning adds only what is
-        new). A plan made against an older state of the thread raises `OutboxError`: plan again.
+        new). A plan made against an older state of the thread raises `OutboxError`: plan again. A plan above
+        its audience guard's limit (``plan.requires_confirmation``) raises `AudienceGuardError` unless
+        ``confirm=True``.
         """
         if not isinstance(plan, NotificationPlan):
             raise ParameterError("plan", "a NotificationPlan (from kbrank.proactive.plan or plan_update)", plan)
+        if plan.requires_confirmation and confirm is not True:
+            raise AudienceGuardError("confirm", f"True to send {len(plan)} messages (more than the audience "
+                                     f"guard's confirm_above={plan.confirm_above})", confirm,
+                                     hint="Check the plan (kbrank notify plan ISSUE --dry-run), then confirm.")
         u = plan.update
         now = to_micros(self.now())
         with self._db.write() as cur:

@@ -138,12 +138,14 @@ class PlannedUpdate:
 class NotificationPlan:
     """What one update of an issue's thread will do: the update, the audience snapshot to store and the
     messages to send. ``held_back`` counts the affected customers who get no message, by reason (no consent
-    to contact, the impact policy, unsubscribed, a quiet update, ...). Enqueue it with `Outbox.enqueue`."""
+    to contact, the impact policy, unsubscribed, a quiet update, ...). ``confirm_above`` is the audience
+    guard's limit: more messages than that need ``Outbox.enqueue(plan, confirm=True)``."""
 
     update: PlannedUpdate
     recipients: tuple[Recipient, ...] = ()
     messages: tuple[PlannedMessage, ...] = ()
     held_back: Mapping[str, int] = field(default_factory=dict)
+    confirm_above: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "recipients", tuple(self.recipients))
@@ -158,6 +160,11 @@ class NotificationPlan:
 
     def __len__(self) -> int:
         return len(self.messages)
+
+    @property
+    def requires_confirmation(self) -> bool:
+        """Whether the plan reaches more customers than the audience guard allows without confirmation."""
+        return self.confirm_above is not None and len(self.messages) > self.confirm_above
 
     def summary(self) -> list[dict[str, Any]]:
         """Audience counts by segment, channel and impact decision (one dict per group, largest first)."""
