@@ -62,7 +62,7 @@ def test_a_stale_or_skipping_plan_is_refused(outbox: Outbox, gateway: ProfileGat
     outbox.enqueue(hand_plan(gateway, IDS))
     with pytest.raises(OutboxError, match="thread is at update 1"):
         outbox.enqueue(hand_plan(gateway, IDS, update=3, status="fixed"))
-    with pytest.raises(OutboxError, match=r"update 1 \(fixed\).*at update 1 \(workaround\)"):
+    with pytest.raises(OutboxError, match=r"update 1 \(fixed, ETA None\).*at update 1 \(workaround, ETA None\)"):
         outbox.enqueue(hand_plan(gateway, IDS, update=1, status="fixed"))
     outbox.enqueue(hand_plan(gateway, IDS, update=2, status="fix-scheduled"))
     with pytest.raises(OutboxError, match="plan again"):  # update 1 again, after update 2

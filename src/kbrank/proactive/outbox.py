@@ -238,16 +238,16 @@ class Outbox:
 
     @staticmethod
     def _check_update(cur: Any, u: PlannedUpdate) -> None:
-        rows = cur.execute("SELECT number, status FROM outbox_updates WHERE issue = ? ORDER BY number",
+        rows = cur.execute("SELECT number, status, eta FROM outbox_updates WHERE issue = ? ORDER BY number",
                            (u.issue,)).fetchall()
         closed = cur.execute("SELECT closed FROM outbox_threads WHERE issue = ?", (u.issue,)).fetchone()
         last = rows[-1][0] if rows else 0
         fix = "plan again from the outbox's current thread (kbrank.proactive.plan_update)"
         if u.number <= last:
-            status = dict(rows).get(u.number)
-            if u.number != last or status != u.status:
-                raise OutboxError(f"the plan is for update {u.number} ({u.status}) of {u.issue!r}, but the thread "
-                                  f"is at update {last} ({rows[-1][1]})", fix=fix)
+            number, status, eta = rows[-1]
+            if u.number != number or (status, eta) != (u.status, u.eta):
+                raise OutboxError(f"the plan is for update {u.number} ({u.status}, ETA {u.eta}) of {u.issue!r}, but "
+                                  f"the thread is at update {last} ({status}, ETA {eta})", fix=fix)
             return
         if u.number != last + 1:
             raise OutboxError(f"the plan is for update {u.number} of {u.issue!r}, but the thread is at update "
