@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import IndexFormatError, InputError, KBRankError, MissingDependencyError, ParameterError, UnknownArticleError
-from .errors import ProfileStoreError, UnknownCustomerError
+from .cli_notify import notify_app
+from .errors import OutboxError, ProfileStoreError, UnknownCustomerError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="kbrank: personalized knowledge-base search (BM25 + dense, fused, explained).")
@@ -29,6 +30,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (MissingDependencyError, 4),
     (IndexFormatError, 3),
     (ProfileStoreError, 3),
+    (OutboxError, 3),
     (InputError, 2),
     (ParameterError, 2),
     (UnknownArticleError, 2),
@@ -294,6 +296,10 @@ def _print_access_report(report: dict[str, Any]) -> None:
         history.add_row(event["at"], event["requester"], event["action"], event["purpose"] or "-",
                         event["outcome"], ", ".join(event["fields"]) or "-")
     console.print(history)
+
+
+# -- proactive service (kbrank.cli_notify) -----------------------------------------------------------------
+app.add_typer(notify_app(run=_run, console=console, errors=errors, progress_bar=_progress_bar), name="notify")
 
 
 def main() -> None:  # pragma: no cover - console entry point

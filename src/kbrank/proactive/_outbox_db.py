@@ -19,7 +19,7 @@ from typing import Iterator
 
 from ..errors import OutboxError
 
-__all__ = ["OutboxDatabase", "SCHEMA_VERSION", "to_micros", "from_micros"]
+__all__ = ["OutboxDatabase", "SCHEMA_VERSION", "has_outbox", "to_micros", "from_micros"]
 
 SCHEMA_VERSION = 1
 _VERSION_KEY = "outbox_schema_version"
@@ -123,6 +123,23 @@ def to_micros(moment: dt.datetime) -> int:
 
 def from_micros(micros: int | None) -> dt.datetime | None:
     return None if micros is None else _EPOCH + dt.timedelta(microseconds=micros)
+
+
+def has_outbox(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a SQLite file with an outbox in it (opened read-only; nothing is written)."""
+    if not Path(path).is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox_meta'"
+                            ).fetchone() is not None
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        conn.close()
 
 
 class OutboxDatabase:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import AudienceGuardError, OutboxError, ParameterError
-from ._outbox_db import OutboxDatabase, from_micros, to_micros
+from ._outbox_db import OutboxDatabase, from_micros, has_outbox, to_micros
 from .records import STATES, NotificationPlan, PlannedUpdate, Recipient
 
 __all__ = ["Outbox", "Lease", "StoredMessage", "Attempt", "Thread", "EnqueueReport", "Completion", "EVERY_ISSUE"]
@@ -167,6 +167,11 @@ class Outbox:
 
     def __repr__(self) -> str:
         return f"Outbox({self.path!r})"
+
+    @staticmethod
+    def exists(path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` is a SQLite file holding an outbox (read without changing anything)."""
+        return has_outbox(path)
 
     def __enter__(self) -> "Outbox":
         return self
