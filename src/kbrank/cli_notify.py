@@ -271,7 +271,8 @@ def notify_app(*, run: Callable[[Callable[[], Any]], Any], console: Any, errors:
                     raise InputError("nothing was planned for this issue", source=str(path), value=issue_id,
                                      fix="plan it first: kbrank notify plan ISSUE --issues FILE --store DB")
                 counts = box.counts(issue_id)
-            table = Table(title=Text(f"{issue_id}: {thread.title}"), title_justify="left")
+            console.print(Text(f"{issue_id}: {thread.title}", style="bold"))
+            table = Table(title="Messages", title_justify="left")
             table.add_column("state")
             table.add_column("messages", justify="right")
             for state, n in counts.items():
