@@ -16,7 +16,8 @@ profile): ``owner`` (the customer's row), ``position``, ``product``, ``version``
 (index into `STATUSES`).
 
 Customers without consent are left out, or, when the caller asks for them (``include_unconsented``), they
-appear anonymously: no pseudonym, no channels, no usage, so that they can be *counted* and never contacted.
+appear anonymously: no pseudonym and no channels (their usage sum only if they consented to usage analysis),
+so that they can be *counted* and never contacted.
 """
 
 from __future__ import annotations
@@ -195,7 +196,9 @@ def build_columns(stored: StoredColumns, purpose: Any, *, granted: np.ndarray, i
     preferred = np.fromiter(map(preferred_index.__getitem__, stored.preferred), np.int8, count=n)
     consented_preferred = (preferred >= 0) & ((channel_bits >> np.maximum(preferred, 0).astype(np.uint8)) & 1 > 0)
     preferred = np.where(granted & consented_preferred, preferred, -1).astype(np.int8)
-    usage_ok = granted & stored.consents.get("usage", np.zeros(n, bool)) if with_usage else np.zeros(n, bool)
+    # usage needs its own consent; the anonymous rows of unconsented customers carry it too, so that they are
+    # counted exactly (a sum, never the events)
+    usage_ok = stored.consents.get("usage", np.zeros(n, bool)) if with_usage else np.zeros(n, bool)
     usage = np.where(usage_ok, stored.usage, -1).astype(np.int64)
     channel_bits = np.where(granted, channel_bits, 0).astype(np.uint8)
     # owned items of the kept customers, renumbered to the kept rows

@@ -341,7 +341,7 @@ class ProfileGateway:
         for ``purpose`` (see `CustomerColumns`): the columnar scan for audience selection over large bases.
 
         Only consenting customers are handed out, unless ``include_unconsented``: then the others come too,
-        anonymously (no pseudonym, channels or usage), to be counted. ``usage`` sums usage events per customer
+        anonymously (no pseudonym, no channels), to be counted. ``usage`` sums usage events per customer
         who consented to usage analysis, within retention. The whole scan is audited as ONE record (customer
         ``"*"``) naming the fields handed out and the counts: ``#customers=``, ``#unconsented=``, ``#rows=``.
         """
