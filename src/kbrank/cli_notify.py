@@ -32,7 +32,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["notify_app", "print_plan"]
+__all__ = ["notify_app", "print_plan", "demo_plan"]
 
 _KEY_ENV = typer.Option("KBRANK_KEY", "--key-env", help="The environment variable holding the store's key.")
 _STORE = typer.Option(..., "--store", help="The SQLite profile store (read through the privacy gate).")
@@ -138,6 +138,28 @@ def print_plan(console: Any, plan: Any, audience: Any, *, samples: int = 3) -> N
                             title_align="left"))
 
 
+def demo_plan(console: Any, helpcentre: Any, *, key: str) -> None:
+    """The demo's last step: a dry-run plan for one of the help centre's known issues (nothing is stored).
+
+    It picks the open issue with a scheduled fix whose audience shows the impact policy at work (some affected
+    customers contacted, some not), the most affected first.
+    """
+    from .privacy import ProfileGateway
+    from .proactive import plan, select_affected
+
+    console.rule(Text("Proactive service: who a known issue will hit, told before they call"))
+    with ProfileGateway.from_helpcentre(helpcentre, key=key, requester="kbrank-demo") as gateway:
+        candidates = [(issue, select_affected(issue, gateway, requester="kbrank-demo"))
+                      for issue in helpcentre.known_issues if issue.open and issue.eta is not None]
+    mixed = [c for c in candidates if 0 < c[1].n_to_contact < len(c[1])] or candidates
+    issue, audience = max(mixed, key=lambda c: (c[1].n_affected, c[0].id))
+    console.print(Text(f"{issue.id}: {issue.title} (impact {issue.impact}, {issue.status}, fix due {issue.eta}). "
+                       f"Selected through the privacy gate (purpose proactive-contact, one audited columnar scan)."))
+    print_plan(console, plan(issue, audience, articles=helpcentre.corpus), audience)
+    console.print(Text("Dry run: nothing was stored. For real: kbrank notify plan ISSUE --issues FILE --store DB, "
+                       "then kbrank notify send.", style="italic"))
+
+
 def notify_app(*, run: Callable[[Callable[[], Any]], Any], console: Any, errors: Any,
                progress_bar: Callable[[], Any]) -> typer.Typer:
     """The ``notify`` sub-app, given the CLI's error handler ``run`` (one line, meaningful exit codes), its
@@ -216,8 +238,6 @@ def notify_app(*, run: Callable[[Callable[[], Any]], Any], console: Any, errors:
         """Deliver every due message through the outbox (resumable: run it again after a crash)."""
 
         def body() -> None:
-            import tenacity
-
             from .proactive import Dispatcher, JsonlSender, RetryPolicy, WebhookSender
 
             outbox_file = outbox or store
@@ -228,7 +248,7 @@ def notify_app(*, run: Callable[[Callable[[], Any]], Any], console: Any, errors:
                     sender = JsonlSender(deliveries or outbox_file.with_name(outbox_file.name + ".deliveries.jsonl"))
                 dispatcher = Dispatcher(outbox=box, gateway=gateway, senders=sender, batch_size=batch_size,
                                         lease_for=dt.timedelta(seconds=lease), worker=worker,
-                                        retry=RetryPolicy(stop=tenacity.stop_after_attempt(attempts)))
+                                        retry=RetryPolicy.up_to(attempts))
                 counts = box.counts()
                 total = counts["pending"] + counts["failed"] + counts["leased"]
                 try:

@@ -62,6 +62,13 @@ class RetryPolicy:
     wait: Any = None
     stop: Any = None
 
+    @classmethod
+    def up_to(cls, attempts: int) -> "RetryPolicy":
+        """The default backoff, giving up after ``attempts`` attempts."""
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ParameterError("attempts", "an integer >= 1", attempts)
+        return cls(stop=_tenacity().stop_after_attempt(attempts))
+
     def decide(self, attempt: int, first_at: dt.datetime, now: dt.datetime, error: BaseException) -> float | None:
         """Seconds until the next attempt after failed attempt number ``attempt``, or ``None``: give up."""
         tenacity = _tenacity()
