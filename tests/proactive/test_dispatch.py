@@ -137,22 +137,21 @@ def test_a_crash_between_delivery_and_completion_is_redelivered_and_deduped(
     with JsonlSender(path) as sender:
         # a dispatcher that delivered three messages and died before recording anything
         leases = outbox.lease("dead-worker", limit=3, lease_for=dt.timedelta(seconds=30))
-        views = gateway.read_pseudonyms([lease.customer for lease in leases], "proactive-contact")
+        views = gateway.read_pseudonyms([lease.message.customer for lease in leases], "proactive-contact")
         for lease in leases:
-            sender.send(_delivery(lease, views[lease.customer]))
+            sender.send(_delivery(lease, views[lease.message.customer]))
         clock.advance(seconds=31)
         report = Dispatcher(outbox=outbox, gateway=gateway, senders=sender, worker="new").run()
     assert (report.sent, report.duplicates) == (5, 3)
     keys = [line["key"] for line in log_lines(path)]
     assert sorted(keys) == sorted(m.key for m in outbox.messages()) and len(set(keys)) == 5
-    assert [a.outcome for a in outbox.attempts(leases[0].key)] == ["lease-expired", "duplicate"]
+    assert [a.outcome for a in outbox.attempts(leases[0].message.key)] == ["lease-expired", "duplicate"]
 
 
 def _delivery(lease, view):  # type: ignore[no-untyped-def]
     from kbrank.proactive import Delivery
 
-    return Delivery(lease.key, lease.issue, lease.update, lease.customer, lease.channel, lease.kind, lease.subject,
-                    lease.body, lease.html, view.addresses.get(lease.channel), lease.attempt)
+    return Delivery(lease.message, view.addresses.get(lease.message.channel), lease.attempt)
 
 
 def test_routing_by_channel_and_missing_sender(tmp_path: Path, gateway: ProfileGateway, outbox: Outbox) -> None:

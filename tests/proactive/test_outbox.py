@@ -80,7 +80,7 @@ def test_a_later_update_supersedes_what_has_not_gone_out(outbox: Outbox, gateway
     old = {m.key: m for m in outbox.messages("KI-1") if m.update == 1}
     assert sorted(m.state for m in old.values()) == ["sent"] * 2 + ["skipped"] * 4
     assert {m.error for m in old.values() if m.state == "skipped"} == {"superseded by update 2 (fixed)"}
-    assert outbox.told("KI-1") == {lease.customer for lease in sent}
+    assert outbox.told("KI-1") == {lease.message.customer for lease in sent}
     thread = outbox.thread("KI-1")
     assert thread.closed and thread.last.closes
     with pytest.raises(OutboxError, match="closed"):
@@ -97,12 +97,12 @@ def test_leases_expire_and_are_taken_again_and_completion_is_fenced(outbox: Outb
     assert outbox.lease("b", limit=10) == []  # all held
     clock.advance(seconds=31)
     second = outbox.lease("b", limit=3, lease_for=dt.timedelta(seconds=30))
-    assert [lease.key for lease in second] == [lease.key for lease in first[:3]]
+    assert [lease.message.key for lease in second] == [lease.message.key for lease in first[:3]]
     assert {lease.attempt for lease in second} == {2}
     # the dead dispatcher "a" wakes up: its completion must not overwrite b's newer attempt
     assert outbox.complete([Completion(first[0], "sent")]) == 0
     assert outbox.complete([Completion(second[0], "sent")]) == 1
-    attempts = outbox.attempts(first[0].key)
+    attempts = outbox.attempts(first[0].message.key)
     assert [(a.number, a.worker, a.outcome) for a in attempts] == [(1, "a", "lease-expired"), (2, "b", "sent")]
     assert outbox.counts()["sent"] == 1 and outbox.counts()["leased"] == 5
 
@@ -116,7 +116,7 @@ def test_a_failed_message_waits_for_its_retry_time(outbox: Outbox, gateway: Prof
     clock.advance(minutes=5)
     (again,) = outbox.lease("w")
     assert again.attempt == 2 and again.first_at == lease.first_at
-    assert [a.outcome for a in outbox.attempts(lease.key)] == ["failed", "started"]
+    assert [a.outcome for a in outbox.attempts(lease.message.key)] == ["failed", "started"]
     with pytest.raises(ParameterError, match="retry_at"):
         Completion(again, "failed")
 

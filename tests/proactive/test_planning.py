@@ -17,7 +17,8 @@ from kbrank.proactive import (AudienceGuard, KnownIssue, Outbox, Templates, know
 
 ARTICLES = Corpus([Article(id="kb-77", title="Turn on night vision by hand",
                            url="https://help.example/articles/kb-77"),
-                   Article(id="kb-78", title="Firmware 4.3.2 release notes", url="https://help.example/articles/kb-78")])
+                   Article(id="kb-78", title="Firmware 4.3.2 release notes",
+                           url="https://help.example/articles/kb-78")])
 
 
 def issue(**overrides: object) -> KnownIssue:

@@ -14,13 +14,14 @@ import pytest
 from _webhook_server import SECRET, Receiver
 
 from kbrank.errors import DeliveryError, InputError, ParameterError
-from kbrank.proactive import Delivery, JsonlSender, WebhookSender, message_key
+from kbrank.proactive import Delivery, JsonlSender, PlannedMessage, WebhookSender, message_key
 
 
 def delivery(n: int, *, customer: str = "p-0001", update: int = 1) -> Delivery:
-    return Delivery(message_key("KI-9", update, f"{customer}-{n}"), "KI-9", update, f"{customer}-{n}", "email",
-                    "notice", "Doorbell update loop", f"<p>Hello {n} &amp; welcome</p>", True,
-                    f"user{n}@mail.example", 1)
+    who = f"{customer}-{n}"
+    message = PlannedMessage(message_key("KI-9", update, who), "KI-9", update, who, "email", "en", "notice",
+                             "Doorbell update loop", f"<p>Hello {n} &amp; welcome</p>", True)
+    return Delivery(message, f"user{n}@mail.example", 1)
 
 
 def test_jsonl_sender_dedupes_on_the_key_across_handles(tmp_path: Path) -> None:
@@ -85,7 +86,7 @@ def test_webhook_signature_is_verified_by_a_real_receiver(tmp_path: Path) -> Non
         assert receiver.requests == 2 and list(receiver.delivered) == [first.key]
         data = receiver.delivered[first.key]
         assert data["type"] == "known_issue.notice"
-        assert data["data"]["body"] == first.body and data["data"]["to"] == first.address
+        assert data["data"]["body"] == first.message.body and data["data"]["to"] == first.address
         forged = WebhookSender(receiver.url, secret="whsec_" + base64.b64encode(b"another-secret-entirely!").decode())
         with pytest.raises(DeliveryError, match="HTTP 401") as refused:
             forged.send(delivery(2))

@@ -14,8 +14,8 @@ from _notify_helpers import Clock, customer, open_gateway
 from kbrank.corpus import Article, Corpus
 from kbrank.errors import OutboxError
 from kbrank.privacy import ProfileGateway
-from kbrank.proactive import (Dispatcher, JsonlSender, KnownIssue, Outbox, known_issue_from_record, plan,
-                              plan_update, select_affected)
+from kbrank.proactive import (Dispatcher, JsonlSender, KnownIssue, NotificationPlan, Outbox, known_issue_from_record,
+                              plan, plan_update, select_affected)
 
 ARTICLES = Corpus([Article(id="kb-77", title="Turn on night vision by hand", url="https://help.example/kb-77"),
                    Article(id="kb-78", title="Firmware 4.3.2", url="https://help.example/kb-78")])
@@ -49,7 +49,8 @@ def send(outbox: Outbox, gateway: ProfileGateway, path: Path) -> int:
         return Dispatcher(outbox=outbox, gateway=gateway, senders=sender).run().sent
 
 
-def update(issue: KnownIssue, outbox: Outbox, gateway: ProfileGateway, **options: object):  # type: ignore[no-untyped-def]
+def update(issue: KnownIssue, outbox: Outbox, gateway: ProfileGateway,
+           **options: object) -> NotificationPlan:
     made = plan_update(issue, outbox=outbox, audience=select_affected(issue, gateway), articles=ARTICLES, **options)
     outbox.enqueue(made)
     return made

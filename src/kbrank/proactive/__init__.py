@@ -28,17 +28,23 @@ from .issues import (
     known_issues_from_records,
     read_known_issues,
 )
+from .outbox import EVERY_ISSUE, Outbox
 from .planning import CLOSING_STATUSES, describe_scope, plan, plan_update, recipients_of
-from .outbox import EVERY_ISSUE, Attempt, Completion, EnqueueReport, Lease, Outbox, StoredMessage, Thread
 from .records import (
     MESSAGE_CHANNELS,
     STATES,
+    Attempt,
+    Completion,
     Delivery,
+    EnqueueReport,
+    Lease,
     NotificationPlan,
     PlannedMessage,
     PlannedUpdate,
     Receipt,
     Recipient,
+    StoredMessage,
+    Thread,
     message_key,
 )
 from .senders import JsonlSender, Sender, WebhookSender

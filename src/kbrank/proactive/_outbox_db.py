@@ -1,8 +1,8 @@
-"""The SQLite file behind `kbrank.proactive.Outbox`: connection settings, schema and transactions.
+"""The SQLite file behind `kbrank.proactive.Outbox`: its schema, on kbrank's one SQLite setup (`kbrank._sqlite`).
 
 The outbox may live in its own file or inside a kbrank profile store's file (then erasure's compaction of
 the store also rewrites the outbox's pages). It refuses any other SQLite database, so it never writes into a
-file kbrank did not make. Settings match the profile store's: WAL, ``synchronous=FULL`` (a message marked
+file kbrank did not make. The settings are the profile store's: WAL, ``synchronous=FULL`` (a message marked
 sent stays marked after a power cut), foreign keys, ``secure_delete`` (an erased customer's rows are
 overwritten, not left in free pages) and a busy timeout, so several dispatchers can share one outbox.
 """
@@ -12,18 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
+from .._sqlite import SQLiteDatabase, to_micros
+from .._sqlite import from_micros as _from_micros
 from ..errors import OutboxError
 
 __all__ = ["OutboxDatabase", "SCHEMA_VERSION", "has_outbox", "to_micros", "from_micros"]
 
 SCHEMA_VERSION = 1
 _VERSION_KEY = "outbox_schema_version"
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 #: The tables of a kbrank profile store: an outbox may share its file.
 _PROFILE_STORE_TABLES = {"meta", "profiles", "owned_products", "usage_events", "addresses", "consents", "audit"}
 
@@ -116,13 +114,9 @@ CREATE TABLE outbox_unsubscribes (
 """
 
 
-def to_micros(moment: dt.datetime) -> int:
-    """Microseconds since the Unix epoch of an aware datetime."""
-    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
-
-
 def from_micros(micros: int | None) -> dt.datetime | None:
-    return None if micros is None else _EPOCH + dt.timedelta(microseconds=micros)
+    """`kbrank._sqlite.from_micros`, with ``None`` for a time not set yet."""
+    return None if micros is None else _from_micros(micros)
 
 
 def has_outbox(path: str | os.PathLike[str]) -> bool:
@@ -142,36 +136,25 @@ def has_outbox(path: str | os.PathLike[str]) -> bool:
         conn.close()
 
 
-class OutboxDatabase:
-    """One connection to the outbox's SQLite file, shared by threads under a lock."""
+class OutboxDatabase(SQLiteDatabase):
+    """One connection to the outbox's SQLite file (kbrank's settings, `kbrank._sqlite`), shared by threads."""
+
+    error = OutboxError
+    kind = "outbox"
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0) -> None:
-        self.path = str(path)
-        if self.path != ":memory:" and not Path(self.path).is_file():
+        path = str(path)
+        if path != ":memory:" and not Path(path).is_file():
             if not create:
-                raise OutboxError("no outbox here", path=self.path,
+                raise OutboxError("no outbox here", path=path,
                                   fix="check the path, or plan an issue first (that creates the outbox)")
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, timeout=timeout)
         try:
-            self._configure(int(timeout * 1000))
             self._ensure_schema(create)
         except BaseException:
             self.close()
             raise
-
-    def _configure(self, timeout_ms: int) -> None:
-        conn = self.connection
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise OutboxError(f"not a SQLite database ({exc})", path=self.path,
-                              fix="point at an outbox (or profile store) written by kbrank") from None
-        for pragma in ("synchronous = FULL", "foreign_keys = ON", "secure_delete = ON"):
-            conn.execute(f"PRAGMA {pragma}")
 
     def _ensure_schema(self, create: bool) -> None:
         with self.write() as cur:
@@ -195,44 +178,6 @@ class OutboxDatabase:
                     cur.execute(statement)
             cur.execute("INSERT INTO outbox_meta (name, value) VALUES (?, ?)", (_VERSION_KEY, str(SCHEMA_VERSION)))
 
-    @property
-    def connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise OutboxError("the outbox is closed", path=self.path, fix="open it again")
-        return self._conn
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Cursor]:
-        """``BEGIN IMMEDIATE ... COMMIT``; any error rolls the whole block back."""
-        with self._transaction("BEGIN IMMEDIATE", "the write was rolled back; nothing changed") as cur:
-            yield cur
-
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Cursor]:
-        """A read transaction: every statement inside sees one snapshot."""
-        with self._transaction("BEGIN", "the read failed") as cur:
-            yield cur
-
-    @contextmanager
-    def _transaction(self, begin: str, failure: str) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            conn = self.connection
-            cur = conn.cursor()
-            try:
-                cur.execute(begin)
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise OutboxError(f"{failure} (SQLite: {exc})", path=self.path,
-                                      fix="retry; if it persists, check the disk and that no other program "
-                                          "holds a lock") from exc
-                raise
-            finally:
-                cur.close()
-
     def checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it (after an erasure); ``False`` if a reader blocked it."""
         with self._lock:
@@ -242,11 +187,3 @@ class OutboxDatabase:
                 raise OutboxError(f"checkpoint failed (SQLite: {exc})", path=self.path,
                                   fix="close other connections to the outbox and try again") from exc
             return not busy
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                try:
-                    self._conn.close()
-                finally:
-                    self._conn = None

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..errors import DeliveryError, MissingDependencyError, ParameterError
-from .outbox import Completion, Lease, Outbox
-from .records import ADDRESSED_CHANNELS, Delivery
+from .outbox import Outbox
+from .records import ADDRESSED_CHANNELS, Completion, Delivery, Lease
 from .senders import Sender
 
 __all__ = ["Dispatcher", "DispatchReport", "RetryPolicy"]
@@ -181,10 +181,11 @@ class Dispatcher:
             return report
         report.rounds = 1
         started = time.monotonic()
-        views = self.gateway.read_pseudonyms([l.customer for l in leases], "proactive-contact",
+        messages = [lease.message for lease in leases]
+        views = self.gateway.read_pseudonyms([m.customer for m in messages], "proactive-contact",
                                              requester=self.requester)
-        unsubscribed = {issue: self.outbox.unsubscribed([l.customer for l in leases if l.issue == issue], issue)
-                        for issue in {l.issue for l in leases}}
+        unsubscribed = {issue: self.outbox.unsubscribed([m.customer for m in messages if m.issue == issue], issue)
+                        for issue in {m.issue for m in messages}}
         completions: list[Completion] = []
         contacts: list[tuple[str, str, str]] = []
         pending = list(leases)
@@ -194,22 +195,22 @@ class Dispatcher:
                 started = time.monotonic()
                 continue
             lease = pending.pop(0)
-            reason = self._skip_reason(lease, views.get(lease.customer), unsubscribed[lease.issue])
+            reason = self._skip_reason(lease, views.get(lease.message.customer), unsubscribed[lease.message.issue])
             if reason is not None:
                 completions.append(Completion(lease, "skipped", error=reason))
                 report.skipped[reason] = report.skipped.get(reason, 0) + 1
                 continue
-            completion = self._deliver(lease, views[lease.customer], policy)
+            completion = self._deliver(lease, views[lease.message.customer], policy)
             completions.append(completion)
             if completion.state == "sent":
                 report.sent += 1
                 report.duplicates += completion.outcome == "duplicate"
-                contacts.append((lease.customer, lease.issue, lease.channel))
+                contacts.append((lease.message.customer, lease.message.issue, lease.message.channel))
             elif completion.state == "failed":
                 report.failed += 1
             else:
                 report.dead += 1
-        self._flush({lease.channel for lease in leases})
+        self._flush({lease.message.channel for lease in leases})
         if contacts:
             self.gateway.record_contacts(contacts, requester=self.requester)
         report.lost = len(leases) - self.outbox.complete(completions)
@@ -217,34 +218,33 @@ class Dispatcher:
 
     @staticmethod
     def _skip_reason(lease: Lease, view: Any, unsubscribed: frozenset[str]) -> str | None:
-        if lease.customer in unsubscribed:
+        if lease.message.customer in unsubscribed:
             return "unsubscribed"
         if view is None:
             return "no consent to proactive contact (withdrawn, or the customer was erased)"
-        if lease.channel in ADDRESSED_CHANNELS:
-            if lease.channel not in view.channels:
-                return f"no consent to channel {lease.channel}"
-            if lease.channel not in view.addresses:
-                return f"no {lease.channel} address"
+        if lease.message.channel in ADDRESSED_CHANNELS:
+            if lease.message.channel not in view.channels:
+                return f"no consent to channel {lease.message.channel}"
+            if lease.message.channel not in view.addresses:
+                return f"no {lease.message.channel} address"
         return None
 
     def _deliver(self, lease: Lease, view: Any, policy: RetryPolicy) -> Completion:
-        sender = self._sender(lease.channel)
+        sender = self._sender(lease.message.channel)
         if sender is None:
-            return Completion(lease, "dead", error=f"no sender for channel {lease.channel}")
-        delivery = Delivery(lease.key, lease.issue, lease.update, lease.customer, lease.channel, lease.kind,
-                            lease.subject, lease.body, lease.html, view.addresses.get(lease.channel), lease.attempt)
+            return Completion(lease, "dead", error=f"no sender for channel {lease.message.channel}")
+        delivery = Delivery(lease.message, view.addresses.get(lease.message.channel), lease.attempt)
         try:
             receipt = sender.send(delivery)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded; DeliveryError says if it is retryable
             error = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, DeliveryError) and not exc.retryable:
-                log.warning("dead-lettered %s after a permanent failure: %s", lease.key, error)
+                log.warning("dead-lettered %s after a permanent failure: %s", lease.message.key, error)
                 return Completion(lease, "dead", error=error)
             now = self.outbox.now()
             wait = policy.decide(lease.attempt, lease.first_at, now, exc)
             if wait is None:
-                log.warning("dead-lettered %s after %d attempts: %s", lease.key, lease.attempt, error)
+                log.warning("dead-lettered %s after %d attempts: %s", lease.message.key, lease.attempt, error)
                 return Completion(lease, "dead", error=f"gave up after {lease.attempt} attempts; last: {error}")
             return Completion(lease, "failed", error=error, retry_at=now + dt.timedelta(seconds=wait))
         return Completion(lease, "sent", outcome="duplicate" if receipt.duplicate else "sent")

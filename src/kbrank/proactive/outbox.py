@@ -21,14 +21,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import AudienceGuardError, OutboxError, ParameterError
 from ._outbox_db import OutboxDatabase, from_micros, has_outbox, to_micros
-from .records import STATES, NotificationPlan, PlannedUpdate, Recipient
+from .records import (STATES, Attempt, Completion, EnqueueReport, Lease, NotificationPlan, PlannedMessage,
+                      PlannedUpdate, Recipient,
+                      StoredMessage, Thread)
 
-__all__ = ["Outbox", "Lease", "StoredMessage", "Attempt", "Thread", "EnqueueReport", "Completion", "EVERY_ISSUE"]
+__all__ = ["Outbox", "EVERY_ISSUE"]
 
 log = logging.getLogger("kbrank.proactive")
 #: The issue name of an unsubscribe from every issue.
@@ -50,104 +52,6 @@ def _marks(n: int) -> str:
 def _chunks(items: Sequence[Any], size: int = _BATCH) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-@dataclass(frozen=True)
-class Thread:
-    """An issue's thread: its updates in order, and whether a ``fixed``/``closed`` update ended it."""
-
-    issue: str
-    title: str
-    closed: bool
-    updates: tuple[PlannedUpdate, ...]
-
-    @property
-    def last(self) -> PlannedUpdate:
-        return self.updates[-1]
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """A message as the outbox holds it (without its content)."""
-
-    key: str
-    issue: str
-    update: int
-    customer: str
-    channel: str
-    locale: str
-    kind: str
-    state: str
-    attempts: int
-    next_at: dt.datetime | None
-    created_at: dt.datetime | None
-    done_at: dt.datetime | None
-    error: str | None
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A message leased to ``worker`` until ``until``, with its content; ``attempt`` counts from 1."""
-
-    id: int
-    key: str
-    issue: str
-    update: int
-    customer: str
-    channel: str
-    kind: str
-    subject: str
-    body: str
-    html: bool
-    attempt: int
-    worker: str
-    first_at: dt.datetime
-    until: dt.datetime
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One delivery attempt: ``outcome`` is ``started`` (still running, or its dispatcher died),
-    ``lease-expired``, ``sent``, ``duplicate`` (the receiver had the key), ``failed``, ``dead`` or ``skipped``."""
-
-    number: int
-    worker: str
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    outcome: str
-    error: str | None
-
-
-@dataclass(frozen=True)
-class Completion:
-    """How a leased message ended: ``state`` is sent, failed (then ``retry_at``), dead or skipped;
-    ``outcome`` is what the attempt records (``duplicate`` for a sent message the receiver already had)."""
-
-    lease: Lease
-    state: str
-    error: str | None = None
-    retry_at: dt.datetime | None = None
-    outcome: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.state not in ("sent", "failed", "dead", "skipped"):
-            raise ParameterError("state", "one of sent, failed, dead, skipped", self.state)
-        if (self.state == "failed") != (self.retry_at is not None):
-            raise ParameterError("retry_at", "a datetime exactly when the state is 'failed'", self.retry_at)
-
-
-@dataclass(frozen=True)
-class EnqueueReport:
-    """What `Outbox.enqueue` did: the update number, messages added and already present, older messages
-    superseded, audience rows written, and whether the update closed the thread."""
-
-    issue: str
-    update: int
-    added: int
-    existing: int
-    superseded: int
-    recipients: int
-    closed: bool
 
 
 class Outbox:
@@ -288,7 +192,8 @@ class Outbox:
                 "SELECT DISTINCT pseudonym FROM outbox_messages WHERE issue = ? AND state = 'sent'", (issue,)))
 
     # -- dispatch --------------------------------------------------------------------------------------------
-    def lease(self, worker: str, *, limit: int = 100, lease_for: dt.timedelta = dt.timedelta(seconds=60)) -> list[Lease]:
+    def lease(self, worker: str, *, limit: int = 100,
+              lease_for: dt.timedelta = dt.timedelta(seconds=60)) -> list[Lease]:
         """Lease up to ``limit`` due messages (pending, failed and due, or leased with an expired lease) to
         ``worker`` for ``lease_for``, oldest due first. Each lease starts a recorded attempt."""
         if not isinstance(worker, str) or not worker:
@@ -314,14 +219,14 @@ class Outbox:
                         f"next_us = ?, first_us = coalesce(first_us, ?) WHERE id IN ({_marks(len(ids))})",
                         (worker, until, now, *ids))
             leased = cur.execute(
-                f"SELECT id, key, issue, update_no, pseudonym, channel, kind, subject, body, html, attempts, first_us "
-                f"FROM outbox_messages WHERE id IN ({_marks(len(ids))}) ORDER BY next_us, id", ids).fetchall()
+                f"SELECT id, key, issue, update_no, pseudonym, channel, locale, kind, subject, body, html, attempts, "
+                f"first_us FROM outbox_messages WHERE id IN ({_marks(len(ids))}) ORDER BY next_us, id", ids).fetchall()
             cur.executemany("INSERT INTO outbox_attempts (message_id, number, worker, started_us, outcome) "
-                            "VALUES (?, ?, ?, ?, 'started')", [(row[0], row[10], worker, now) for row in leased])
+                            "VALUES (?, ?, ?, ?, 'started')", [(row[0], row[11], worker, now) for row in leased])
         until_at = from_micros(until)
-        return [Lease(i, key, issue, update, who, channel, kind, subject, body, bool(html), attempt, worker,
-                      from_micros(first), until_at)  # type: ignore[arg-type]
-                for i, key, issue, update, who, channel, kind, subject, body, html, attempt, first in leased]
+        return [Lease(row[0], PlannedMessage(*row[1:10], bool(row[10])), row[11], worker, from_micros(row[12]),
+                      until_at)  # type: ignore[arg-type]
+                for row in leased]
 
     def renew(self, leases: Iterable[Lease], *, lease_for: dt.timedelta) -> list[Lease]:
         """Extend leases still held; returns the renewed ones (a lease taken over by another worker is not)."""
@@ -357,7 +262,7 @@ class Outbox:
                 applied += changed
                 if not changed:
                     log.warning("lease on %s was lost before completion (%s); the newer attempt decides",
-                                lease.key, c.state)
+                                lease.message.key, c.state)
         return applied
 
     def next_due(self) -> dt.datetime | None:

@@ -23,7 +23,8 @@ from typing import Any, Mapping
 from ..errors import ParameterError
 
 __all__ = ["MESSAGE_CHANNELS", "ADDRESSED_CHANNELS", "KINDS", "STATES", "message_key", "Recipient",
-           "PlannedMessage", "PlannedUpdate", "NotificationPlan", "Delivery", "Receipt"]
+           "PlannedMessage", "PlannedUpdate", "NotificationPlan", "Delivery", "Receipt", "Thread", "StoredMessage",
+           "Lease", "Attempt", "Completion", "EnqueueReport"]
 
 #: The channels a message can be written for. The first three need an address and a per-channel consent
 #: (see `kbrank.privacy.purposes`); in-app and webhook messages go to the customer's account.
@@ -180,23 +181,22 @@ class NotificationPlan:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """What a sender gets: the message and where it goes. ``address`` is read through the privacy gate at
-    send time (``None`` for in-app and webhook messages, which go to the customer's account)."""
+    """What a sender gets: the ``message``, where it goes and which attempt this is. ``address`` is read
+    through the privacy gate at send time (``None`` for in-app and webhook messages, which go to the
+    customer's account); the outbox never stores it."""
 
-    key: str
-    issue: str
-    update: int
-    customer: str
-    channel: str
-    kind: str
-    subject: str
-    body: str
-    html: bool
+    message: PlannedMessage
     address: str | None
     attempt: int
 
+    @property
+    def key(self) -> str:
+        """The message's idempotency key."""
+        return self.message.key
+
     def __repr__(self) -> str:  # never print the address
-        return f"Delivery(key={self.key!r}, issue={self.issue!r}, update={self.update}, channel={self.channel!r})"
+        m = self.message
+        return f"Delivery(key={m.key!r}, issue={m.issue!r}, update={m.update}, channel={m.channel!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +207,95 @@ class Receipt:
     duplicate: bool = False
     at: dt.datetime | None = None
     detail: str = ""
+
+
+# -- what the outbox holds and hands out ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Thread:
+    """An issue's thread: its updates in order, and whether a ``fixed``/``closed`` update ended it."""
+
+    issue: str
+    title: str
+    closed: bool
+    updates: tuple[PlannedUpdate, ...]
+
+    @property
+    def last(self) -> PlannedUpdate:
+        return self.updates[-1]
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as the outbox holds it (without its content)."""
+
+    key: str
+    issue: str
+    update: int
+    customer: str
+    channel: str
+    locale: str
+    kind: str
+    state: str
+    attempts: int
+    next_at: dt.datetime | None
+    created_at: dt.datetime | None
+    done_at: dt.datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A ``message`` (row ``id``) leased to ``worker`` until ``until``; ``attempt`` counts from 1 and
+    ``first_at`` is when the first attempt started."""
+
+    id: int
+    message: PlannedMessage
+    attempt: int
+    worker: str
+    first_at: dt.datetime
+    until: dt.datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt: ``outcome`` is ``started`` (still running, or its dispatcher died),
+    ``lease-expired``, ``sent``, ``duplicate`` (the receiver had the key), ``failed``, ``dead`` or ``skipped``."""
+
+    number: int
+    worker: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    outcome: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How a leased message ended: ``state`` is sent, failed (then ``retry_at``), dead or skipped;
+    ``outcome`` is what the attempt records (``duplicate`` for a sent message the receiver already had)."""
+
+    lease: Lease
+    state: str
+    error: str | None = None
+    retry_at: dt.datetime | None = None
+    outcome: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in ("sent", "failed", "dead", "skipped"):
+            raise ParameterError("state", "one of sent, failed, dead, skipped", self.state)
+        if (self.state == "failed") != (self.retry_at is not None):
+            raise ParameterError("retry_at", "a datetime exactly when the state is 'failed'", self.retry_at)
+
+
+@dataclass(frozen=True)
+class EnqueueReport:
+    """What `Outbox.enqueue` did: the update number, messages added and already present, older messages
+    superseded, audience rows written, and whether the update closed the thread."""
+
+    issue: str
+    update: int
+    added: int
+    existing: int
+    superseded: int
+    recipients: int
+    closed: bool

@@ -51,10 +51,10 @@ def _utc_now() -> dt.datetime:
 
 
 def _record(delivery: Delivery, at: dt.datetime) -> dict[str, Any]:
-    return {"format": DELIVERY_FORMAT, "key": delivery.key, "issue": delivery.issue, "update": delivery.update,
-            "kind": delivery.kind, "customer": delivery.customer, "channel": delivery.channel, "to": delivery.address,
-            "subject": delivery.subject, "body": delivery.body, "html": delivery.html,
-            "attempt": delivery.attempt, "at": at.isoformat()}
+    m = delivery.message
+    return {"format": DELIVERY_FORMAT, "key": m.key, "issue": m.issue, "update": m.update, "kind": m.kind,
+            "customer": m.customer, "channel": m.channel, "to": delivery.address, "subject": m.subject,
+            "body": m.body, "html": m.html, "attempt": delivery.attempt, "at": at.isoformat()}
 
 
 class JsonlSender:
@@ -205,7 +205,8 @@ class WebhookSender:
 
     def payload(self, delivery: Delivery, at: dt.datetime) -> bytes:
         data = {k: v for k, v in _record(delivery, at).items() if k not in ("format", "at")}
-        return json.dumps({"type": f"known_issue.{delivery.kind}", "timestamp": at.isoformat(), "data": data}, ensure_ascii=False).encode()
+        return json.dumps({"type": f"known_issue.{delivery.message.kind}", "timestamp": at.isoformat(),
+                           "data": data}, ensure_ascii=False).encode()
 
     def send(self, delivery: Delivery) -> Receipt:
         import urllib.error
