@@ -120,3 +120,20 @@ def test_missing_key_is_an_input_error(files: dict[str, Path], monkeypatch: pyte
     monkeypatch.delenv("KBRANK_KEY")
     result = invoke("send", "--store", str(files["store"]))
     assert result.exit_code == 2 and "export KBRANK_KEY=" in result.output
+
+
+def test_send_through_a_signed_webhook(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from _webhook_server import SECRET, Receiver
+
+    common = ["--issues", str(files["issues"]), "--store", str(files["store"]), "--corpus", str(files["corpus"])]
+    assert invoke("plan", "ki-night", *common).exit_code == 0
+    monkeypatch.setenv("KBRANK_WEBHOOK_SECRET", SECRET)
+    with Receiver() as receiver:
+        receiver.fail_next = 2  # the first two requests fail: those messages are rescheduled, not lost
+        result = invoke("send", "--store", str(files["store"]), "--webhook", receiver.url)
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        assert "sent 7" in text and "failed 2 (will retry)" in text and "next retry due at" in text
+        assert len(receiver.delivered) == 7 and receiver.rejected == 0
+    with Outbox(files["store"], create=False) as outbox:
+        assert outbox.counts("ki-night")["failed"] == 2
