@@ -137,3 +137,17 @@ def test_send_through_a_signed_webhook(files: dict[str, Path], monkeypatch: pyte
         assert len(receiver.delivered) == 7 and receiver.rejected == 0
     with Outbox(files["store"], create=False) as outbox:
         assert outbox.counts("ki-night")["failed"] == 2
+
+
+def test_the_demo_ends_with_a_dry_run_plan_for_a_help_centre_issue() -> None:
+    from rich.console import Console
+
+    from kbrank.cli_notify import demo_plan
+    from kbrank.datasets import load_helpcentre
+
+    console = Console(record=True, width=120)
+    demo_plan(console, load_helpcentre(), key="kbrank-demo-pseudonymization-key")
+    text = console.export_text()
+    assert "Plan for ki-" in text and "messages planned" in text and "Audience by segment" in text
+    assert text.count("· notice · customer") == 3 and "held back" in text
+    assert text.rstrip().endswith("then kbrank notify send.")
