@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ACTIONS", "OUTCOMES", "AuditRecord", "AuditLog", "InMemoryAuditLog", "audited_fields"]
 
 #: What happened: a single read, a read during a scan, a profile write, a consent change, an access report,
-#: an erasure.
-ACTIONS = ("read", "scan", "write", "consent", "report", "erase")
+#: an erasure, a proactive contact (``fields`` name the issue and channel, ``issue:KI-7``, ``channel:email``).
+ACTIONS = ("read", "scan", "write", "consent", "report", "erase", "contact")
 #: How it ended: fields handed out, the non-personalized view handed out, refused for lack of consent, done
 #: (writes and erasure), or an erasure that could not finish.
 OUTCOMES = ("granted", "degraded", "denied", "done", "incomplete")
