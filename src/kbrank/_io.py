@@ -126,7 +126,7 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it over ``path`` only if the block succeeds.
 
     A failure (or a crash) anywhere inside the block leaves the previous file untouched.

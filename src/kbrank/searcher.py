@@ -151,7 +151,7 @@ class Searcher:
 
     def _state(self) -> SearcherState:
         """The current snapshot, or `NotFittedError`; refuses indexes that were edited behind its back."""
-        state = self.__dict__.get("state_")
+        state: SearcherState | None = self.__dict__.get("state_")
         if state is None:
             raise NotFittedError("this Searcher is not built yet; call build(corpus) or Searcher.load(path)")
         for index in (state.bm25, state.dense):
@@ -187,7 +187,7 @@ class Searcher:
             state = self._state()
             bm25 = None if state.bm25 is None else edit(copy.copy(state.bm25))
             dense = None if state.dense is None else edit(copy.copy(state.dense))
-            corpus = (bm25 if bm25 is not None else dense).corpus_
+            corpus = bm25.corpus_ if bm25 is not None else dense.corpus_
             self._install(corpus, bm25, dense, state.personalizer)
         return self
 
@@ -247,7 +247,8 @@ class Searcher:
         state = self._state()
         if self._mode(mode, state) == "bm25" or not self._query(query, state).strip():
             return None
-        return state.dense.encode_query(query)
+        vector: np.ndarray = state.dense.encode_query(query)
+        return vector
 
     def candidates(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,
                    query_vector: np.ndarray | None = None) -> Candidates:
