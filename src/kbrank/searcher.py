@@ -187,8 +187,8 @@ class Searcher:
             state = self._state()
             bm25 = None if state.bm25 is None else edit(copy.copy(state.bm25))
             dense = None if state.dense is None else edit(copy.copy(state.dense))
-            corpus = bm25.corpus_ if bm25 is not None else dense.corpus_
-            self._install(corpus, bm25, dense, state.personalizer)
+            edited = [index for index in (bm25, dense) if index is not None]
+            self._install(edited[0].corpus_, bm25, dense, state.personalizer)
         return self
 
     def add(self, articles: Iterable[Any]) -> Searcher:
