@@ -142,3 +142,16 @@ def test_spark_over_the_gateways_columnar_scan(spark, gateway) -> None:
     customers, owned = columns.to_pandas()
     result = select_affected_spark(issue, _frame(spark, customers, "columns"), _frame(spark, owned, "owned"), now=NOW)
     _compare(select_from_columns(issue, columns, now=NOW), result.collect())
+
+
+def test_spark_on_a_generated_install_base(spark, tmp_path_factory) -> None:
+    from kbrank.datasets.install_base import generate_install_base
+
+    base = generate_install_base(4000, seed=7)
+    folder = base.write_parquet(tmp_path_factory.mktemp("generated"))
+    customers, owned, usage = read_install_base(spark, str(folder))
+    issue = next(i for i in HC.known_issues if i.usage is not None and i.open)
+    query = UsageQuery(issue.usage.feature, issue.usage.product, issue.usage.since(NOW))
+    embedded = select_from_columns(issue, base.columns(usage=query, products=issue.scope.products), now=NOW)
+    assert embedded.n_affected > 20
+    _compare(embedded, select_affected_spark(issue, customers, owned, usage=usage, now=NOW).collect())

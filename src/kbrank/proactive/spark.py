@@ -55,7 +55,7 @@ def local_session(*, app_name: str = "kbrank", cores: int = 2, memory: str = "2g
 
     return (SparkSession.builder.master(f"local[{cores}]").appName(app_name)
             .config("spark.driver.memory", memory).config("spark.sql.shuffle.partitions", str(partitions or cores * 2))
-            .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
+            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
 
 
 def read_install_base(spark: Any, folder: str) -> tuple[Any, Any, Any | None]:
@@ -150,10 +150,11 @@ def select_affected_spark(issue: KnownIssue, customers: Any, owned: Any, *, usag
     rows = items.join(people, "customer")
     outcomes = [F.col(f"{d}_outcome") for d in _DIMENSIONS]
     passing = rows.where(~F.array_contains(F.array(*outcomes), "out"))
-    first = passing.groupBy("customer").agg(F.min(F.struct("position", "product", "version", "platform",
-                                                           "platform_outcome", "version_outcome")).alias("item"))
-    chosen = first.select("customer", *[F.col(f"item.{c}").alias(c) for c in (
-        "product", "version", "platform", "platform_outcome", "version_outcome")]).join(people, "customer")
+    carried = ("product", "version", "platform", "platform_outcome", "version_outcome", "region", "locale",
+               "segment", "consented", "channel_email", "channel_sms", "channel_push", "preferred_channel",
+               "usage_outcome", "region_outcome", "locale_outcome", "audience_outcome")
+    first = passing.groupBy("customer").agg(F.min(F.struct("position", *carried)).alias("item"))
+    chosen = first.select("customer", *[F.col(f"item.{c}").alias(c) for c in carried])
     # a segment no rule names decides like an unknown one, so the table needs only the named segments
     named = sorted({s for rule in policy.rules for s in rule.segments})
     decisions = [(segment, usage_outcome, policy.rule_for(issue.impact, segment, usage_outcome))
