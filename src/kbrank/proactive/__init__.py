@@ -7,17 +7,8 @@ one machine) -> ``Audience`` (who, why, the impact decision, the consented chann
 
 from .audience import PURPOSE, AffectedCustomer, Audience, AudienceGuard, select_affected, select_from_columns
 from .impact import DEFAULT_POLICY, USAGE_OUTCOMES, ImpactDecision, ImpactPolicy, ImpactRule
-from .issues import (
-    IMPACTS,
-    ISSUE_STATUSES,
-    TRANSITIONS,
-    KnownIssue,
-    StatusChange,
-    UsageCondition,
-    known_issue_from_record,
-    known_issues_from_records,
-    read_known_issues,
-)
+from .issue_records import known_issue_from_record, known_issues_from_records, read_known_issues
+from .issues import IMPACTS, ISSUE_STATUSES, TRANSITIONS, KnownIssue, StatusChange, UsageCondition
 
 __all__ = [
     "DEFAULT_POLICY",

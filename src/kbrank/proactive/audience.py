@@ -112,7 +112,7 @@ _CODES = ("in", "out", "unknown", "open")
 @dataclass(frozen=True, eq=False)
 class Audience:
     """The customers a known issue affects; see the module docstring. Columns are numpy arrays aligned with
-    ``customers`` (the pseudonyms of the affected, consented customers, in pseudonym order)."""
+    ``customers`` (the pseudonyms of the affected, consented customers, in the order of the scan)."""
 
     issue: KnownIssue
     policy: ImpactPolicy
@@ -167,11 +167,11 @@ class Audience:
 
     def explain(self, customer: str) -> AffectedCustomer:
         """The entry of one pseudonym; `ParameterError` if they are not in the audience."""
-        key = customer.encode("ascii") if isinstance(customer, str) and customer.isascii() else b"\xff"
-        row = int(np.searchsorted(self.customers, key))
-        if row >= len(self) or self.customers[row] != key:
-            raise ParameterError("customer", "the pseudonym of a customer in this audience", customer[:12] + "...")
-        return self[row]
+        key = customer.encode("ascii") if isinstance(customer, str) and customer.isascii() else None
+        rows = np.flatnonzero(self.customers == key) if key else ()
+        if not len(rows):
+            raise ParameterError("customer", "the pseudonym of a customer in this audience", str(customer)[:12] + "...")
+        return self[int(rows[0])]
 
     def to_pandas(self) -> Any:
         """One row per affected, consented customer: pseudonym, matched item, clause, decision, channel."""
