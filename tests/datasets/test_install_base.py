@@ -103,3 +103,21 @@ def test_write_parquet_writes_the_three_tables(tmp_path: Path) -> None:
     first = owned.slice(0, 1).to_pylist()[0]
     assert first["customer"] == base.customer[base.owner[0]].decode()
     assert first["version"] == base.versions[base.version[0]]
+
+
+def test_loaded_into_a_gateway_the_base_selects_the_same_audience() -> None:
+    from kbrank.datasets.install_base import iter_profile_records
+    from kbrank.privacy import ProfileGateway
+    from kbrank.proactive import select_affected
+
+    base = generate_install_base(1500, seed=6)
+    with ProfileGateway.in_memory(key="install-base-key-0123456789", now=lambda: NOW, retention=None) as gateway:
+        gateway.load_records(iter_profile_records(base))
+        for issue in [i for i in load_helpcentre().known_issues if i.open][:6]:
+            usage = None if issue.usage is None else UsageQuery(issue.usage.feature, issue.usage.product,
+                                                                issue.usage.since(NOW))
+            via_gateway = select_affected(issue, gateway)
+            direct = select_from_columns(issue, base.columns(usage=usage), now=NOW)
+            assert {e.customer for e in via_gateway} == {gateway.pseudonymize(e.customer) for e in direct}
+            assert (via_gateway.n_affected, via_gateway.n_unconsented) == (direct.n_affected, direct.n_unconsented)
+            assert sorted(e.clause for e in via_gateway) == sorted(e.clause for e in direct)
