@@ -155,3 +155,15 @@ def test_spark_on_a_generated_install_base(spark, tmp_path_factory) -> None:
     embedded = select_from_columns(issue, base.columns(usage=query, products=issue.scope.products), now=NOW)
     assert embedded.n_affected > 20
     _compare(embedded, select_affected_spark(issue, customers, owned, usage=usage, now=NOW).collect())
+
+
+def test_tables_without_the_needed_columns_are_refused(spark, parquet_tables) -> None:
+    from kbrank.errors import ParameterError
+
+    customers, owned, usage = parquet_tables
+    with pytest.raises(ParameterError, match="Missing: status"):
+        select_affected_spark(ISSUES[0], customers, owned.drop("status"), usage=usage, now=NOW)
+    with pytest.raises(ParameterError, match="Missing: usage_consent"):
+        select_affected_spark(ISSUES[0], customers.drop("usage_consent"), owned, usage=usage, now=NOW)
+    with pytest.raises(ParameterError, match="a Spark DataFrame"):
+        select_affected_spark(ISSUES[0], [{"customer": "x"}], owned, usage=usage, now=NOW)

@@ -279,7 +279,7 @@ def generate_install_base(n_customers: int, *, seed: int = 0) -> InstallBase:
     v = _vocabularies()
     parts = [_chunk(np.random.default_rng([seed, n]), v, offset, min(_CHUNK, n_customers - offset))
              for n, offset in enumerate(range(0, n_customers, _CHUNK))]
-    data = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    data = {name: np.concatenate([part.pop(name) for part in parts]) for name in list(parts[0])}  # frees as it goes
     data["customer"] = _hex_keys(np.arange(1, n_customers + 1), seed)
     return InstallBase(seed=seed, products=v["products"], versions=v["versions"], platforms=_PLATFORMS,
                        regions=v["regions"], locales=v["locales"], segments=v["segments"], features=v["features"],

@@ -36,6 +36,20 @@ __all__ = ["OUTPUT_COLUMNS", "affected_counts", "local_session", "read_install_b
 OUTPUT_COLUMNS = ("customer", "consented", "product", "version", "platform", "region", "locale", "segment",
                   "clause", "contact", "decision", "channel")
 _DIMENSIONS = ("version", "platform", "region", "locale", "audience", "usage")
+_CUSTOMER_COLUMNS = ("customer", "region", "locale", "segment", "consented", "channel_email", "channel_sms",
+                     "channel_push", "preferred_channel")
+_OWNED_COLUMNS = ("customer", "position", "product", "version", "platform", "status")
+_USAGE_COLUMNS = ("customer", "product", "feature", "timestamp", "count")
+
+
+def _require(name: str, frame: Any, columns: tuple[str, ...]) -> None:
+    present = set(getattr(frame, "columns", ()) or ())
+    if not hasattr(frame, "sparkSession"):
+        raise ParameterError(name, "a Spark DataFrame", type(frame).__name__)
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise ParameterError(name, f"a table with the columns {', '.join(columns)}", sorted(present),
+                             hint=f"Missing: {', '.join(missing)} (see kbrank.proactive.spark's docstring).")
 
 
 def _spark() -> Any:
@@ -132,6 +146,12 @@ def select_affected_spark(issue: KnownIssue, customers: Any, owned: Any, *, usag
     if not isinstance(issue, KnownIssue):
         raise ParameterError("issue", "a KnownIssue", type(issue).__name__)
     now = now or dt.datetime.now(dt.timezone.utc)
+    needs_usage = issue.usage is not None
+    _require("customers", customers, (*_CUSTOMER_COLUMNS, *(("usage_consent",) if needs_usage and usage is not None
+                                                           else ("usage",) if needs_usage else ())))
+    _require("owned", owned, _OWNED_COLUMNS)
+    if needs_usage and usage is not None:
+        _require("usage", usage, _USAGE_COLUMNS)
     spark = owned.sparkSession
     scope = issue.scope
     items = owned.where(F.col("product").isin(list(scope.products)) & (F.col("status") == "active"))
