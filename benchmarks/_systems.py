@@ -17,9 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 import _synthetic as syn
+import numpy as np
 
 K = 10
 THREADS = os.cpu_count() or 1

@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _synthetic as syn  # noqa: E402
-import _systems as systems  # noqa: E402
-from _report import render_markdown, update_readme  # noqa: E402
+import _synthetic as syn
+import _systems as systems
+from _report import render_markdown, update_readme
 
 log = logging.getLogger("bench_bm25")
 REPO = Path(__file__).resolve().parents[1]

@@ -53,9 +53,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kbrank import BM25Index, Corpus
+from kbrank.candidates import Candidates
 from kbrank.evaluation import evaluate, parse_metric, read_beir_qrels
 from kbrank.evaluation.qrels import Qrels
-from kbrank.retrieval.candidates import Candidates
 from kbrank.retrieval.fusion import fuse
 from kbrank.retrieval.hybrid import HybridRetriever
 

@@ -73,13 +73,13 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from kbrank import Article, Corpus
+from kbrank.candidates import Candidates, SourceScores
 from kbrank.datasets import generate_helpcentre, load_helpcentre
 from kbrank.datasets.helpcentre import _Judge  # the ground truth's applicability rules (evaluation side only)
 from kbrank.evaluation import compare
 from kbrank.personalize import Personalizer, default_policy
 from kbrank.personalize.learned import LearnedPersonalizer, LearnedReranker, collect_examples, simulate_clicks
 from kbrank.privacy import OwnedProduct, ProfileGateway, ProfileView, UsageEvent
-from kbrank.retrieval.candidates import Candidates, SourceScores
 from kbrank.searcher import Searcher
 
 REPO = Path(__file__).resolve().parents[1]

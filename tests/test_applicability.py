@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kbrank.applicability import (Scope, compile_applicability, normalize_version, parse_range, parse_version,
-                                  version_in)
+from kbrank.applicability import Scope, compile_applicability, normalize_version, parse_range, parse_version, version_in
 from kbrank.errors import InputError, VersionSpecError
 
 
@@ -45,10 +44,10 @@ def test_strict_versions_name_the_value_and_the_fix() -> None:
 def test_ranges_are_strict_and_cached() -> None:
     assert parse_range(">=2.0,<2.4") is parse_range(">=2.0,<2.4")
     for bad in (">=x", "2.0 - 2.4", "<<2"):
-        with pytest.raises(VersionSpecError, match="not a PEP 440 version range") as caught:
+        with pytest.raises(VersionSpecError, match="not a PEP 440 version specifier") as caught:
             parse_range(bad, field="versions.router-x200")
         assert "field 'versions.router-x200'" in str(caught.value) and "Fix:" in str(caught.value)
-    with pytest.raises(VersionSpecError, match="expected a version range string"):
+    with pytest.raises(VersionSpecError, match="expected a version specifier string"):
         parse_range(None)
 
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kbrank import ParameterError
-from kbrank.retrieval import Candidates
+from kbrank.candidates import Candidates
 from kbrank.retrieval.fusion import fuse, rrf, weighted_sum
 
 
@@ -16,7 +16,7 @@ def _c(rows, scores):
 
 def test_rrf_formula_and_sources() -> None:
     runs = {"bm25": _c([3, 1, 2], [9, 5, 1]), "dense": _c([1, 4], [0.9, 0.8])}
-    fused = fuse(runs, k=10, method="rrf")
+    fused = fuse(runs, k=10, method="rrf", constant=60)
     expected = {3: 1 / 61, 1: 1 / 62 + 1 / 61, 2: 1 / 63, 4: 1 / 62}
     assert fused.rows.tolist() == [1, 3, 4, 2]
     np.testing.assert_allclose(fused.scores, [expected[r] for r in fused.rows.tolist()])
@@ -41,7 +41,7 @@ def test_weighted_minmax_and_zero_range_guard() -> None:
 
 
 def test_bad_names_are_explained() -> None:
-    with pytest.raises(ParameterError, match="fusion must be one of .*did you mean 'rrf'"):
+    with pytest.raises(ParameterError, match="fusion must be one of .*Did you mean 'rrf'"):
         fuse({}, k=3, method="rff")
     with pytest.raises(ParameterError, match="weights must be keys among the run names"):
         weighted_sum({"a": _c([1], [1])}, weights={"b": 1.0})

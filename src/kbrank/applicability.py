@@ -43,12 +43,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from .errors import VersionSpecError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["KINDS_OF_ATTRIBUTE", "OUTCOMES", "Applicability", "Assessment", "Scope", "VersionRange",
            "compile_applicability", "normalize_version", "parse_range", "parse_version", "version_in",
@@ -186,11 +188,11 @@ def parse_range(text: Any, *, source: str | None = None, line: int | None = None
                 field: str | None = None) -> VersionRange:
     """Parse a PEP 440 specifier set, or raise `VersionSpecError` saying where it came from and the fix."""
     if not isinstance(text, str):
-        raise VersionSpecError("expected a version range string", source=source, line=line, field=field,
+        raise VersionSpecError("expected a version specifier string", source=source, line=line, field=field,
                                value=text, fix="quote the range, e.g. \">=2.0,<2.4\"")
     parsed = _range(text)
     if parsed is None:
-        raise VersionSpecError("not a PEP 440 version range", source=source, line=line, field=field, value=text,
+        raise VersionSpecError("not a PEP 440 version specifier", source=source, line=line, field=field, value=text,
                                fix=_RANGE_FIX)
     return parsed
 
@@ -280,6 +282,8 @@ class Scope:
 
 # -- compiled over a corpus -------------------------------------------------------------------------------
 def _membership(values: list[tuple[str, ...]]) -> tuple[tuple[str, ...], sp.csr_matrix]:
+    import scipy.sparse as sp
+
     vocab: dict[str, int] = {}
     indptr, indices = [0], []
     for items in values:
@@ -304,7 +308,7 @@ class Applicability:
 
     n_articles: int
     vocab: Mapping[str, tuple[str, ...]]  # attribute kind -> vocabulary
-    matrices: Mapping[str, sp.csr_matrix]  # attribute kind -> articles x vocabulary (1.0 = listed)
+    matrices: Mapping[str, "sp.csr_matrix"]  # attribute kind -> articles x vocabulary (1.0 = listed)
     spec_rows: np.ndarray  # int64, article row of each version-range entry
     spec_products: np.ndarray  # int64, product id (in vocab["products"]) of each entry
     spec_ids: np.ndarray  # int64, index into `specs`
@@ -315,6 +319,20 @@ class Applicability:
     kind: np.ndarray  # int16, index into `kinds`
     valid_until: np.ndarray  # int64 day ordinal, 0 = no end
     updated_at: np.ndarray  # int64 day ordinal, 0 = unknown
+
+    def take(self, rows: np.ndarray) -> Applicability:
+        """The applicability of the given articles only, in that order (to explain a few results without
+        touching the rest of the corpus)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        position = np.full(self.n_articles, -1, np.int64)
+        position[rows] = np.arange(rows.size)
+        entries = np.flatnonzero(position[self.spec_rows] >= 0) if self.spec_rows.size else np.empty(0, np.int64)
+        return Applicability(
+            n_articles=int(rows.size), vocab=self.vocab, matrices={k: m[rows] for k, m in self.matrices.items()},
+            spec_rows=position[self.spec_rows[entries]], spec_products=self.spec_products[entries],
+            spec_ids=self.spec_ids[entries], specs=self.specs, statuses=self.statuses, status=self.status[rows],
+            kinds=self.kinds, kind=self.kind[rows], valid_until=self.valid_until[rows],
+            updated_at=self.updated_at[rows])
 
     def restricted(self, kind: str) -> np.ndarray:
         """Articles that list at least one value of this attribute kind."""
@@ -365,7 +383,8 @@ class Applicability:
     def upper_bounded(self, products: Iterable[str]) -> np.ndarray:
         """Articles with an upper-bounded range ("fixed in 2.4") for any of ``products``."""
         out = np.zeros(self.n_articles, bool)
-        ids = [i for i, p in enumerate(self.vocab["products"]) if p in set(products)]
+        wanted = set(products)
+        ids = [i for i, p in enumerate(self.vocab["products"]) if p in wanted]
         if not ids or self.spec_rows.size == 0:
             return out
         entries = np.flatnonzero(np.isin(self.spec_products, np.asarray(ids, np.int64)))

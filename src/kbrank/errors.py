@@ -50,6 +50,25 @@ __all__ = [
 _UNSET: Any = object()
 
 
+def did_you_mean(value: Any, choices: Any, *, cutoff: float = 0.6) -> str | None:
+    """The closest of ``choices`` to ``value`` (for a "did you mean" hint), or ``None``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def suggestion(value: Any, choices: Any, *, cutoff: float = 0.6) -> str | None:
+    """``"Did you mean 'x'?"`` for the closest choice, or ``None`` (a ready `ParameterError` hint)."""
+    close = did_you_mean(value, choices, cutoff=cutoff)
+    return None if close is None else f"Did you mean {close!r}?"
+
+
+def _path_message(problem: str, path: str | None, fix: str | None) -> str:
+    message = f"{path}: {problem}" if path else problem
+    return message + (f". Fix: {fix}" if fix else "")
+
+
 def _shorten(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -142,12 +161,8 @@ class IndexFormatError(KBRankError, ValueError):
     """A saved index that cannot be trusted: missing or changed files, an unknown format version."""
 
     def __init__(self, problem: str, *, path: str | None = None, fix: str | None = None) -> None:
-        self.path = path
-        self.fix = fix
-        message = f"{path}: {problem}" if path else problem
-        if fix:
-            message += f". Fix: {fix}"
-        super().__init__(message)
+        self.problem, self.path, self.fix = problem, path, fix
+        super().__init__(_path_message(problem, path, fix))
 
 
 class MissingDependencyError(KBRankError, ImportError):
@@ -159,8 +174,8 @@ class MissingDependencyError(KBRankError, ImportError):
         super().__init__(f"{package} is required for this feature; install it with: pip install 'kbrank[{extra}]'")
 
 
-def _short(pseudonym: str) -> str:
-    """The first 12 characters of a pseudonym: enough to tell customers apart in a message."""
+def short_pseudonym(pseudonym: str) -> str:
+    """The first 12 characters of a pseudonym: enough to tell customers apart in a message or a log line."""
     return pseudonym[:12] + "…" if len(pseudonym) > 13 else pseudonym
 
 
@@ -180,7 +195,7 @@ class UnknownCustomerError(KBRankError, KeyError):
     def __init__(self, customer: str, *, fix: str | None = None) -> None:
         self.customer = customer
         self.fix = fix
-        message = f"no profile for customer {_short(customer)} (pseudonym)"
+        message = f"no profile for customer {short_pseudonym(customer)} (pseudonym)"
         if fix:
             message += f". Fix: {fix}"
         super().__init__(message)
@@ -206,7 +221,7 @@ class ConsentError(KBRankError, PermissionError):
         if scope.startswith("channel:") and channel is None:
             what = f"any contact channel for {purpose!r}"
         super().__init__(
-            f"customer {_short(customer)} has not consented to {what} (missing consent {scope!r}). Fix: record "
+            f"customer {short_pseudonym(customer)} has not consented to {what} (missing consent {scope!r}). Fix: record "
             f"the customer's consent with ProfileGateway.set_consent(), or read with degrade=True to get the "
             f"non-personalized view"
         )
@@ -242,12 +257,8 @@ class ProfileStoreError(KBRankError, OSError):
     written with a different pseudonymization key."""
 
     def __init__(self, problem: str, *, path: str | None = None, fix: str | None = None) -> None:
-        self.path = path
-        self.fix = fix
-        message = f"{path}: {problem}" if path else problem
-        if fix:
-            message += f". Fix: {fix}"
-        super().__init__(message)
+        self.problem, self.path, self.fix = problem, path, fix
+        super().__init__(_path_message(problem, path, fix))
 
     def __str__(self) -> str:  # OSError's own formatting would drop nothing, but keep it explicit
         return str(self.args[0])

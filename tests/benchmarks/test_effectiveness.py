@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "effectiveness.py"
 EXPECTED = REPO / "benchmarks" / "expected_effectiveness.yaml"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reproduction]
 
 
 def _load_script() -> ModuleType:

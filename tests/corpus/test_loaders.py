@@ -45,9 +45,14 @@ def test_missing_id(tmp_path: Path) -> None:
 
 
 def test_duplicate_id(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match=r"line 2, field 'id': duplicate article id \(first seen at row 1\) "
+    with pytest.raises(CorpusError, match=r"line 2, field 'id': duplicate article id \(first seen at line 1\) "
                                           r"\(got 'kb-1'\)\. Fix: give every article a unique id"):
         Corpus.from_jsonl(_write(tmp_path, [GOOD, GOOD]))
+
+
+def test_duplicate_id_names_the_file_lines_not_positions(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match=r"line 5, field 'id': duplicate article id \(first seen at line 2\)"):
+        Corpus.from_jsonl(_write(tmp_path, ["", GOOD, "", "", GOOD]))
 
 
 def test_wrong_type(tmp_path: Path) -> None:

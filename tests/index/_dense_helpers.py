@@ -20,7 +20,7 @@ def _load_minilm():
     from kbrank.index import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder()
-    encoder.model_  # load now, so the first test does not pay for it
+    encoder.model_  # noqa: B018 - load now, so the first test does not pay for it
     return encoder
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -56,7 +58,7 @@ def test_broad_and_selective_paths_agree() -> None:
     broad = BM25Index(broad_share=10**9, dense_share=2).build(corpus)  # always the full-scan path
     narrow = BM25Index(broad_share=0).build(corpus)  # never: the touched-articles path
     generic = BM25Index().build(corpus)
-    generic.broad_ok_ = False  # the general path (marks, bases), used for BM25+ and idf <= 0 terms
+    generic.state_ = dataclasses.replace(generic.state_, broad_ok=False)  # the general path (marks, bases), used for BM25+ and idf <= 0 terms
     mask = np.random.default_rng(1).random(len(corpus)) < 0.5
     for query in ["router", "router the wifi wifi", "battery app login error reset", "camera"]:
         for m in (None, mask):
@@ -84,7 +86,7 @@ def test_title_weight_boosts_title_terms() -> None:
 
 
 def test_errors_name_the_parameter() -> None:
-    with pytest.raises(ParameterError, match=r"variant must be one of .*got 'okpi'.*did you mean 'okapi'"):
+    with pytest.raises(ParameterError, match=r"variant must be one of .*got 'okpi'.*Did you mean 'okapi'"):
         BM25Index(variant="okpi").build(_corpus())
     with pytest.raises(ParameterError, match=r"b must be a number between 0 and 1; got 2"):
         BM25Index(b=2).build(_corpus())

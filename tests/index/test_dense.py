@@ -21,16 +21,10 @@ def corpus() -> Corpus:
 
 
 @pytest.fixture(scope="module")
-def built(minilm, corpus) -> dict[str, DenseIndex]:
+def built(minilm, corpus, tmp_path_factory) -> dict[str, DenseIndex]:
     """One index per type; encoded once (the first build fills the cache the others read)."""
-    flat = DenseIndex(minilm).build(corpus)
-    vectors = flat.vectors()
-    out = {"flat": flat}
-    for kind in TYPES[1:]:
-        index = DenseIndex(minilm, index_type=kind)
-        index._install(corpus, flat.passages_, vectors, index._check_params())
-        out[kind] = index
-    return out
+    cache = tmp_path_factory.mktemp("dense-types")
+    return {kind: DenseIndex(minilm, index_type=kind, cache_dir=cache).build(corpus) for kind in TYPES}
 
 
 def _ids(corpus: Corpus, candidates) -> list[str]:
@@ -84,8 +78,7 @@ def test_a_masked_top_10_has_10_results_at_scale(kind) -> None:
                     for i in range(3000))
     exact = DenseIndex(encoder, passage_words=4, passage_stride=4, passage_title=False).build(corpus)
     assert exact.n_passages == 9000
-    index = DenseIndex(encoder, index_type=kind, passage_words=4, passage_stride=4, passage_title=False)
-    index._install(corpus, exact.passages_, exact.vectors(), index._check_params())
+    index = DenseIndex(encoder, index_type=kind, passage_words=4, passage_stride=4, passage_title=False).build(corpus)
     rng = np.random.default_rng(5)
     query = encoder.encode_queries(["c3 w1"])[0]
     for share in (1.0, 0.5, 0.1, 0.03, 0.004):
@@ -116,14 +109,13 @@ def test_search_passages_returns_offsets_into_the_article_text(built, corpus) ->
     assert best.rows[0] == hits.article_rows[0] and best.scores[0] == hits.scores[0]
 
 
-def test_ties_are_broken_by_row(minilm) -> None:
+def test_ties_are_broken_by_row(minilm, tmp_path) -> None:
     twin = {"title": "Reset your router", "body": "Hold the reset button for ten seconds."}
     corpus = Corpus([Article(id="x", title="Pair a camera"), Article(id="b", **twin),
                      Article(id="y", title="Billing"), Article(id="a", **twin), Article(id="c", **twin)])
-    flat = DenseIndex(minilm).build(corpus)
     for kind in TYPES:
-        index = DenseIndex(minilm, index_type=kind)
-        index._install(corpus, flat.passages_, flat.vectors(), index._check_params())
+        index = DenseIndex(minilm, index_type=kind, cache_dir=tmp_path).build(corpus)
+        assert index.n_vectors == 3 and index.n_passages == 5  # one stored vector per distinct text
         result = index.search("router reset", k=2)
         assert result.rows.tolist() == [1, 3] and result.scores[0] == result.scores[1]
         assert index.search_passages("router reset", k=3).passage_rows.tolist() == [1, 3, 4]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from _dense_helpers import CountingEncoder, help_corpus, minilm  # noqa: F401 (fixture)
 
 from kbrank import Article
 from kbrank.index import DenseIndex, EmbeddingCache
 from kbrank.index.embedding_cache import passage_key
-
-from _dense_helpers import CountingEncoder, help_corpus, minilm  # noqa: F401 (fixture)
 
 FP = "ab" * 32
 

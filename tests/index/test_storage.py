@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kbrank import Article, BM25Index, Corpus, IndexFormatError
-from kbrank.index import storage
+from kbrank import Article, BM25Index, Corpus, IndexFormatError, storage
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "kbrank"
 

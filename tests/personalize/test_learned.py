@@ -14,13 +14,26 @@ import numpy as np
 import pytest
 
 from kbrank import Article, Corpus, IndexFormatError, NotFittedError, ParameterError
+from kbrank.applicability import compile_applicability
 from kbrank.datasets import load_helpcentre
 from kbrank.evaluation import evaluate
-from kbrank.personalize import Personalizer, compile_applicability
-from kbrank.personalize.features import (ARTICLE_FEATURES, RETRIEVAL_FEATURES, spec_bounds, version_features,
-                                         version_number)
-from kbrank.personalize.learned import (BASE_FEATURES, ClickSession, LearnedPersonalizer, LearnedReranker,
-                                        collect_examples, propensity, simulate_clicks)
+from kbrank.personalize import Personalizer
+from kbrank.personalize.features import (
+    ARTICLE_FEATURES,
+    RETRIEVAL_FEATURES,
+    spec_bounds,
+    version_features,
+    version_number,
+)
+from kbrank.personalize.learned import (
+    BASE_FEATURES,
+    ClickSession,
+    LearnedPersonalizer,
+    LearnedReranker,
+    collect_examples,
+    propensity,
+    simulate_clicks,
+)
 from kbrank.privacy import OwnedProduct, ProfileGateway, ProfileView
 from kbrank.searcher import Searcher
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from kbrank import Article, Corpus, ParameterError
-from kbrank.personalize import Personalizer, Rule, compile_applicability, parse_version, version_in
+from kbrank.applicability import compile_applicability, parse_version, version_in
+from kbrank.personalize import Personalizer, Rule
 from kbrank.privacy import OwnedProduct, ProfileView, UsageEvent
 from kbrank.searcher import Searcher
 
@@ -129,7 +130,7 @@ def test_applicability_survives_save_and_load(searcher: Searcher, tmp_path: Path
 
 
 def test_rules_are_validated() -> None:
-    with pytest.raises(ParameterError, match="did you mean 'version_match'"):
+    with pytest.raises(ParameterError, match="Did you mean 'version_match'"):
         Rule("x", "promote", "version_matc", 0.2)
     with pytest.raises(ParameterError, match="action must be one of"):
         Rule("x", "boost", "general", 0.2)

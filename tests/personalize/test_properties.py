@@ -158,7 +158,8 @@ def test_a_query_naming_a_product_lifts_the_not_owned_hide(corpus: Corpus, view:
     query = " ".join([*words, ALIASES[product]])
     assume(product in searcher.personalizer_.named_products(query))
     plan = searcher.personalizer_.plan(view, query)
-    other_hides = plan.facts["region_mismatch"] + plan.facts["expired"] + plan.facts["archived"]
+    facts = searcher.personalizer_.facts(view, plan.named)
+    other_hides = facts["region_mismatch"] + facts["expired"] + facts["archived"]
     rows = _rows(searcher)
     for article in corpus:
         row = rows[article.id]

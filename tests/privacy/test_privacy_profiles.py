@@ -90,7 +90,7 @@ def _error(rec: dict) -> ProfileError:
     ({"owned": [{"product": "router-x200", "version": "2.3.1", "status": "lost"}]}, "owned[0].status",
      "unknown status (got 'lost')", "use one of active, returned, retired"),
     ({"owned": [{"product": "router-x200", "version": "two"}]}, "owned[0].version",
-     "not a PEP 440 version (got 'two')", "write versions such as '2.3.1'"),
+     "a version needs a number (got 'two')", "leave it out (null) when it is unknown"),
     ({"owned": [{"product": "router-x200", "version": "2.3.1", "registered": "2025-01-01"}]},
      "owned[0].registered", "unknown field; did you mean 'registered_at'?", "rename it to 'registered_at'"),
     ({"usage": [{"product": "p", "feature": "f", "timestamp": "2026-10-01 12:00"}]}, "usage[0].timestamp",

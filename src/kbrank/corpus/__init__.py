@@ -2,8 +2,14 @@
 
 from .article import KINDS, STATUSES, Article
 from .corpus import Corpus
-from .loaders import read_beir, read_dataframe, read_jsonl, read_records, write_jsonl
+from .loaders import write_jsonl
 from .records import article_from_record, article_to_record
+
+#: Module-level spellings of the `Corpus` loaders.
+read_jsonl = Corpus.from_jsonl
+read_beir = Corpus.from_beir
+read_records = Corpus.from_records
+read_dataframe = Corpus.from_dataframe
 
 __all__ = [
     "Article",

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from ..applicability import Scope
+
 __all__ = ["Article", "STATUSES", "KINDS"]
 
 #: Allowed values of `Article.status`.
@@ -55,6 +57,11 @@ class Article:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+    @property
+    def scope(self) -> Scope:
+        """Who the article applies to, in the one applicability model (`kbrank.applicability.Scope`)."""
+        return Scope(self.products, self.versions, self.platforms, self.regions, self.locales, self.audience)
 
     @property
     def text(self) -> str:

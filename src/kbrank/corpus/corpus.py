@@ -6,10 +6,10 @@ methods (`with_added`, `with_replaced`, `without`) return a new corpus and never
 
 from __future__ import annotations
 
-import difflib
-from typing import Iterable, Iterator, Sequence, overload
+import os
+from typing import Any, Iterable, Iterator, Sequence, overload
 
-from ..errors import CorpusError, UnknownArticleError
+from ..errors import CorpusError, UnknownArticleError, did_you_mean
 from .article import Article
 
 __all__ = ["Corpus"]
@@ -25,19 +25,23 @@ class Corpus(Sequence[Article]):
 
     __slots__ = ("_articles", "_rows")
 
-    def __init__(self, articles: Iterable[Article], *, source: str | None = None) -> None:
+    def __init__(self, articles: Iterable[Article], *, source: str | None = None,
+                 lines: Sequence[int] | None = None) -> None:
         items = tuple(articles)
         rows: dict[str, int] = {}
+        where = "line" if lines is not None else "row"
         for row, article in enumerate(items):
+            line = lines[row] if lines is not None else row + 1
             if not isinstance(article, Article):
                 raise CorpusError(
-                    "expected an Article", source=source, line=row + 1, value=article, fix="build Article objects"
+                    "expected an Article", source=source, line=line, value=article, fix="build Article objects"
                 )
             if article.id in rows:
+                first = lines[rows[article.id]] if lines is not None else rows[article.id] + 1
                 raise CorpusError(
-                    f"duplicate article id (first seen at row {rows[article.id] + 1})",
+                    f"duplicate article id (first seen at {where} {first})",
                     source=source,
-                    line=row + 1,
+                    line=line,
                     field="id",
                     value=article.id,
                     fix="give every article a unique id",
@@ -88,8 +92,7 @@ class Corpus(Sequence[Article]):
         try:
             return self._rows[article_id]
         except KeyError:
-            close = difflib.get_close_matches(str(article_id), self._rows, n=1)
-            raise UnknownArticleError(article_id, suggestion=close[0] if close else None) from None
+            raise UnknownArticleError(article_id, suggestion=did_you_mean(article_id, self._rows)) from None
 
     def get(self, article_id: str) -> Article:
         return self._articles[self.row(article_id)]
@@ -113,30 +116,38 @@ class Corpus(Sequence[Article]):
 
     # -- loading and writing (see kbrank.corpus.loaders) ------------------------------------------
     @classmethod
-    def from_jsonl(cls, path: str) -> Corpus:
-        from .loaders import read_jsonl
+    def from_jsonl(cls, path: str | os.PathLike[str]) -> Corpus:
+        """One article per line of a JSON Lines file (fields as in `kbrank.corpus.records.FIELDS`)."""
+        from .loaders import jsonl_articles
 
-        return read_jsonl(path)
-
-    @classmethod
-    def from_beir(cls, folder: str) -> Corpus:
-        from .loaders import read_beir
-
-        return read_beir(folder)
+        articles, lines = jsonl_articles(path)
+        return cls(articles, source=str(path), lines=lines)
 
     @classmethod
-    def from_records(cls, records: Iterable[dict], *, source: str = "records") -> Corpus:
-        from .loaders import read_records
+    def from_beir(cls, folder: str | os.PathLike[str]) -> Corpus:
+        """``corpus.jsonl`` of a BEIR folder (``_id``, ``title``, ``text``, ``metadata``)."""
+        from .loaders import beir_corpus_file
 
-        return read_records(records, source=source)
+        return cls.from_jsonl(beir_corpus_file(folder))
 
     @classmethod
-    def from_dataframe(cls, frame: object) -> Corpus:
-        from .loaders import read_dataframe
+    def from_records(cls, records: Iterable[Any], *, source: str = "records") -> Corpus:
+        """A list (or any iterable) of dicts; "line" in errors is the 1-based position."""
+        from .loaders import record_articles
 
-        return read_dataframe(frame)
+        articles, lines = record_articles(records, source=source)
+        return cls(articles, source=source, lines=lines)
 
-    def to_jsonl(self, path: str) -> None:
+    @classmethod
+    def from_dataframe(cls, frame: Any, *, source: str = "DataFrame") -> Corpus:
+        """A pandas DataFrame with one article per row (missing cells are absent fields)."""
+        from .loaders import frame_articles
+
+        articles, lines = frame_articles(frame, source=source)
+        return cls(articles, source=source, lines=lines)
+
+    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
+        """Write one article per line, atomically."""
         from .loaders import write_jsonl
 
         write_jsonl(self, path)

@@ -1,117 +1,67 @@
-"""Load a `Corpus` from JSONL, a BEIR folder, a pandas DataFrame or a list of dicts, and write it back.
+"""Read articles from JSONL, a BEIR folder, a pandas DataFrame or a list of dicts, and write them back.
 
-Loading is all or nothing: the first bad record raises an error naming the file, line, field and value,
-and no partial corpus is returned.
+`Corpus.from_jsonl` and friends call these. Loading is all or nothing: the first bad record raises an error
+naming the file, line, field and value, and no partial corpus is returned. Each reader also returns the line
+(or row) of every article, so the corpus can report a duplicate id where it is in the file.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from .._io import atomic_open
+from .._frames import frame_records
+from .._io import atomic_open, iter_jsonl
 from ..errors import CorpusError
-from .corpus import Corpus
+from .article import Article
 from .records import article_from_record, article_to_record
 
-__all__ = ["read_jsonl", "read_beir", "read_records", "read_dataframe", "write_jsonl", "iter_jsonl"]
+__all__ = ["jsonl_articles", "beir_corpus_file", "record_articles", "frame_articles", "write_jsonl"]
 
 
-def iter_jsonl(path: str | os.PathLike[str]) -> Iterable[tuple[int, Any]]:
-    """Yield ``(line_number, parsed_object)`` for each non-blank line, with clear errors for bad JSON."""
+Lines = list[int]
+
+
+def jsonl_articles(path: str | os.PathLike[str]) -> tuple[list[Article], Lines]:
+    """The articles of a JSONL file (fields as in `kbrank.corpus.records.FIELDS`) and the line of each."""
     source = str(path)
-    try:
-        handle = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise CorpusError("file not found", source=source, fix="check the path") from None
-    except IsADirectoryError:
-        raise CorpusError(
-            "expected a JSONL file, found a directory", source=source, fix="for a BEIR folder use Corpus.from_beir"
-        ) from None
-    with handle:
-        line_number = 0
-        while True:
-            try:
-                line = handle.readline()
-            except UnicodeDecodeError as exc:
-                raise CorpusError(
-                    f"not valid UTF-8 ({exc.reason})",
-                    source=source,
-                    line=line_number + 1,
-                    fix="re-save the file as UTF-8",
-                ) from None
-            if not line:
-                return
-            line_number += 1
-            if not line.strip():
-                continue
-            try:
-                yield line_number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusError(
-                    f"malformed JSON ({exc.msg} at column {exc.colno})",
-                    source=source,
-                    line=line_number,
-                    fix="write one complete JSON object per line",
-                ) from None
+    articles, lines = [], []
+    for n, obj in iter_jsonl(path, error=CorpusError):
+        articles.append(article_from_record(obj, source=source, line=n))
+        lines.append(n)
+    return articles, lines
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> Corpus:
-    """Read one article per line (fields as in `kbrank.corpus.records.FIELDS`)."""
-    source = str(path)
-    articles = [article_from_record(obj, source=source, line=n) for n, obj in iter_jsonl(path)]
-    return _corpus(articles, source)
-
-
-def read_beir(folder: str | os.PathLike[str]) -> Corpus:
-    """Read ``corpus.jsonl`` from a BEIR folder (``_id``, ``title``, ``text``, ``metadata``)."""
+def beir_corpus_file(folder: str | os.PathLike[str]) -> Path:
+    """``corpus.jsonl`` of a BEIR folder (``_id``, ``title``, ``text``, ``metadata``), or the file given."""
     path = Path(folder)
     target = path / "corpus.jsonl" if path.is_dir() else path
     if not target.exists():
-        raise CorpusError(
-            "no corpus.jsonl in this folder", source=str(folder), fix="point at a BEIR data set folder"
-        )
-    return read_jsonl(target)
+        raise CorpusError("no corpus.jsonl in this folder", source=str(folder), fix="point at a BEIR data set folder")
+    return target
 
 
-def read_records(records: Iterable[Any], *, source: str = "records") -> Corpus:
-    """Read a list (or any iterable) of dicts; "line" in errors is the 1-based position."""
+def record_articles(records: Iterable[Any], *, source: str = "records") -> tuple[list[Article], Lines]:
+    """The articles of a list (or any iterable) of dicts; "line" in errors is the 1-based position."""
+    if isinstance(records, (str, bytes)) or not hasattr(records, "__iter__"):
+        raise CorpusError("expected a list of article records", source=source, value=type(records).__name__,
+                          fix="pass a list of dicts, or use Corpus.from_jsonl for a file")
     articles = [article_from_record(r, source=source, line=n) for n, r in enumerate(records, start=1)]
-    return _corpus(articles, source)
+    return articles, list(range(1, len(articles) + 1))
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def read_dataframe(frame: Any, *, source: str = "DataFrame") -> Corpus:
-    """Read a pandas DataFrame with one article per row; "line" in errors is the 1-based row number."""
+def frame_articles(frame: Any, *, source: str = "DataFrame") -> tuple[list[Article], Lines]:
+    """The articles of a pandas DataFrame with one article per row; "line" in errors is the 1-based row."""
     if not hasattr(frame, "to_dict") or not hasattr(frame, "columns"):
         raise CorpusError("expected a pandas DataFrame", source=source, value=type(frame).__name__)
-    rows = frame.to_dict(orient="records")
-    cleaned = []
-    for row in rows:
-        record = {}
-        for key, value in row.items():
-            if hasattr(value, "tolist") and not isinstance(value, str):
-                value = value.tolist()  # numpy arrays in list-valued columns
-            if not isinstance(value, (list, dict)) and _is_missing(value):
-                continue
-            record[str(key)] = value
-        cleaned.append(record)
-    return read_records(cleaned, source=source)
+    return record_articles(frame_records(frame), source=source)
 
 
-def _corpus(articles: list, source: str) -> Corpus:
-    return Corpus(articles, source=source)
-
-
-def write_jsonl(corpus: Corpus, path: str | os.PathLike[str]) -> None:
-    """Write the corpus, one article per line, atomically (a failed write leaves the old file)."""
+def write_jsonl(articles: Iterable[Article], path: str | os.PathLike[str]) -> None:
+    """Write articles, one per line, atomically (a failed write leaves the old file)."""
     with atomic_open(path, "w") as handle:
-        for article in corpus:
+        for article in articles:
             handle.write(json.dumps(article_to_record(article), ensure_ascii=False, sort_keys=False))
             handle.write("\n")

@@ -11,10 +11,11 @@ import difflib
 from typing import Any, Mapping
 
 from .._dates import parse_date
-from ..errors import CorpusError, VersionSpecError
+from ..applicability import parse_range
+from ..errors import CorpusError
 from .article import STATUSES, Article
 
-__all__ = ["article_from_record", "article_to_record", "FIELDS", "parse_specifier"]
+__all__ = ["article_from_record", "article_to_record", "FIELDS"]
 
 _LIST_FIELDS = ("products", "platforms", "regions", "locales", "audience", "tags")
 _TEXT_FIELDS = ("title", "body", "url", "kind", "status")
@@ -22,23 +23,6 @@ _DATE_FIELDS = ("updated_at", "valid_until")
 #: Every field an article record may carry. ``_id`` and ``text`` are BEIR's names for ``id`` and ``body``.
 FIELDS = ("id", *_TEXT_FIELDS, *_LIST_FIELDS, "versions", *_DATE_FIELDS, "metadata")
 _ALIASES = {"_id": "id", "text": "body"}
-
-
-def parse_specifier(spec: str, *, source: str | None, line: int | None, field: str) -> Any:
-    """Parse a PEP 440 specifier set, or raise `VersionSpecError` saying where it came from."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    try:
-        return SpecifierSet(spec)
-    except InvalidSpecifier:
-        raise VersionSpecError(
-            "not a PEP 440 version specifier",
-            source=source,
-            line=line,
-            field=field,
-            value=spec,
-            fix="write ranges such as '>=2.0,<2.4', '==2.3.*' or '~=1.4' (comma means 'and')",
-        ) from None
 
 
 def _string_list(value: Any, *, where: dict[str, Any], name: str) -> tuple[str, ...]:
@@ -133,15 +117,7 @@ def article_from_record(record: Any, *, source: str | None = None, line: int | N
             fix='write {"router-x200": ">=2.0,<2.4"}',
         )
     for product, spec in versions.items():
-        if not isinstance(spec, str):
-            raise VersionSpecError(
-                "expected a version specifier string",
-                **where,
-                field=f"versions.{product}",
-                value=spec,
-                fix="quote the range, e.g. \">=2.0,<2.4\"",
-            )
-        parse_specifier(spec, source=source, line=line, field=f"versions.{product}")
+        parse_range(spec, source=source, line=line, field=f"versions.{product}")
         if fields["products"] and product not in fields["products"]:
             raise CorpusError(
                 "a version range names a product the article does not list",

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from .._io import iter_jsonl
 from ..corpus import Corpus
-from ..corpus.loaders import iter_jsonl
 from ..errors import InputError
 
 __all__ = ["BeirDataset", "load_beir", "read_beir_queries"]

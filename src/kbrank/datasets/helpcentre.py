@@ -81,10 +81,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import Version
-
 from .._io import atomic_open
+from ..applicability import Scope
 from ..corpus import Article, Corpus
 from ..errors import ParameterError
 from ._helpcentre_articles import draft_articles, slugify
@@ -157,40 +155,19 @@ def _suggest(customer_id: str, known: Mapping[str, int]) -> str:
 
 
 # -- relevance -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Applicability:
-    """What an article requires, precompiled for judging (``live`` = active and not expired)."""
-
-    id: str
-    live: bool
-    products: frozenset[str]
-    specs: Mapping[str, SpecifierSet]
-    platforms: tuple[str, ...]
-    regions: tuple[str, ...]
-    locales: tuple[str, ...]
-    audience: tuple[str, ...]
-
-
 class _Judge:
-    """Grades articles for (customer, intent, named product), following the rules in the module docstring."""
+    """Grades articles for (customer, intent, named product), following the rules in the module docstring.
+
+    Every applicability question is answered by the one model, `kbrank.applicability.Scope.assess`: a
+    dimension that fails ("out") excludes the article, one that is confirmed ("in") makes the match grade 2.
+    """
 
     def __init__(self, corpus: Corpus, as_of: dt.date) -> None:
-        self._by_intent: dict[str, list[_Applicability]] = {}
-        specs: dict[str, SpecifierSet] = {}
-        self._contains: dict[tuple[str, str], bool] = {}
+        self._by_intent: dict[str, list[tuple[str, Scope]]] = {}
         for article in corpus:
             expired = article.valid_until is not None and article.valid_until < as_of
-            live = article.status == "active" and not expired
-            compiled = {pid: specs.setdefault(s, SpecifierSet(s)) for pid, s in article.versions.items()}
-            self._by_intent.setdefault(article.metadata["intent"], []).append(_Applicability(
-                article.id, live, frozenset(article.products), compiled, article.platforms, article.regions,
-                article.locales, article.audience))
-
-    def _in_range(self, spec: SpecifierSet, version: str) -> bool:
-        key = (str(spec), version)
-        if key not in self._contains:
-            self._contains[key] = spec.contains(Version(version))
-        return self._contains[key]
+            if article.status == "active" and not expired:
+                self._by_intent.setdefault(article.metadata["intent"], []).append((article.id, article.scope))
 
     @staticmethod
     def targets(customer: dict, named: str | None) -> list[tuple[str, str, str | None]]:
@@ -205,34 +182,18 @@ class _Judge:
 
     def __call__(self, customer: dict, intent: str, named: str | None) -> dict[str, int]:
         targets = self.targets(customer, named)
+        where = {"region": customer["region"], "locale": customer["locale"], "segment": customer["segment"]}
         grades: dict[str, int] = {}
-        for a in self._by_intent.get(intent, ()):
-            if not a.live:
+        for article_id, scope in self._by_intent.get(intent, ()):
+            if not scope.products:
+                verdict = scope.assess(None, **where)
+                if verdict.applies:
+                    grades[article_id] = 2 if verdict.confirmed else 1
                 continue
-            if (a.regions and customer["region"] not in a.regions) or (
-                a.locales and customer["locale"] not in a.locales) or (
-                    a.audience and customer["segment"] not in a.audience):
-                continue
-            narrowed = bool(a.regions or a.locales or a.audience)
-            if not a.products:
-                grades[a.id] = 2 if narrowed else 1
-                continue
-            best = 0
-            for pid, version, platform in targets:
-                if pid not in a.products:
-                    continue
-                confirmed = narrowed
-                if pid in a.specs:
-                    if not self._in_range(a.specs[pid], version):
-                        continue
-                    confirmed = True
-                if a.platforms and platform is not None:
-                    if platform not in a.platforms:
-                        continue
-                    confirmed = True
-                best = max(best, 2 if confirmed else 1)
+            verdicts = [scope.assess(pid, version, platform=platform, **where) for pid, version, platform in targets]
+            best = max((2 if v.confirmed else 1 for v in verdicts if v.applies and v.product == "in"), default=0)
             if best:
-                grades[a.id] = best
+                grades[article_id] = best
         return grades
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
 import re
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from ..errors import InputError, MissingDependencyError, ParameterError
+from ..errors import MissingDependencyError, ParameterError
 
-__all__ = ["check_writable_id", "iter_lines", "require", "require_columns", "split_fields"]
+__all__ = ["check_writable_id", "require", "require_columns", "split_fields"]
 
 # The pip package that provides each optional module, and the kbrank extra that installs it.
 _PACKAGES = {"pandas": ("pandas", "eval"), "ranx": ("ranx", "eval"), "scipy.stats": ("scipy", "eval")}
@@ -38,28 +36,6 @@ def require_columns(frame: Any, names: tuple[str, ...], caller: str) -> list[lis
             hint=f"missing: {missing}; rename them with frame.rename(columns=...)",
         )
     return [frame[name].tolist() for name in names]
-
-
-def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` for each line that is not blank, without its line ending.
-
-    Lines are decoded as UTF-8 one at a time so that a bad byte is reported with its line number.
-    """
-    source = str(path)
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"not valid UTF-8 ({exc.reason})",
-                    source=source,
-                    line=number,
-                    fix="re-save the file as UTF-8",
-                ) from None
-            text = text.rstrip("\r\n")
-            if text.strip():
-                yield number, text
 
 
 # Characters that end a field in each text format, and how to name them in an error message.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, suggestion
 from ._common import require
 from .evaluate import Evaluation, MissingPolicy, evaluate
 from .runs import Run
@@ -116,9 +115,7 @@ def compare(
     if baseline is None:
         baseline = names[0]
     elif baseline not in runs:
-        close = difflib.get_close_matches(str(baseline), [str(n) for n in names], n=1)
-        hint = f"Did you mean {close[0]!r}?" if close else None
-        raise ParameterError("baseline", f"one of the run names {names}", baseline, hint=hint)
+        raise ParameterError("baseline", f"one of the run names {names}", baseline, hint=suggestion(baseline, names))
     test_function = significance_test(test)
     extra = {"n_resamples": n_resamples, "seed": seed} if test_function is randomization_test else {}
 

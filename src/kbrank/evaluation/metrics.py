@@ -26,7 +26,6 @@ References: C. Buckley, trec_eval (https://github.com/usnistgov/trec_eval); K. J
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, suggestion
 
 __all__ = [
     "Metric",
@@ -239,12 +238,11 @@ def parse_metric(name: str) -> Metric:
             raise ParameterError("metric", "a cutoff of at least 1", name)
         return Metric(f"{family}_{k}", family, k)
     known = metric_names() + ["ndcg@10", "map@10", "mrr", "mrr@10", "p@10", "recall@100", "hit@10"]
-    close = difflib.get_close_matches(text, known, n=1, cutoff=0.5)
     raise ParameterError(
         "metric",
         "a trec_eval name (ndcg_cut_10, map, recip_rank, P_10, recall_100, ...) or alias (ndcg@10, mrr, ...)",
         name,
-        hint=f"Did you mean {close[0]!r}?" if close else None,
+        hint=suggestion(text, known, cutoff=0.5),
     )
 
 

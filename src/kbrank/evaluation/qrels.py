@@ -16,9 +16,9 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._io import atomic_open
+from .._io import atomic_open, iter_lines
 from ..errors import InputError, ParameterError
-from ._common import check_writable_id, iter_lines, require, require_columns, split_fields
+from ._common import check_writable_id, require, require_columns, split_fields
 from ._nested import NestedMapping
 
 if TYPE_CHECKING:  # pragma: no cover

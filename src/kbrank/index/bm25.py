@@ -7,6 +7,9 @@ A query is a sum of a few precomputed CSC columns plus a top-k, both in one comp
 Edits (`add`, `update`, `remove`) re-analyze only the edited articles; the weights of every entry are then
 recomputed from the stored term counts (IDF and average length change with every edit), which equals a
 full rebuild exactly.
+
+All fitted state is one immutable `BM25State` (``state_``), replaced in a single assignment by a build or an
+edit; a search reads it once, so it sees one consistent index even while another thread edits.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..analysis import Analyzer
+from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
-from ..errors import CorpusError, NotFittedError, ParameterError
-from ..retrieval.candidates import Candidates
+from ..errors import CorpusError, NotFittedError, ParameterError, suggestion
+from .bm25_state import BM25State
 from .bm25_weights import VARIANT_DEFAULTS, VARIANTS
 from .term_counts import TermCounts
 
@@ -71,16 +75,12 @@ class BM25Index:
         self.title_weight = title_weight
         self.dense_share = dense_share
         self.broad_share = broad_share
-        self._local = threading.local()
 
     # -- parameters --------------------------------------------------------------------------------
     def _check_params(self) -> None:
         if self.variant not in VARIANTS:
-            import difflib
-
-            close = difflib.get_close_matches(str(self.variant), VARIANTS, n=1)
             raise ParameterError("variant", f"one of {sorted(VARIANTS)}", self.variant,
-                                 hint=f"did you mean {close[0]!r}?" if close else None)
+                                 hint=suggestion(self.variant, VARIANTS))
         if not (isinstance(self.k1, (int, float)) and self.k1 >= 0):
             raise ParameterError("k1", "a number >= 0", self.k1)
         if not (isinstance(self.b, (int, float)) and 0 <= self.b <= 1):
@@ -91,6 +91,10 @@ class BM25Index:
             raise ParameterError("delta", "None for variant 'okapi' (it uses epsilon)", self.delta)
         if self.variant != "okapi" and self.epsilon is not None:
             raise ParameterError("epsilon", f"None for variant {self.variant!r} (it uses delta)", self.epsilon)
+        for name in ("dense_share", "broad_share"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ParameterError(name, "an integer >= 0 (0: never)", value)
 
     def _extra(self) -> dict[str, float]:
         name, default = next(iter(VARIANT_DEFAULTS[self.variant].items()))
@@ -98,14 +102,20 @@ class BM25Index:
         return {name: float(default if value is None else value)}
 
     def get_params(self) -> dict[str, Any]:
+        """The constructor settings except the analyzer (recorded by its own configuration)."""
         return {"variant": self.variant, "k1": self.k1, "b": self.b, "epsilon": self.epsilon,
-                "delta": self.delta, "title_weight": self.title_weight}
+                "delta": self.delta, "title_weight": self.title_weight, "dense_share": self.dense_share,
+                "broad_share": self.broad_share}
 
     @property
     def analyzer_(self) -> Analyzer:
-        if self.analyzer is None:
-            self.analyzer = Analyzer()
-        return self.analyzer
+        """The analyzer in use: the one given, or a default `Analyzer` created once (the parameter is kept)."""
+        if self.analyzer is not None:
+            return self.analyzer
+        default = self.__dict__.get("_default_analyzer")
+        if default is None:
+            default = self.__dict__["_default_analyzer"] = Analyzer()
+        return default
 
     # -- building ----------------------------------------------------------------------------------
     def _tokens(self, articles: Sequence[Article], progress: Progress | None = None) -> list[list[str]]:
@@ -156,100 +166,90 @@ class BM25Index:
 
         csc = sp.csr_matrix((weights.entry, counts.term_ids, counts.indptr),
                             shape=(n_docs, counts.n_terms)).tocsc()
-        self._set_state(counts, corpus, csc.indptr.astype(np.int64), csc.indices.astype(np.int32),
-                        csc.data, weights.idf, weights.base)
+        self.state_ = BM25State.assemble(counts, corpus, csc.indptr.astype(np.int64), csc.indices.astype(np.int32),
+                                         csc.data, weights.idf, weights.base, dense_share=self.dense_share)
 
-    def _set_state(self, counts, corpus, col_ptr, row_idx, data, idf, base) -> None:
-        self.counts_ = counts
-        self.corpus_ = corpus
-        self.col_ptr_ = col_ptr
-        self.row_idx_ = row_idx
-        self.data_ = data
-        self.idf_ = idf
-        self.base_ = base
-        self._dense_rows(col_ptr, row_idx, data, idf, base)
-        self._local = threading.local()
-
-    def _dense_rows(self, col_ptr, row_idx, data, idf, base) -> None:
-        """Copy the columns of very common terms into dense rows, for the broad-query path.
-
-        Only for indexes with no base (Okapi, BM25L) and terms with idf > 0, whose weights are all > 0, so
-        that "the weight is 0" means "the article lacks the term".
-        """
-        n_docs = self.counts_.n_docs
-        self.df_ = np.diff(col_ptr)
-        self.dense_slot_ = np.full(len(idf), -1, dtype=np.int64)
-        self.dense_ = np.zeros((0, n_docs))
-        self.broad_ok_ = base is None
-        if not self.broad_ok_:
-            return
-        df = np.diff(col_ptr)
-        common = np.flatnonzero((df * self.dense_share >= n_docs) & (np.asarray(idf) > 0))
-        dense = np.zeros((common.size, n_docs))
-        for slot, t in enumerate(common.tolist()):
-            lo, hi = col_ptr[t], col_ptr[t + 1]
-            dense[slot, row_idx[lo:hi]] = data[lo:hi]
-        self.dense_slot_[common] = np.arange(common.size)
-        self.dense_ = dense
-
+    def _fitted(self) -> BM25State:
+        """The current state (read it once per operation), or `NotFittedError`."""
+        state = self.__dict__.get("state_")
+        if state is None:
+            raise NotFittedError("this BM25Index is not built yet; call build(corpus) or BM25Index.load(path)")
+        return state
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "counts_"):
-            raise NotFittedError("this BM25Index is not built yet; call build(corpus) or BM25Index.load(path)")
+        self._fitted()
+
+    @property
+    def counts_(self) -> TermCounts:
+        return self._fitted().counts
+
+    @property
+    def corpus_(self) -> Corpus | None:
+        return self._fitted().corpus
+
+    # Fitted arrays, each read from the current state (see `BM25State`).
+    col_ptr_ = property(lambda self: self._fitted().col_ptr)
+    row_idx_ = property(lambda self: self._fitted().row_idx)
+    data_ = property(lambda self: self._fitted().data)
+    idf_ = property(lambda self: self._fitted().idf)
+    base_ = property(lambda self: self._fitted().base)
+    broad_ok_ = property(lambda self: self._fitted().broad_ok)
 
     @property
     def n_docs(self) -> int:
-        self._check_fitted()
-        return self.counts_.n_docs
+        return self._fitted().n_docs
 
     # -- incremental updates -----------------------------------------------------------------------
-    def _need_corpus(self) -> Corpus:
-        self._check_fitted()
-        if self.corpus_ is None:
+    def _need_corpus(self) -> BM25State:
+        state = self._fitted()
+        if state.corpus is None:
             raise NotFittedError("this index was built from tokens without ids; edits need build(corpus)")
-        return self.corpus_
+        return state
 
     def add(self, articles: Iterable[Article]) -> BM25Index:
         """Append new articles (their ids must be new). Only they are analyzed."""
         new = list(articles)
-        corpus = self._need_corpus().with_added(new)
-        self._install(self.counts_.appended(self._tokens(new)), corpus)
+        state = self._need_corpus()
+        corpus = state.corpus.with_added(new)
+        self._install(state.counts.appended(self._tokens(new)), corpus)
         return self
 
     def update(self, articles: Iterable[Article]) -> BM25Index:
         """Replace articles by id, keeping their rows. Only they are analyzed."""
         new = list(articles)
-        corpus = self._need_corpus().with_replaced(new)
+        state = self._need_corpus()
+        corpus = state.corpus.with_replaced(new)
         rows = [corpus.row(a.id) for a in new]
-        self._install(self.counts_.replaced(rows, self._tokens(new)), corpus)
+        self._install(state.counts.replaced(rows, self._tokens(new)), corpus)
         return self
 
     def remove(self, article_ids: Iterable[str]) -> BM25Index:
         """Remove articles by id; later rows move up, exactly as in a rebuilt corpus."""
         ids = list(article_ids)
-        old = self._need_corpus()
-        rows = [old.row(i) for i in ids]
-        corpus = old.without(ids)  # raises CorpusError if this would empty the corpus
-        self._install(self.counts_.deleted(rows), corpus)
+        state = self._need_corpus()
+        rows = [state.corpus.row(i) for i in ids]
+        corpus = state.corpus.without(ids)  # raises CorpusError if this would empty the corpus
+        self._install(state.counts.deleted(rows), corpus)
         return self
 
     # -- scoring -----------------------------------------------------------------------------------
-    def _term_ids(self, tokens: Sequence[str]) -> np.ndarray:
-        vocab = self.counts_.vocab
+    @staticmethod
+    def _term_ids(state: BM25State, tokens: Sequence[str]) -> np.ndarray:
+        vocab = state.counts.vocab
         return np.array([vocab[t] for t in tokens if t in vocab], dtype=np.int64)
 
     def score_tokens(self, tokens: Sequence[str]) -> np.ndarray:
         """The full score vector for analyzed query tokens (what rank_bm25's ``get_scores`` returns)."""
-        self._check_fitted()
-        n = self.counts_.n_docs
+        state = self._fitted()
+        n = state.n_docs
         scores = np.zeros(n)
-        for t in self._term_ids(tokens).tolist():
-            lo, hi = self.col_ptr_[t], self.col_ptr_[t + 1]
-            if self.base_ is None:
-                scores[self.row_idx_[lo:hi]] += self.data_[lo:hi]
+        for t in self._term_ids(state, tokens).tolist():
+            lo, hi = state.col_ptr[t], state.col_ptr[t + 1]
+            if state.base is None:
+                scores[state.row_idx[lo:hi]] += state.data[lo:hi]
             else:
-                column = np.full(n, self.base_[t])
-                column[self.row_idx_[lo:hi]] = self.data_[lo:hi]
+                column = np.full(n, state.base[t])
+                column[state.row_idx[lo:hi]] = state.data[lo:hi]
                 scores += column
         return scores
 
@@ -257,9 +257,11 @@ class BM25Index:
         """The full score vector of a query string (analyzed with this index's analyzer)."""
         return self.score_tokens(self.analyzer_(query))
 
-    def _buffers(self) -> tuple[np.ndarray, ...]:
-        local = self._local
-        n = self.counts_.n_docs
+    def _buffers(self, n: int) -> tuple[np.ndarray, ...]:
+        """Per-thread scratch arrays for ``n`` articles (the kernels leave them zeroed)."""
+        local = self.__dict__.get("_local")
+        if local is None:
+            local = self.__dict__["_local"] = threading.local()
         if getattr(local, "n", None) != n:
             local.n = n
             local.scores = np.zeros(n)
@@ -269,41 +271,41 @@ class BM25Index:
 
     def search_tokens(self, tokens: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """The best ``k`` articles containing at least one query token; ``mask`` filters before top-k."""
-        self._check_fitted()
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
-            raise ParameterError("k", "an integer >= 0", k)
-        terms = self._term_ids(tokens)
+        state = self._fitted()
+        k = check_k(k)
+        n_docs = state.n_docs
+        terms = self._term_ids(state, tokens)
         use_mask = mask is not None
         if use_mask:
             mask = np.asarray(mask)
-            if mask.dtype != np.bool_ or mask.shape != (self.counts_.n_docs,):
-                raise ParameterError("mask", f"a boolean array of shape ({self.counts_.n_docs},)",
+            if mask.dtype != np.bool_ or mask.shape != (n_docs,):
+                raise ParameterError("mask", f"a boolean array of shape ({n_docs},)",
                                      f"{mask.dtype} array of shape {mask.shape}")
         if terms.size == 0 or k == 0:
             return Candidates.empty()
         from . import _bm25_kernels
 
-        k = min(int(k), self.counts_.n_docs)
+        k = min(k, n_docs)
         out_rows = np.empty(k, np.int64)
         out_scores = np.empty(k, np.float64)
-        scores, mark, touched = self._buffers()
+        scores, mark, touched = self._buffers(n_docs)
         mask_arg = mask if use_mask else _NO_MASK
-        postings = int(self.df_[terms].sum())
-        positive = self.broad_ok_ and self.idf_[terms].min() > 0
-        if positive and postings * self.broad_share >= self.counts_.n_docs:
+        postings = int(state.df[terms].sum())
+        positive = state.broad_ok and state.idf[terms].min() > 0
+        if positive and postings * self.broad_share >= n_docs:
             size = _bm25_kernels.full_scan_top_k(
-                self.col_ptr_, self.row_idx_, self.data_, self.dense_, self.dense_slot_, terms,
+                state.col_ptr, state.row_idx, state.data, state.dense, state.dense_slot, terms,
                 mask_arg, use_mask, k, scores, out_rows, out_scores,
             )
         elif positive:
             size = _bm25_kernels.positive_top_k(
-                self.col_ptr_, self.row_idx_, self.data_, terms, mask_arg, use_mask, k, scores, touched,
+                state.col_ptr, state.row_idx, state.data, terms, mask_arg, use_mask, k, scores, touched,
                 out_rows, out_scores,
             )
         else:
-            base = self.base_ if self.base_ is not None else self.idf_
+            base = state.base if state.base is not None else state.idf
             size = _bm25_kernels.score_top_k(
-                self.col_ptr_, self.row_idx_, self.data_, base, self.base_ is not None, terms,
+                state.col_ptr, state.row_idx, state.data, base, state.base is not None, terms,
                 mask_arg, use_mask, k, scores, mark, touched, out_rows, out_scores,
             )
         return Candidates(rows=out_rows[:size], scores=out_scores[:size])
@@ -315,44 +317,66 @@ class BM25Index:
     def search_batch(self, queries: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None,
                      n_threads: int | None = None) -> list[Candidates]:
         """Search many query strings (see `search_tokens_batch`)."""
-        self._check_fitted()
+        self._fitted()
         return self.search_tokens_batch([self.analyzer_(q) for q in queries], k, mask=mask, n_threads=n_threads)
 
     def search_tokens_batch(self, token_lists: Sequence[Sequence[str]], k: int = 10, *,
                             mask: np.ndarray | None = None, n_threads: int | None = None) -> list[Candidates]:
         """Search many analyzed queries. The compiled loop releases the GIL, so a pool of ``n_threads``
         (default: the CPU count) runs them in parallel; the pool and its scratch buffers are kept."""
-        self._check_fitted()
+        self._fitted()
         threads = n_threads or os.cpu_count() or 1
         if threads <= 1 or len(token_lists) < 2:
             return [self.search_tokens(t, k, mask=mask) for t in token_lists]
         pool = self.__dict__.get("_pool")
-        if pool is None or pool._max_workers != threads:  # noqa: SLF001 - the executor's own size
+        if pool is None or pool._max_workers != threads:
             if pool is not None:
                 pool.shutdown(wait=False)
             pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kbrank-bm25")
         return list(pool.map(lambda t: self.search_tokens(t, k, mask=mask), token_lists))
 
     # -- persistence -------------------------------------------------------------------------------
-    def save(self, path: str) -> None:
-        """Save to an index directory (atomic; see `kbrank.index.storage`)."""
-        from .bm25_persistence import save_bm25
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to an index directory (atomic; see `kbrank.storage`), with the corpus when it has one."""
+        from ..corpus.io import write_corpus
+        from ..storage import IndexWriter
+        from .bm25_persistence import write_bm25
 
-        save_bm25(self, path)
+        state = self._fitted()
+        writer = IndexWriter(path)
+        write_bm25(writer, state, params=self.get_params(), analyzer=self.analyzer_.to_config())
+        if state.corpus is not None:
+            write_corpus(writer, state.corpus)
+        writer.commit()
 
     @classmethod
-    def load(cls, path: str, *, tokenizer: Callable[[str], Sequence[str]] | None = None,
+    def load(cls, path: str | os.PathLike[str], *, tokenizer: Callable[[str], Sequence[str]] | None = None,
              mmap: bool = True) -> BM25Index:
-        """Load an index directory, verifying checksums; arrays are memory-mapped unless ``mmap=False``."""
-        from .bm25_persistence import load_bm25
+        """Load an index directory, verifying checksums and array bounds; arrays are memory-mapped unless
+        ``mmap=False``."""
+        from ..storage import IndexReader
 
-        return load_bm25(path, tokenizer=tokenizer, mmap=mmap)
+        return cls.read(IndexReader(path), tokenizer=tokenizer, mmap=mmap)
+
+    @classmethod
+    def read(cls, reader: Any, *, corpus: Corpus | None = None, prefix: str = "bm25",
+             tokenizer: Callable[[str], Sequence[str]] | None = None, mmap: bool = True) -> BM25Index:
+        """The index stored under ``prefix`` in an opened `kbrank.storage.IndexReader` (``corpus``: the
+        directory's corpus when the caller has already read it)."""
+        from .bm25_persistence import read_bm25
+
+        params, analyzer, state = read_bm25(reader, prefix, corpus=corpus, mmap=mmap)
+        index = cls(analyzer=Analyzer.from_config(analyzer, tokenizer=tokenizer), **params)
+        index._check_params()
+        index.state_ = state
+        return index
 
     def __getstate__(self) -> None:
         raise TypeError("kbrank never pickles; use BM25Index.save(path) and BM25Index.load(path)")
 
     def __repr__(self) -> str:
-        size = f", {self.counts_.n_docs} articles, {self.counts_.n_terms} terms" if hasattr(self, "counts_") else ""
+        state = self.__dict__.get("state_")
+        size = f", {state.n_docs} articles, {state.counts.n_terms} terms" if state is not None else ""
         return f"BM25Index(variant={self.variant!r}, k1={self.k1}, b={self.b}{size})"
 
 

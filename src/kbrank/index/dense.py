@@ -3,27 +3,32 @@
 Data flow inside: ``Corpus -> PassageSplitter (word windows, char offsets) -> Encoder (through the
 EmbeddingCache) -> faiss index (ids = passage rows) -> passage hits -> best passage per article``.
 
-Row-aligned arrays carry everything: faiss id ``p`` is passage row ``p``; ``passages_.article_rows[p]``
-is its article's corpus row and ``passages_.starts[p]:passages_.ends[p]`` its span of ``article.text``.
-Filters are applied inside faiss before the top-k (see `dense_faiss`). Ties are broken by row.
+Row-aligned arrays carry everything: ``passages_.article_rows[p]`` is passage ``p``'s article row and
+``passages_.starts[p]:passages_.ends[p]`` its span of ``article.text``. Each distinct passage text is
+encoded once and stored once in faiss, so passages with the same text score exactly alike on any CPU
+(`kbrank.index.dense_state`). Filters are applied inside faiss before the top-k (see `dense_faiss`). Ties
+are broken by row.
 
-Edits (`add`, `update`, `remove`) encode only new or changed articles (an article whose
-`Article.content_key` did not change keeps its vectors), then rebuild the faiss structure from the kept
-vectors in the new row order, which equals a full rebuild: rows shift on `remove` exactly as they would.
+Edits (`add`, `update`, `remove`) encode only passage texts the index does not hold yet (every unchanged
+vector is reused, wherever its passage moved), then rebuild the faiss structure in the new row order, which
+equals a full rebuild: rows shift on `remove` exactly as they would.
+
+All fitted state is one immutable `DenseState` (``state_``), replaced in one assignment by a build or an
+edit; a search reads it once.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
-from ..errors import NotFittedError, ParameterError
-from ..retrieval.candidates import Candidates
+from ..errors import NotFittedError, ParameterError, suggestion
 from . import dense_faiss
+from .dense_state import DenseState, first_occurrences, text_digests
 from .embedding_cache import Progress, encode_documents
 from .encoders import Encoder, SentenceTransformerEncoder, checked_vectors
 from .passages import PassageHits, Passages, PassageSplitter
@@ -40,12 +45,6 @@ def _first_of_each(values: np.ndarray) -> np.ndarray:
     for position, value in enumerate(values.tolist()):
         first.setdefault(value, position)
     return np.fromiter(first.values(), dtype=np.int64, count=len(first))
-
-
-def _check_k(k: object) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
-        raise ParameterError("k", "an integer >= 0", k)
-    return int(k)
 
 
 class DenseIndex:
@@ -65,7 +64,7 @@ class DenseIndex:
     passage starts, 96, so passages overlap by 32), ``passage_title`` (prefix later passages with the
     title when encoding), ``cache_dir`` (a folder for the embedding cache; None disables it).
 
-    Why 128/96: all-MiniLM-L6-v2 was trained on inputs of up to 128 tokens and truncates at 256;
+    Why 128/96 (the default everywhere, the BEIR reproduction included): all-MiniLM-L6-v2 was trained on inputs of up to 128 tokens and truncates at 256;
     128 English words are about 165 tokens (200 in technical text), so nothing is cut. On SciFact
     (train queries, 1,665 documents) nDCG@10 was 0.762 for whole documents, 0.759 for 200/150, 0.775
     for 128/96 and 0.781 for 96/72 (with 30% more passages than 128/96).
@@ -98,9 +97,8 @@ class DenseIndex:
     # -- parameters --------------------------------------------------------------------------------
     def _check_params(self) -> PassageSplitter:
         if self.index_type not in dense_faiss.INDEX_TYPES:
-            close = difflib.get_close_matches(str(self.index_type), dense_faiss.INDEX_TYPES, n=1)
             raise ParameterError("index_type", f"one of {list(dense_faiss.INDEX_TYPES)}", self.index_type,
-                                 hint=f"did you mean {close[0]!r}?" if close else None)
+                                 hint=suggestion(self.index_type, dense_faiss.INDEX_TYPES))
         for name, low in (("hnsw_m", 2), ("ef_search", 1), ("ef_construction", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -135,150 +133,203 @@ class DenseIndex:
 
     # -- building ----------------------------------------------------------------------------------
     def build(self, corpus: Corpus, *, progress: Progress | None = None) -> DenseIndex:
-        """Split, encode (through the cache) and index ``corpus``; ``progress(done, total)`` counts passages."""
+        """Split, encode (through the cache) and index ``corpus``; ``progress(done, total)`` counts passage
+        texts to encode (each distinct text once)."""
         splitter = self._check_params()
         if not isinstance(corpus, Corpus):
             raise ParameterError("corpus", "a kbrank.Corpus", type(corpus).__name__,
                                  hint="wrap articles with Corpus(...) or load with Corpus.from_jsonl")
         passages, texts = self._split(splitter, corpus, np.arange(len(corpus)))
-        vectors = encode_documents(self.encoder_, texts, cache_dir=self.cache_dir, progress=progress)
-        self._install(corpus, passages, vectors, splitter)
+        digests = text_digests(texts)
+        keep, vector_rows = first_occurrences(digests)
+        vectors = encode_documents(self.encoder_, [texts[i] for i in keep.tolist()], cache_dir=self.cache_dir,
+                                   progress=progress)
+        self._install(corpus, passages, vectors, digests[keep], vector_rows, splitter, self.encoder_.fingerprint)
         return self
 
-    def _install(self, corpus: Corpus, passages: Passages, vectors: np.ndarray, splitter: PassageSplitter) -> None:
+    def _install(self, corpus: Corpus, passages: Passages, vectors: np.ndarray, digests: np.ndarray,
+                 vector_rows: np.ndarray, splitter: PassageSplitter, fingerprint: str) -> None:
+        """Index distinct ``vectors`` (one per digest) for ``passages`` and swap the new state in at once."""
         index = dense_faiss.build_faiss(self.index_type, vectors, hnsw_m=self.hnsw_m,
                                         ef_construction=self.ef_construction)
-        keep = vectors if self.index_type in dense_faiss.LOSSY_TYPES else None
-        self._set_state(corpus, passages, index, keep, splitter, self.encoder_.fingerprint)
+        keep = np.asarray(vectors, np.float32) if self.index_type in dense_faiss.LOSSY_TYPES else None
+        self.state_ = DenseState.assemble(corpus, passages, index, keep, splitter, fingerprint, vector_rows, digests)
 
-    def _set_state(self, corpus: Corpus, passages: Passages, index: Any, embeddings: np.ndarray | None,
-                   splitter: PassageSplitter, fingerprint: str) -> None:
-        self.corpus_ = corpus
-        self.passages_ = passages
-        self.faiss_index_ = index
-        self.embeddings_ = embeddings
-        self.splitter_ = splitter
-        self.dim_ = int(index.d)
-        self.encoder_fingerprint_ = fingerprint
+    def _fitted(self) -> DenseState:
+        """The current state (read it once per operation), or `NotFittedError`."""
+        state = self.__dict__.get("state_")
+        if state is None:
+            raise NotFittedError("this DenseIndex is not built yet; call build(corpus) or DenseIndex.load(path)")
+        return state
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "faiss_index_"):
-            raise NotFittedError("this DenseIndex is not built yet; call build(corpus) or DenseIndex.load(path)")
+        self._fitted()
+
+    @property
+    def corpus_(self) -> Corpus:
+        return self._fitted().corpus
+
+    @property
+    def passages_(self) -> Passages:
+        return self._fitted().passages
+
+    @property
+    def dim_(self) -> int:
+        return self._fitted().dim
+
+    # Fitted parts, each read from the current state (see `DenseState`).
+    faiss_index_ = property(lambda self: self._fitted().faiss_index)
+    embeddings_ = property(lambda self: self._fitted().embeddings)
+    encoder_fingerprint_ = property(lambda self: self._fitted().fingerprint)
 
     @property
     def n_docs(self) -> int:
-        self._check_fitted()
-        return len(self.corpus_)
+        return len(self._fitted().corpus)
 
     @property
     def n_passages(self) -> int:
-        self._check_fitted()
-        return len(self.passages_)
+        return len(self._fitted().passages)
+
+    @property
+    def n_vectors(self) -> int:
+        """Distinct passage texts, each stored as one vector (at most `n_passages`)."""
+        return self._fitted().n_vectors
+
+    @staticmethod
+    def _unique_vectors(state: DenseState) -> np.ndarray:
+        return state.embeddings if state.embeddings is not None else dense_faiss.stored_vectors(state.faiss_index)
 
     def vectors(self) -> np.ndarray:
-        """The float32 passage vectors, one row per passage (kept for lossy types, else read from faiss)."""
-        self._check_fitted()
-        if self.embeddings_ is not None:
-            return self.embeddings_
-        return dense_faiss.stored_vectors(self.faiss_index_)
+        """The float32 vector of every passage, one row per passage (passages with one text share a vector)."""
+        state = self._fitted()
+        unique = self._unique_vectors(state)
+        return unique if not state.shared else unique[state.vector_rows]
 
     # -- incremental updates -----------------------------------------------------------------------
-    def _reconcile(self, corpus: Corpus, sources: np.ndarray, progress: Progress | None) -> None:
-        """Index ``corpus`` whose article ``r`` equals old article ``sources[r]`` (-1: new or changed)."""
-        old = self.passages_
-        reused_rows = np.flatnonzero(sources >= 0)
-        reused_passages = old.rows_of(sources[reused_rows])
+    def _reconcile(self, state: DenseState, corpus: Corpus, sources: np.ndarray, progress: Progress | None) -> None:
+        """Index ``corpus`` whose article ``r`` equals old article ``sources[r]`` (-1: new or changed),
+        reusing every stored vector whose text the new corpus still has."""
+        old = state.passages
+        kept = np.flatnonzero(sources >= 0)
+        kept_passages = old.rows_of(sources[kept])
         fresh_rows = np.flatnonzero(sources < 0)
-        fresh, texts = self._split(self.splitter_, [corpus[int(r)] for r in fresh_rows], fresh_rows)
-        fresh_vectors = encode_documents(self.encoder_, texts, cache_dir=self.cache_dir, progress=progress)
-        article_rows = np.concatenate([np.repeat(reused_rows, old.counts()[sources[reused_rows]]), fresh.article_rows])
+        fresh, texts = self._split(state.splitter, [corpus[int(r)] for r in fresh_rows], fresh_rows)
+        article_rows = np.concatenate([np.repeat(kept, old.counts()[sources[kept]]), fresh.article_rows])
         order = np.argsort(article_rows, kind="stable")  # each article's passages come from one side, in order
-        passages = Passages(
-            article_rows=article_rows[order],
-            starts=np.concatenate([old.starts[reused_passages], fresh.starts])[order],
-            ends=np.concatenate([old.ends[reused_passages], fresh.ends])[order],
-        )
-        vectors = np.concatenate([self.vectors()[reused_passages], fresh_vectors])[order]
-        self._install(corpus, passages, vectors, self.splitter_)
+        passages = Passages(article_rows=article_rows[order],
+                            starts=np.concatenate([old.starts[kept_passages], fresh.starts])[order],
+                            ends=np.concatenate([old.ends[kept_passages], fresh.ends])[order])
+        text_of = np.concatenate([np.full(kept_passages.size, -1), np.arange(len(texts))])[order]
+        digests = np.concatenate([state.digests[state.vector_rows[kept_passages]], text_digests(texts)])[order]
+        first, vector_rows = first_occurrences(digests)
+        known = {digest: row for row, digest in enumerate(state.digests.tolist())}
+        source = np.array([known.get(d, -1) for d in digests[first].tolist()], dtype=np.int64)
+        missing = np.flatnonzero(source < 0)  # texts no stored vector has: only these are encoded
+        encoded = encode_documents(self.encoder_, [texts[int(text_of[first[j]])] for j in missing.tolist()],
+                                   cache_dir=self.cache_dir, progress=progress)
+        vectors = np.empty((first.size, state.dim), np.float32)
+        vectors[source >= 0] = self._unique_vectors(state)[source[source >= 0]]
+        vectors[missing] = encoded
+        self._install(corpus, passages, vectors, digests[first], vector_rows, state.splitter, state.fingerprint)
 
-    def _fitted_corpus(self) -> Corpus:
-        self._check_fitted()
+    def _edit_state(self) -> DenseState:
+        state = self._fitted()
         fingerprint = self.encoder_.fingerprint
-        if fingerprint != self.encoder_fingerprint_:
+        if fingerprint != state.fingerprint:
             raise ParameterError("encoder", "the encoder this index was built with (same fingerprint)",
                                  f"fingerprint {fingerprint[:12]}...",
-                                 hint=f"the index holds vectors of {self.encoder_fingerprint_[:12]}...; rebuild it")
-        return self.corpus_
+                                 hint=f"the index holds vectors of {state.fingerprint[:12]}...; rebuild it")
+        return state
 
     def add(self, articles: Iterable[Article], *, progress: Progress | None = None) -> DenseIndex:
-        """Append new articles (their ids must be new). Only they are encoded."""
+        """Append new articles (their ids must be new). Only texts the index does not hold are encoded."""
         new = list(articles)
-        old = self._fitted_corpus()
-        corpus = old.with_added(new)
-        sources = np.concatenate([np.arange(len(old)), np.full(len(new), -1)])
-        self._reconcile(corpus, sources, progress)
+        state = self._edit_state()
+        corpus = state.corpus.with_added(new)
+        self._reconcile(state, corpus, np.concatenate([np.arange(len(state.corpus)), np.full(len(new), -1)]),
+                        progress)
         return self
 
     def update(self, articles: Iterable[Article], *, progress: Progress | None = None) -> DenseIndex:
-        """Replace articles by id, keeping their rows. Only those whose title or body changed are encoded."""
+        """Replace articles by id, keeping their rows. Only texts the index does not hold are encoded."""
         new = list(articles)
-        old = self._fitted_corpus()
-        corpus = old.with_replaced(new)
-        sources = np.arange(len(old))
+        state = self._edit_state()
+        corpus = state.corpus.with_replaced(new)
+        sources = np.arange(len(state.corpus))
         for article in new:
             row = corpus.row(article.id)
-            if old[row].content_key() != article.content_key():
+            if state.corpus[row].content_key() != article.content_key():
                 sources[row] = -1
-        self._reconcile(corpus, sources, progress)
+        self._reconcile(state, corpus, sources, progress)
         return self
 
     def remove(self, article_ids: Iterable[str]) -> DenseIndex:
         """Remove articles by id; later rows move up, exactly as in a rebuilt corpus. Nothing is encoded."""
         ids = list(article_ids)
-        old = self._fitted_corpus()
-        keep = np.ones(len(old), bool)
-        keep[[old.row(i) for i in ids]] = False
-        corpus = old.without(ids)  # raises CorpusError if this would empty the corpus
-        self._reconcile(corpus, np.flatnonzero(keep), None)
+        state = self._edit_state()
+        keep = np.ones(len(state.corpus), bool)
+        keep[[state.corpus.row(i) for i in ids]] = False
+        corpus = state.corpus.without(ids)  # raises CorpusError if this would empty the corpus
+        self._reconcile(state, corpus, np.flatnonzero(keep), None)
         return self
 
     # -- searching ---------------------------------------------------------------------------------
     def encode_query(self, query: str) -> np.ndarray:
         """The query's unit vector, shape ``(dim,)`` (encode once, then search with the vector)."""
-        self._check_fitted()
+        state = self._fitted()
         if not isinstance(query, str):
             raise ParameterError("query", "a string", type(query).__name__)
         vectors = self.encoder_.encode_queries([query])
-        return checked_vectors(vectors, 1, self.dim_, "encode_queries")[0]
+        return checked_vectors(vectors, 1, state.dim, "encode_queries")[0]
 
-    def _query_matrix(self, query: str | np.ndarray) -> np.ndarray:
+    def _query_matrix(self, state: DenseState, query: str | np.ndarray) -> np.ndarray:
         if isinstance(query, str):
             return self.encode_query(query)[None, :]
         vector = np.asarray(query, dtype=np.float32)
-        if vector.shape != (self.dim_,) or not np.all(np.isfinite(vector)):
-            raise ParameterError("query", f"a string or a finite vector of shape ({self.dim_},)",
+        if vector.shape != (state.dim,) or not np.all(np.isfinite(vector)):
+            raise ParameterError("query", f"a string or a finite vector of shape ({state.dim},)",
                                  f"an array of shape {vector.shape}")
-        return checked_vectors(vector[None, :], 1, self.dim_, "encode_query")
+        return checked_vectors(vector[None, :], 1, state.dim, "encode_query")
 
-    def _allowed(self, mask: np.ndarray | None) -> tuple[np.ndarray | None, int, int]:
-        """(passage mask or None, allowed articles, allowed passages)."""
-        n = len(self.corpus_)
+    @staticmethod
+    def _allowed(state: DenseState, mask: np.ndarray | None) -> tuple[np.ndarray | None, int, int, int]:
+        """(vector mask or None, allowed articles, allowed passages, allowed vectors)."""
+        n = len(state.corpus)
         if mask is None:
-            return None, n, len(self.passages_)
+            return None, n, len(state.passages), state.n_vectors
         mask = np.asarray(mask)
         if mask.dtype != np.bool_ or mask.shape != (n,):
             raise ParameterError("mask", f"a boolean array of shape ({n},)", f"{mask.dtype} array of shape {mask.shape}")
-        allowed = mask[self.passages_.article_rows]
-        n_allowed = int(allowed.sum())
-        if n_allowed == allowed.shape[0]:
-            return None, n, n_allowed  # nothing excluded: no selector needed
-        return allowed, int(mask.sum()), n_allowed
+        passages = mask[state.passages.article_rows]
+        n_passages = int(passages.sum())
+        if n_passages == passages.shape[0]:
+            return None, n, n_passages, state.n_vectors  # nothing excluded: no selector needed
+        if not state.shared:
+            return passages, int(mask.sum()), n_passages, n_passages
+        vectors = np.zeros(state.n_vectors, bool)
+        vectors[state.vector_rows[passages]] = True
+        return vectors, int(mask.sum()), n_passages, int(vectors.sum())
 
-    def _ranked(self, query: str | np.ndarray, allowed: np.ndarray | None, n_allowed: int, depth: int,
-                satisfied: dense_faiss.Satisfied) -> tuple[np.ndarray, np.ndarray, float | None]:
-        q = self._query_matrix(query)
-        return dense_faiss.ranked_passages(self.faiss_index_, self.index_type, q, allowed, n_allowed,
-                                           depth=depth, ef_search=self.ef_search, satisfied=satisfied)
+    def _ranked(self, state: DenseState, query: str | np.ndarray, mask: np.ndarray | None, depth: int,
+                satisfied: dense_faiss.Satisfied) -> tuple[np.ndarray, np.ndarray, float | None, int, int]:
+        """Ranked allowed passages (see `dense_faiss.ranked_passages`), plus the allowed article and passage
+        counts."""
+        allowed, n_articles, n_passages, n_vectors = self._allowed(state, mask)
+        expand = None
+        if state.shared:
+            keep = None if mask is None else np.asarray(mask)[state.passages.article_rows]
+
+            def expand(scores: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                scores, ids = state.expand(scores, vectors)
+                return (scores, ids) if keep is None else (scores[keep[ids]], ids[keep[ids]])
+
+        if min(n_articles, n_passages) == 0:
+            return np.empty(0), np.empty(0, np.int64), None, n_articles, n_passages
+        q = self._query_matrix(state, query)
+        scores, ids, cutoff = dense_faiss.ranked_passages(state.faiss_index, self.index_type, q, allowed, n_vectors,
+                                                          depth=depth, ef_search=self.ef_search, satisfied=satisfied,
+                                                          expand=expand)
+        return scores, ids, cutoff, n_articles, n_passages
 
     def search(self, query: str | np.ndarray, k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """The best ``k`` articles, each scored by its best passage (cosine); ``mask`` filters before top-k.
@@ -286,18 +337,16 @@ class DenseIndex:
         ``query`` is a string or a vector from `encode_query`. A masked top-k has ``k`` rows whenever
         ``k`` articles are allowed. Ties are broken by row.
         """
-        self._check_fitted()
-        k = _check_k(k)
-        allowed, n_articles, n_passages = self._allowed(mask)
-        k = min(k, n_articles)
+        state = self._fitted()
+        k = check_k(k)
         if k == 0:
             return Candidates.empty()
-        article_of = self.passages_.article_rows
+        article_of = state.passages.article_rows
 
         def satisfied(scores: np.ndarray, ids: np.ndarray, cutoff: float | None) -> bool:
             return _first_of_each(article_of[ids[scores > cutoff]]).size >= k
 
-        scores, ids, cutoff = self._ranked(query, allowed, n_passages, 4 * k + 16, satisfied)
+        scores, ids, cutoff, _, _ = self._ranked(state, query, mask, 4 * k + 16, satisfied)
         order = np.lexsort((ids, -scores))
         articles, scores = article_of[ids[order]], scores[order]
         best = _first_of_each(articles)  # the first occurrence is each article's best passage
@@ -310,54 +359,73 @@ class DenseIndex:
 
     def search_passages(self, query: str | np.ndarray, k: int = 10, *, mask: np.ndarray | None = None) -> PassageHits:
         """The best ``k`` passages (several may come from one article); ``mask`` filters articles before top-k."""
-        self._check_fitted()
-        k = _check_k(k)
-        allowed, _, n_passages = self._allowed(mask)
-        k = min(k, n_passages)
+        state = self._fitted()
+        k = check_k(k)
         if k == 0:
             return PassageHits.empty()
 
         def satisfied(scores: np.ndarray, ids: np.ndarray, cutoff: float | None) -> bool:
             return int(np.count_nonzero(scores > cutoff)) >= k
 
-        scores, ids, cutoff = self._ranked(query, allowed, n_passages, k + 16, satisfied)
+        scores, ids, cutoff, _, _ = self._ranked(state, query, mask, k + 16, satisfied)
         if cutoff is not None:
             trusted = scores > cutoff
             scores, ids = scores[trusted], ids[trusted]
         pick = np.lexsort((ids, -scores))[:k]
         ids, scores = ids[pick], scores[pick]
-        p = self.passages_
+        p = state.passages
         return PassageHits(passage_rows=ids, article_rows=p.article_rows[ids], scores=scores,
                            starts=p.starts[ids], ends=p.ends[ids])
 
     def passage_text(self, passage_row: int) -> str:
         """The text of a passage: its span of the article's ``text``."""
-        self._check_fitted()
-        p = self.passages_
-        article = self.corpus_[int(p.article_rows[passage_row])]
+        state = self._fitted()
+        p = state.passages
+        article = state.corpus[int(p.article_rows[passage_row])]
         return article.text[int(p.starts[passage_row]) : int(p.ends[passage_row])]
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save to an index directory (atomic; faiss's native file plus ``.npy`` arrays; see `storage`)."""
-        from .dense_persistence import save_dense
+        """Save to an index directory with its corpus (atomic; faiss's native file plus ``.npy`` arrays)."""
+        from ..corpus.io import write_corpus
+        from ..storage import IndexWriter
+        from .dense_persistence import write_dense
 
-        save_dense(self, path)
+        state = self._fitted()
+        writer = IndexWriter(path)
+        write_dense(writer, state, params=self.get_params(), encoder=self.encoder_)
+        write_corpus(writer, state.corpus)
+        writer.commit()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, encoder: Encoder | None = None,
              cache_dir: str | os.PathLike[str] | None = None, mmap: bool = True) -> DenseIndex:
-        """Load an index directory, verifying checksums and that ``encoder`` is the one it was built with.
+        """Load an index directory, verifying checksums, array bounds and that ``encoder`` is the one it was
+        built with. ``encoder=None`` recreates the encoder recorded in the manifest (a
+        `SentenceTransformerEncoder`)."""
+        from ..storage import IndexReader
 
-        ``encoder=None`` recreates the encoder recorded in the manifest (a `SentenceTransformerEncoder`).
-        """
-        from .dense_persistence import load_dense
+        return cls.read(IndexReader(path), encoder=encoder, cache_dir=cache_dir, mmap=mmap)
 
-        return load_dense(path, encoder=encoder, cache_dir=cache_dir, mmap=mmap)
+    @classmethod
+    def read(cls, reader: Any, *, corpus: Corpus | None = None, prefix: str = "dense", encoder: Encoder | None = None,
+             cache_dir: str | os.PathLike[str] | None = None, mmap: bool = True) -> DenseIndex:
+        """The index stored under ``prefix`` in an opened `kbrank.storage.IndexReader` (``corpus``: the
+        directory's corpus when the caller has already read it)."""
+        from .dense_persistence import read_dense
+
+        params, resolved, state = read_dense(reader, prefix, corpus=corpus, encoder=encoder, mmap=mmap)
+        index = cls(encoder, cache_dir=cache_dir, **params)
+        index._check_params()
+        if encoder is None:
+            index._default_encoder = resolved
+        index.state_ = state
+        return index
 
     def __getstate__(self) -> None:
         raise TypeError("kbrank never pickles; use DenseIndex.save(path) and DenseIndex.load(path)")
 
     def __repr__(self) -> str:
-        size = f", {len(self.corpus_)} articles, {len(self.passages_)} passages" if hasattr(self, "corpus_") else ""
+        state = self.__dict__.get("state_")
+        size = f", {len(state.corpus)} articles, {len(state.passages)} passages" if state is not None else ""
         return f"DenseIndex(index_type={self.index_type!r}{size})"

@@ -17,7 +17,8 @@ cannot promise k results under a selective filter (it may not reach the allowed 
 filter allows few passages, or the graph returns fewer than asked, the search runs exactly over the
 graph's stored vectors with the same selector.
 
-faiss ids are passage rows. Building is deterministic: the same vectors in the same order give the same
+faiss ids are vector rows; `kbrank.index.dense_state` maps them to passages (passages with the same text
+share one vector). Building is deterministic: the same vectors in the same order give the same
 index, byte for byte (HNSW levels come from faiss's fixed-seed generator).
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError
 
-__all__ = ["INDEX_TYPES", "LOSSY_TYPES", "faiss_module", "build_faiss", "stored_vectors", "ranked_passages"]
+__all__ = ["INDEX_TYPES", "LOSSY_TYPES", "faiss_module", "build_faiss", "describe", "stored_vectors", "ranked_passages"]
 
 INDEX_TYPES = ("flat", "hnsw", "sq8", "fp16")
 #: Types whose stored codes cannot give the float32 vectors back: `DenseIndex` keeps those separately.
@@ -38,6 +39,7 @@ LOSSY_TYPES = frozenset({"sq8", "fp16"})
 _EXACT_SHARE = 0.05
 
 Satisfied = Callable[[np.ndarray, np.ndarray, "float | None"], bool]
+Expand = Callable[[np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray]"]
 
 
 def faiss_module() -> Any:
@@ -109,13 +111,16 @@ def _search_once(index: Any, kind: str, query: np.ndarray, depth: int, selector:
 
 
 def ranked_passages(index: Any, kind: str, query: np.ndarray, allowed: np.ndarray | None, n_allowed: int, *,
-                    depth: int, ef_search: int, satisfied: Satisfied) -> tuple[np.ndarray, np.ndarray, float | None]:
-    """The best allowed passages, searched deeper (x4) until ``satisfied`` or every allowed passage is in.
+                    depth: int, ef_search: int, satisfied: Satisfied,
+                    expand: Expand | None = None) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """The best allowed passages, searched deeper (x4) until ``satisfied`` or every allowed vector is in.
 
-    Returns ``(scores, ids, cutoff)``. When ``cutoff`` is None the list holds every allowed passage;
-    otherwise it holds every allowed passage scoring above ``cutoff`` (passages scoring exactly ``cutoff``
-    may be cut arbitrarily by faiss, so callers trust only those strictly above it). ``satisfied(scores,
-    ids, cutoff)`` says whether that trusted part is enough.
+    ``allowed`` is a mask over the stored vectors (``n_allowed`` of them allowed) and ``expand(scores, ids)``
+    turns vector hits into passage hits (every allowed passage that uses the vector); without it a vector id
+    is a passage id. Returns ``(scores, passage_ids, cutoff)``. When ``cutoff`` is None the list holds every
+    allowed passage; otherwise it holds every allowed passage scoring above ``cutoff`` (passages scoring
+    exactly ``cutoff`` may be cut arbitrarily by faiss, so callers trust only those strictly above it).
+    ``satisfied(scores, ids, cutoff)`` says whether that trusted part is enough.
     """
     faiss = faiss_module()
     selector = bits = None
@@ -127,12 +132,14 @@ def ranked_passages(index: Any, kind: str, query: np.ndarray, allowed: np.ndarra
         asked = min(depth, n_allowed)
         scores, ids = _search_once(index, kind, query, asked, selector, graph=graph, ef_search=ef_search)
         if graph and scores.shape[0] < asked:
-            graph = False  # the graph could not reach enough allowed passages: scan exactly instead
+            graph = False  # the graph could not reach enough allowed vectors: scan exactly instead
             continue
         if asked >= n_allowed or scores.shape[0] < asked:
             cutoff = None
         else:
             cutoff = float(scores[-1])
+        if expand is not None:
+            scores, ids = expand(scores, ids)
         if cutoff is None or satisfied(scores, ids, cutoff):
             return scores, ids, cutoff  # ``bits`` lived until here: the selector points into it
         depth *= 4

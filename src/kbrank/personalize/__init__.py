@@ -1,18 +1,17 @@
 """Personalization: the sixth stage of the flow (... -> fusion -> personalization -> explained results).
 
-`Applicability` compiles who each article is for; `profile_facts` matches a profile view against it;
+`kbrank.applicability` compiles who each article is for; `profile_facts` matches a profile view against it;
 a `Policy` of hide/promote/demote `Rule`s turns facts into a hide mask and score deltas; the
 `Personalizer` applies them to candidates and explains every move. `LearnedPersonalizer` keeps the policy's
 hides and replaces its promotes and demotes by a `LearnedReranker`, a linear model trained from graded
 judgments or from click logs (see `kbrank.personalize.learned`).
 """
 
-from .applicability import Applicability, compile_applicability, parse_version, version_in
 from .facts import FACTS, profile_facts
 from .learned import ClickSession, LearnedPersonalizer, LearnedReranker, collect_examples, simulate_clicks
-from .personalizer import Contribution, Personalizer, Plan, is_personalized
+from .personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan, is_personalized
 from .policy import Policy, Rule, default_policy
 
-__all__ = ["Applicability", "ClickSession", "Contribution", "FACTS", "LearnedPersonalizer", "LearnedReranker",
-           "Personalizer", "Plan", "Policy", "Rule", "collect_examples", "compile_applicability", "default_policy",
-           "is_personalized", "parse_version", "profile_facts", "simulate_clicks", "version_in"]
+__all__ = ["ClickSession", "Contribution", "DEFAULT_CACHE_BYTES", "FACTS", "LearnedPersonalizer",
+           "LearnedReranker", "Personalizer", "Plan", "Policy", "Rule", "collect_examples", "default_policy",
+           "is_personalized", "profile_facts", "simulate_clicks"]

@@ -38,14 +38,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from functools import lru_cache
 from typing import Any, Iterable
 
 import numpy as np
 
-from .applicability import Applicability, version_in
+from ..applicability import Applicability
 
-__all__ = ["FACTS", "profile_facts", "no_facts"]
+__all__ = ["FACTS", "profile_facts", "no_facts", "focus_versions"]
 
 FACTS = ("general", "owned_product", "owned_inactive", "not_owned", "named_product", "other_product",
          "version_match", "version_near_miss", "older_releases", "platform_match", "platform_mismatch",
@@ -57,53 +56,15 @@ def _field(view: Any, name: str, default: Any) -> Any:
     return getattr(view, name, default) if view is not None else default
 
 
-def _any_rows(app: Applicability, entries: np.ndarray) -> np.ndarray:
-    return np.bincount(app.spec_rows[entries], minlength=app.n_articles) > 0
-
-
-def _versions(app: Applicability, owned_versions: dict[str, list[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """(version_match, version_near_miss) per article, testing each distinct (range, product) pair once."""
-    n = app.n_articles
-    products = app.vocab["products"]
-    if app.spec_rows.size == 0 or not owned_versions:
-        return np.zeros(n, bool), np.zeros(n, bool)
-    owned_ids = np.array([i for i, p in enumerate(products) if p in owned_versions], dtype=np.int64)
-    relevant = np.isin(app.spec_products, owned_ids)
-    keys = app.spec_ids * len(products) + app.spec_products
-    unique, inverse = np.unique(keys[relevant], return_inverse=True)
-    verdict = np.zeros(unique.shape[0], np.int8)  # 1 match, -1 miss, 0 unknown
-    for i, key in enumerate(unique.tolist()):
-        spec, product = app.specs[key // len(products)], products[key % len(products)]
-        answers = [version_in(spec, v) for v in owned_versions[product]]
-        verdict[i] = 1 if any(a is True for a in answers) else (-1 if answers and all(a is False for a in answers) else 0)
-    entries = np.flatnonzero(relevant)
-    match = _any_rows(app, entries[verdict[inverse] == 1])
-    miss = _any_rows(app, entries[verdict[inverse] == -1]) & ~match
-    return match, miss
-
-
-@lru_cache(maxsize=4096)
-def _upper_bounded(spec: str) -> bool:
-    """Whether a specifier set caps the version from above (``<``, ``<=``, ``==``, ``~=``)."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    try:
-        return any(item.operator in ("<", "<=", "==", "===", "~=") for item in SpecifierSet(spec))
-    except InvalidSpecifier:
-        return False
-
-
-def _older_releases(app: Applicability, named: set[str], versions: dict[str, list[str]]) -> np.ndarray:
-    """Articles whose range for a named product without an owned version has an upper bound."""
-    out = np.zeros(app.n_articles, bool)
-    unversioned = [i for i, p in enumerate(app.vocab["products"]) if p in named and p not in versions]
-    if not unversioned or app.spec_rows.size == 0:
-        return out
-    entries = np.flatnonzero(np.isin(app.spec_products, np.asarray(unversioned, np.int64)))
-    bounded = np.fromiter((_upper_bounded(app.specs[i]) for i in app.spec_ids[entries].tolist()), bool,
-                          count=entries.size)
-    out[app.spec_rows[entries[bounded]]] = True
-    return out
+def focus_versions(view: Any, named: Iterable[str]) -> dict[str, list[str | None]]:
+    """The versions of the active products a query is about: every active product, or only the named ones
+    when the query names a product. A product of unknown version maps to ``[None]`` (owned, version unknown)."""
+    named = set(named)
+    versions: dict[str, list[str | None]] = {}
+    for item in _field(view, "owned", ()):
+        if item.status == "active" and (not named or item.product in named):
+            versions.setdefault(item.product, []).append(item.version)
+    return versions
 
 
 def _platforms(app: Applicability, active: list[Any], named: set[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -181,12 +142,9 @@ def profile_facts(app: Applicability, view: Any, *, today: dt.date, named: Itera
     facts["named_product"] = in_focus
     facts["other_product"] = has_products & ~in_focus if named else np.zeros(app.n_articles, bool)
 
-    versions: dict[str, list[str]] = {}
-    for item in active:
-        if item.version and (not named or item.product in named):
-            versions.setdefault(item.product, []).append(item.version)
-    facts["version_match"], facts["version_near_miss"] = _versions(app, versions)
-    facts["older_releases"] = _older_releases(app, named, versions)
+    versions = focus_versions(view, named)
+    facts["version_match"], facts["version_near_miss"] = app.version_verdicts(versions)
+    facts["older_releases"] = app.upper_bounded(p for p in named if p not in versions)
 
     facts["platform_match"], facts["platform_mismatch"] = _platforms(app, active, named)
     facts["region_mismatch"] = _mismatch(app, "regions", _field(view, "region", None))
@@ -195,9 +153,8 @@ def profile_facts(app: Applicability, view: Any, *, today: dt.date, named: Itera
 
     today_ordinal = today.toordinal()
     facts["expired"] = (app.valid_until > 0) & (app.valid_until < today_ordinal)
-    facts["archived"] = app.status == 2
-    facts["deprecated"] = app.status == 1
-    known = app.kinds.index("known-issue") if "known-issue" in app.kinds else -1
-    facts["active_known_issue"] = (app.kind == known) & (app.status == 0) & facts["version_match"]
+    facts["archived"] = app.has_status("archived")
+    facts["deprecated"] = app.has_status("deprecated")
+    facts["active_known_issue"] = app.has_kind("known-issue") & app.has_status("active") & facts["version_match"]
     facts["recent_usage"] = _recency(app, _field(view, "usage", ()), today, usage_half_life_days)
     return {name: np.asarray(facts[name], dtype=np.float64) for name in FACTS}

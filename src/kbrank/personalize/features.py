@@ -25,10 +25,9 @@ every fact of `FACTS`       as `kbrank.personalize.facts.profile_facts` computes
 ``article_age_years``       years since ``updated_at``, measured from ``today`` (0 when unknown)
 ==========================  ===========================================================================
 
-Range bounds come from the specifier strings (PEP 440, via `packaging`): ``>=``/``>`` give a lower bound,
-``<``/``<=`` an upper one, ``==X`` both, ``==X.*`` and ``~=X`` the release prefix they span; ``!=`` adds none.
-A version is mapped to a number (major x 100 + minor + micro / 100) so that gaps can be measured; the exact
-inside/outside decision is still `version_in`'s.
+Range bounds and version numbers come from the one applicability model (`kbrank.applicability.VersionRange.bounds`
+and `version_number`: major x 100 + minor + micro / 100, so that gaps can be measured); the exact inside/outside
+decision is `version_in`'s.
 """
 
 from __future__ import annotations
@@ -39,9 +38,9 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ..retrieval.candidates import Candidates
-from .applicability import Applicability, parse_version, version_in
-from .facts import FACTS
+from ..applicability import Applicability, parse_range, parse_version, version_in, version_number
+from ..candidates import Candidates, minmax
+from .facts import FACTS, focus_versions
 
 __all__ = ["SOURCES", "RETRIEVAL_FEATURES", "ARTICLE_FEATURES", "VERSION_FEATURES", "retrieval_features",
            "retrieval_columns", "article_features", "version_features", "spec_bounds", "version_number",
@@ -55,53 +54,12 @@ ARTICLE_FEATURES = (*FACTS, *VERSION_FEATURES, "article_age_years")
 _OUTSIDE_FLOOR = 0.01  # an excluded bound reached exactly ("<2.4" and 2.4.0) still counts one patch release
 
 
-def _release_number(release: tuple[int, ...]) -> float:
-    parts = tuple(release) + (0, 0, 0)
-    return parts[0] * 100.0 + parts[1] + parts[2] / 100.0
-
-
-def version_number(version: Any) -> float:
-    """A `packaging` version as major x 100 + minor + micro / 100 (monotone while parts stay below 100)."""
-    return _release_number(tuple(version.release))
-
-
-def _prefix_upper(release: tuple[int, ...]) -> float:
-    """The first number past every release starting with ``release`` (``2.3`` -> ``2.4``)."""
-    return _release_number((*release[:-1], release[-1] + 1) if release else (0,))
-
-
 def spec_bounds(spec: str) -> tuple[float, float]:
-    """(lower, upper) of a specifier set as version numbers; NaN where the range is open (or unparsable)."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    try:
-        specifiers = list(SpecifierSet(spec))
-    except InvalidSpecifier:
-        return math.nan, math.nan
-    lower, upper = -math.inf, math.inf
-    for item in specifiers:
-        text = item.version
-        wildcard = text.endswith(".*")
-        version = parse_version(text[:-2] if wildcard else text)
-        if version is None:
-            continue
-        number = version_number(version)
-        if item.operator in (">=", ">"):
-            lower = max(lower, number)
-        elif item.operator in ("<", "<="):
-            upper = min(upper, number)
-        elif item.operator in ("==", "===") and wildcard:
-            lower, upper = max(lower, number), min(upper, _prefix_upper(tuple(version.release)))
-        elif item.operator in ("==", "==="):
-            lower, upper = max(lower, number), min(upper, number)
-        elif item.operator == "~=":
-            release = tuple(version.release)
-            span = release[:-1] if len(release) > 1 else release
-            lower, upper = max(lower, number), min(upper, _prefix_upper(span))
-    return (lower if math.isfinite(lower) else math.nan, upper if math.isfinite(upper) else math.nan)
+    """(lower, upper) of a version range as version numbers; NaN where the range is open."""
+    return parse_range(spec).bounds
 
 
-def _gap(spec: str, bounds: tuple[float, float], version: str) -> tuple[float, float]:
+def _gap(spec: str, bounds: tuple[float, float], version: str | None) -> tuple[float, float]:
     """(below, above) distance of one version from one range, 0 inside; (nan, nan) if the version is unknown."""
     inside = version_in(spec, version)
     parsed = parse_version(version)
@@ -118,16 +76,6 @@ def _gap(spec: str, bounds: tuple[float, float], version: str) -> tuple[float, f
     return _OUTSIDE_FLOOR, 0.0  # excluded by "!=" or a pre-release rule: just outside
 
 
-def _focus_versions(view: Any, named: Iterable[str]) -> dict[str, list[str]]:
-    """Owned versions of active products (only the named ones when the query names a product), as in facts."""
-    named = set(named)
-    versions: dict[str, list[str]] = {}
-    for item in getattr(view, "owned", ()) if view is not None else ():
-        if item.status == "active" and item.version and (not named or item.product in named):
-            versions.setdefault(item.product, []).append(item.version)
-    return versions
-
-
 def version_features(app: Applicability, bounds: np.ndarray, view: Any,
                      named: Iterable[str]) -> dict[str, np.ndarray]:
     """The `VERSION_FEATURES` over all articles for this view and query mention (``bounds``: `spec_bounds`
@@ -138,7 +86,7 @@ def version_features(app: Applicability, bounds: np.ndarray, view: Any,
     if app.spec_rows.size == 0:
         return out
     products = app.vocab["products"]
-    versions = _focus_versions(view, named)
+    versions = focus_versions(view, named)
     owned_ids = np.array([i for i, p in enumerate(products) if p in versions], dtype=np.int64)
     relevant = np.flatnonzero(np.isin(app.spec_products, owned_ids))
     if relevant.size:
@@ -180,28 +128,20 @@ def article_features(facts: Mapping[str, np.ndarray], ages: np.ndarray, names: I
     return np.column_stack(columns) if columns else np.zeros((ages.shape[0], 0))
 
 
-def _scaled(values: np.ndarray) -> np.ndarray:
-    """Min-max scaled to [0, 1], NaN (absent) becoming 0; all equal -> 1."""
-    low, high = np.fmin.reduce(values), np.fmax.reduce(values)
-    if not high > low:  # also when every value is NaN
-        return np.where(np.isnan(values), 0.0, 1.0)
-    return np.fmax((values - low) * (1.0 / (high - low)), 0.0)  # fmax(NaN, 0) is 0
-
-
 def retrieval_columns(candidates: Candidates) -> list[np.ndarray]:
     """The `RETRIEVAL_FEATURES` of each candidate, one array per feature (see the module docstring).
 
     A source's scores are NaN where it did not retrieve the candidate (rank 0), as `SourceScores` holds them.
     """
     n = len(candidates)
-    columns = [_scaled(candidates.scores), 1.0 / np.arange(1, n + 1)]
+    columns = [minmax(candidates.scores), 1.0 / np.arange(1, n + 1)]
     for source in SOURCES:
         hits = candidates.sources.get(source)
         if hits is None:
             columns += [np.zeros(n), np.zeros(n)]
             continue
         ranks = hits.ranks
-        columns.append(_scaled(hits.scores))
+        columns.append(minmax(hits.scores))
         columns.append(np.divide(1.0, ranks, out=np.zeros(n), where=ranks > 0))
     return columns
 

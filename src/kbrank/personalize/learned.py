@@ -62,14 +62,22 @@ import numpy as np
 
 from .._io import atomic_open
 from .._version import __version__
+from ..applicability import Applicability
+from ..candidates import Candidates, SourceScores
 from ..errors import IndexFormatError, NotFittedError, ParameterError
-from ..retrieval.candidates import Candidates, SourceScores
-from .applicability import Applicability
 from .facts import FACTS
-from .features import (ARTICLE_FEATURES, RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns,
-                       retrieval_features, spec_bounds, version_features)
-from .personalizer import Contribution, Personalizer, Plan, is_personalized
-from .policy import Policy, PolicyEffect
+from .features import (
+    ARTICLE_FEATURES,
+    RETRIEVAL_FEATURES,
+    article_ages,
+    article_features,
+    retrieval_columns,
+    retrieval_features,
+    spec_bounds,
+    version_features,
+)
+from .personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan, is_personalized
+from .policy import Policy
 from .receipts import reason_for
 
 __all__ = ["ClickSession", "LearnedPersonalizer", "LearnedReranker", "QueryExamples", "collect_examples",
@@ -143,10 +151,11 @@ def simulate_clicks(rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, M
     return tuple(out)
 
 
-def _feature_plan(personalizer: Personalizer, plan: Plan, bounds: np.ndarray) -> dict[str, np.ndarray]:
-    facts = dict(plan.facts)
-    if "version_gap_below" not in facts:
-        facts.update(version_features(personalizer.applicability_, bounds, plan.view, plan.named))
+def _feature_plan(personalizer: Personalizer, view: Any, plan: Plan, bounds: np.ndarray,
+                  rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Every article feature of ``rows`` for this view (facts and version gaps, computed for those rows)."""
+    facts = personalizer.facts(view, plan.named, rows)
+    facts.update(version_features(personalizer.applicability_.take(rows), bounds, view, plan.named))
     return facts
 
 
@@ -169,11 +178,12 @@ def collect_examples(searcher: Any, queries: Iterable[tuple[str, str, Any]]) -> 
         if not is_personalized(view):
             continue
         plan = personalizer.plan(view, text)
-        pool = searcher.candidates(text, max(searcher.rerank_depth, 10), mask=~plan.hide)
+        pool = searcher.candidates(text, max(searcher.rerank_depth, 10), mask=~plan.hide,
+                                   query_vector=searcher.query_vector(text))
         if len(pool) == 0:
             continue
-        facts = _feature_plan(personalizer, plan, bounds)
-        block = article_features({n: v[pool.rows] for n, v in facts.items()}, ages[pool.rows], ARTICLE_FEATURES)
+        facts = _feature_plan(personalizer, view, plan, bounds, pool.rows)
+        block = article_features(facts, ages[pool.rows], ARTICLE_FEATURES)
         features = np.hstack([retrieval_features(pool), block])
         out.append(QueryExamples(query_id, tuple(personalizer.corpus_[r].id for r in pool.rows.tolist()),
                                  pool.rows, features))
@@ -469,9 +479,9 @@ class LearnedPersonalizer(Personalizer):
 
     def __init__(self, *, reranker: LearnedReranker, policy: Policy | None = None, today: dt.date | None = None,
                  product_aliases: Mapping[str, Sequence[str]] | None = None, analyzer: Any = None,
-                 usage_half_life_days: float = 30.0, cache_size: int = 256) -> None:
+                 usage_half_life_days: float = 30.0, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         super().__init__(policy=policy, today=today, product_aliases=product_aliases, analyzer=analyzer,
-                         usage_half_life_days=usage_half_life_days, cache_size=cache_size)
+                         usage_half_life_days=usage_half_life_days, cache_bytes=cache_bytes)
         self.reranker = reranker
 
     def fit(self, corpus: Any, applicability: Applicability | None = None) -> LearnedPersonalizer:
@@ -507,14 +517,12 @@ class LearnedPersonalizer(Personalizer):
         facts.update(version_features(self.applicability_, self.bounds_, view, named))
         hides = self.hide_policy_.apply({name: facts[name] for name in FACTS})
         block = article_features(facts, self._ages(), self.article_names_, {POPULARITY: self.popularity_vector_})
-        effect = PolicyEffect(hide=hides.hide, hide_rule=hides.hide_rule, delta=block @ self.article_weights_,
-                              contributions=np.zeros((0, self.applicability_.n_articles)))
-        return Plan(view=view, named=named, facts=facts, effect=effect)
+        return Plan(named=named, hide=hides.hide, delta=(block @ self.article_weights_).astype(np.float32))
 
     def rerank(self, candidates: Candidates, plan: Plan, k: int) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by learned score; hidden rows are dropped. Returns them (scores are the
         learned scores; sources keep the retrieval ranks) and each one's normalized retrieval score."""
-        keep = ~plan.effect.hide[candidates.rows]
+        keep = ~plan.hide[candidates.rows]
         if not keep.all():
             sources = {n: SourceScores(s.ranks[keep], s.scores[keep]) for n, s in candidates.sources.items()}
             candidates = Candidates(candidates.rows[keep], candidates.scores[keep], sources)
@@ -522,7 +530,7 @@ class LearnedPersonalizer(Personalizer):
             return Candidates.empty(), np.empty(0)
         rows = candidates.rows
         columns = retrieval_columns(candidates)
-        final = plan.effect.delta[rows] + self.constant_
+        final = plan.delta[rows] + self.constant_
         for weight, column in zip(self.retrieval_weights_.tolist(), columns):
             if weight:
                 final += weight * column
@@ -532,25 +540,31 @@ class LearnedPersonalizer(Personalizer):
                                     for n, s in candidates.sources.items()}),
                 columns[0][order])
 
-    def contributions(self, row: int, plan: Plan) -> tuple[Contribution, ...]:
-        """The article features that moved one article: ``learned:<feature>``, its term ``w x``, and why."""
-        article = self.corpus_[row]
-        values = article_features({n: v[row:row + 1] for n, v in plan.facts.items()}, self._ages()[row:row + 1],
-                                  self.article_names_, {POPULARITY: self.popularity_vector_[row:row + 1]})[0]
+    def explain(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
+        """For each of ``rows``: the article features that moved it (``learned:<feature>``, its term ``w x``,
+        and why), computed for those rows only."""
+        rows = np.asarray(rows, dtype=np.int64)
+        facts = _feature_plan(self, view, plan, self.bounds_, rows)
+        values = article_features(facts, self._ages()[rows], self.article_names_,
+                                  {POPULARITY: self.popularity_vector_[rows]})
         out = []
-        for name, weight, value in zip(self.article_names_, self.article_weights_.tolist(), values.tolist()):
-            delta = weight * value
-            if abs(delta) > 1e-12:
-                out.append(Contribution(f"learned:{name}", "promote" if delta > 0 else "demote", delta,
-                                        self._reason(name, article, plan)))
-        return tuple(out)
+        for j, row in enumerate(rows.tolist()):
+            article = self.corpus_[row]
+            terms = []
+            for name, weight, value in zip(self.article_names_, self.article_weights_.tolist(), values[j].tolist()):
+                delta = weight * value
+                if abs(delta) > 1e-12:
+                    terms.append(Contribution(f"learned:{name}", "promote" if delta > 0 else "demote", delta,
+                                              self._reason(name, article, view, plan)))
+            out.append(tuple(terms))
+        return out
 
     @staticmethod
-    def _reason(name: str, article: Any, plan: Plan) -> str:
+    def _reason(name: str, article: Any, view: Any, plan: Plan) -> str:
         if name in FACTS:
-            return reason_for(name, article, plan.view, plan.named)
+            return reason_for(name, article, view, plan.named)
         if name in ("version_gap_below", "version_gap_above"):
-            return reason_for("version_near_miss", article, plan.view, plan.named)
+            return reason_for("version_near_miss", article, view, plan.named)
         if name == "article_age_years":
             return f"last updated {article.updated_at.isoformat()}" if article.updated_at else "date unknown"
         return "often opened by other customers"

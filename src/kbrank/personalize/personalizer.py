@@ -1,30 +1,40 @@
 """`Personalizer`: turns a profile view and a query into a hide mask and score deltas, then reranks.
 
-Per request: the view's facts over all articles (cached per view and query mention), the policy's effect
-(a hide mask, one delta per article), then, for the candidates, a gather and a sort. The hide mask is
-handed to the retrievers as their ``mask``, so hidden articles never take a top-k place.
+Per request: the view's facts over all articles, the policy's effect (a hide mask and one delta per article),
+then, for the candidates, a gather and a sort. Only what a query needs is kept between requests: a `Plan`
+(the hide mask and a float32 delta per article, about 5 bytes per article) in a cache bounded by bytes
+(``cache_bytes``, 64 MB by default). Its key is a digest of exactly the profile fields the ranking reads, so no
+key holds a customer's data, and the gateway that handed out a view empties the cache on every erasure.
+Receipts (which rule moved a result, and why) are computed for the returned rows only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._cache import ByteBoundedCache
 from ..analysis import Analyzer
+from ..applicability import Applicability, compile_applicability
+from ..candidates import Candidates, SourceScores, minmax
 from ..corpus import Corpus
-from ..errors import NotFittedError
-from ..retrieval.candidates import Candidates
-from .applicability import Applicability, compile_applicability
+from ..errors import NotFittedError, ParameterError
+from ..privacy import register_cache
 from .facts import profile_facts
-from .policy import Policy, PolicyEffect, default_policy
+from .policy import Policy, default_policy
 from .receipts import reason_for
 
-__all__ = ["Personalizer", "Plan", "Contribution", "is_personalized"]
+__all__ = ["Personalizer", "Plan", "Contribution", "DEFAULT_CACHE_BYTES", "is_personalized"]
+
+#: The default bound of the plan cache: 64 MB (about 130 plans at 100k articles).
+DEFAULT_CACHE_BYTES = 64 * 2**20
+#: The profile fields the ranking reads; the cache key is a digest of these and nothing else.
+RANKING_FIELDS = ("owned", "usage", "region", "locale", "segment")
 
 
 @dataclass(frozen=True)
@@ -37,18 +47,22 @@ class Contribution:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
-    """Everything a query needs from the profile: which articles to hide, and each article's delta."""
+    """Everything a query needs from the profile: which articles to hide, each article's delta, and the
+    products the query names. Arrays are read-only."""
 
-    view: Any
     named: tuple[str, ...]
-    facts: Mapping[str, np.ndarray]
-    effect: PolicyEffect
+    hide: np.ndarray  # bool per article
+    delta: np.ndarray  # float32 per article: the sum of the promote and demote contributions
+
+    def __post_init__(self) -> None:
+        self.hide.setflags(write=False)
+        self.delta.setflags(write=False)
 
     @property
-    def hide(self) -> np.ndarray:
-        return self.effect.hide
+    def nbytes(self) -> int:
+        return int(self.hide.nbytes + self.delta.nbytes)
 
 
 def is_personalized(view: Any) -> bool:
@@ -56,32 +70,54 @@ def is_personalized(view: Any) -> bool:
     return view is not None and bool(getattr(view, "personalized", False)) and hasattr(view, "owned")
 
 
-def _view_key(view: Any) -> str:
-    data = view.to_dict() if hasattr(view, "to_dict") else repr(view)
-    return json.dumps(data, sort_keys=True, default=str)
+def _ranking_key(view: Any, named: tuple[str, ...], today: dt.date) -> str:
+    """A digest of the fields the ranking reads (owned items, usage events, region, locale, segment)."""
+    data: dict[str, Any] = {"named": named, "today": today.isoformat()}
+    for name in RANKING_FIELDS:
+        value = getattr(view, name, None)
+        if name == "owned":
+            value = [(o.product, o.version, o.status, o.platform) for o in value or ()]
+        elif name == "usage":
+            value = [(e.feature, e.timestamp.isoformat()) for e in value or ()]
+        data[name] = value
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Personalizer:
     """Rerank candidates for one customer with a `Policy` (default: `default_policy`).
 
-    Parameters (keyword-only): ``policy``; ``today`` (the date validity windows and usage recency are
-    measured from; default: the current date); ``product_aliases`` (product id -> names a query may use,
-    such as ``{"router-x200": ["X200", "Router X200"]}``; by default each product id and its parts that
-    contain a digit, so ``router-x200`` is named by "x200"); ``analyzer`` (to match aliases in queries);
-    ``usage_half_life_days`` (30); ``cache_size`` (profiles whose facts are kept, 256).
+    Parameters (keyword-only, stored unchanged): ``policy``; ``today`` (the date validity windows and usage
+    recency are measured from; default: the current date); ``product_aliases`` (product id -> names a query
+    may use, such as ``{"router-x200": ["X200", "Router X200"]}``; by default each product id and its parts
+    that contain a digit, so ``router-x200`` is named by "x200"); ``analyzer`` (to match aliases in queries);
+    ``usage_half_life_days`` (30); ``cache_bytes`` (the plan cache's bound, `DEFAULT_CACHE_BYTES`; 0 disables).
     """
 
     def __init__(self, *, policy: Policy | None = None, today: dt.date | None = None,
                  product_aliases: Mapping[str, Sequence[str]] | None = None, analyzer: Analyzer | None = None,
-                 usage_half_life_days: float = 30.0, cache_size: int = 256) -> None:
+                 usage_half_life_days: float = 30.0, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.policy = policy
         self.today = today
         self.product_aliases = product_aliases
         self.analyzer = analyzer
         self.usage_half_life_days = usage_half_life_days
-        self.cache_size = cache_size
+        self.cache_bytes = cache_bytes
+
+    def _check_params(self) -> None:
+        if self.policy is not None and not isinstance(self.policy, Policy):
+            raise ParameterError("policy", "a kbrank.Policy or None", type(self.policy).__name__)
+        if self.today is not None and (not isinstance(self.today, dt.date) or isinstance(self.today, dt.datetime)):
+            raise ParameterError("today", "a datetime.date or None", self.today)
+        if not isinstance(self.usage_half_life_days, (int, float)) or not self.usage_half_life_days > 0:
+            raise ParameterError("usage_half_life_days", "a number > 0", self.usage_half_life_days)
+        aliases = self.product_aliases or {}
+        if not isinstance(aliases, Mapping) or not all(
+                isinstance(p, str) and not isinstance(names, str) and all(isinstance(n, str) for n in names)
+                for p, names in aliases.items()):
+            raise ParameterError("product_aliases", "a mapping of product id -> list of names", aliases)
 
     def fit(self, corpus: Corpus, applicability: Applicability | None = None) -> Personalizer:
+        self._check_params()
         self.corpus_ = corpus
         self.applicability_ = applicability or compile_applicability(corpus)
         self.policy_ = self.policy or default_policy()
@@ -97,12 +133,15 @@ class Personalizer:
         self.aliases_ = aliases
         self._alias_widths = sorted({len(alias) for alias in aliases})
         self.analyzer_ = analyzer
-        self._cache: OrderedDict[tuple[str, tuple[str, ...]], Plan] = OrderedDict()
+        self.cache_: ByteBoundedCache[Plan] = ByteBoundedCache(self.cache_bytes)
         return self
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "applicability_"):
             raise NotFittedError("this Personalizer is not fitted; call fit(corpus)")
+
+    def _today(self) -> dt.date:
+        return self.today or dt.date.today()
 
     def named_products(self, query: str) -> tuple[str, ...]:
         """Products the query names, by their aliases (whole-token matches)."""
@@ -116,27 +155,32 @@ class Personalizer:
                     found |= products
         return tuple(sorted(found))
 
+    def facts(self, view: Any, named: tuple[str, ...], rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every fact for ``view`` and the products the query names, over all articles or only ``rows``."""
+        self._check_fitted()
+        app = self.applicability_ if rows is None else self.applicability_.take(rows)
+        return profile_facts(app, view, today=self._today(), named=named,
+                             usage_half_life_days=self.usage_half_life_days)
+
     def plan(self, view: Any, query: str) -> Plan:
-        """The hide mask and deltas for this view and query (cached per view and named products)."""
+        """The hide mask and deltas for this view and query (cached by the fields the ranking reads)."""
         self._check_fitted()
         named = self.named_products(query)
-        key = (_view_key(view), named)
-        cached = self._cache.get(key)
+        key = _ranking_key(view, named, self._today())
+        cached = self.cache_.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
             return cached
-        today = self.today or dt.date.today()
-        facts = profile_facts(self.applicability_, view, today=today, named=named,
-                              usage_half_life_days=self.usage_half_life_days)
-        plan = self._make_plan(view, named, facts)
-        self._cache[key] = plan
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        plan = self._make_plan(view, named, self.facts(view, named))
+        if register_cache(view, f"kbrank.personalizer.plans.{id(self.cache_):x}", self.cache_.clear):
+            self.cache_.put(key, plan, plan.nbytes)
+        elif not hasattr(view, "_origin"):  # a view built by hand (a notebook): no customer behind it
+            self.cache_.put(key, plan, plan.nbytes)
         return plan
 
     def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray]) -> Plan:
         """The plan for a view whose facts are computed (subclasses change how facts become scores)."""
-        return Plan(view=view, named=named, facts=facts, effect=self.policy_.apply(facts))
+        effect = self.policy_.apply(facts)
+        return Plan(named=named, hide=effect.hide, delta=effect.delta.astype(np.float32))
 
     def rerank(self, candidates: Candidates, plan: Plan, k: int) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by normalized retrieval score + policy delta; hidden rows are dropped.
@@ -144,41 +188,39 @@ class Personalizer:
         Returns the reranked candidates (scores are the personalized scores; sources keep the retrieval
         ranks) and, aligned with them, the normalized retrieval score each started from.
         """
-        rows, scores = candidates.rows, candidates.scores
-        keep = ~plan.effect.hide[rows]
-        rows, scores = rows[keep], scores[keep]
-        sources = {n: (s.ranks[keep], s.scores[keep], s) for n, s in candidates.sources.items()}
+        keep = ~plan.hide[candidates.rows]
+        rows, scores = candidates.rows[keep], candidates.scores[keep]
         if rows.size == 0:
             return Candidates.empty(), np.empty(0)
-        low, span = scores.min(), scores.max() - scores.min()
-        base = np.ones_like(scores) if span <= 0 else (scores - low) / span
-        final = base + plan.effect.delta[rows]
+        base = minmax(scores)
+        final = base + plan.delta[rows]
         order = np.lexsort((np.arange(rows.size), -final))[:k]  # ties keep the retrieval order
-        from ..retrieval.candidates import SourceScores
+        sources = {n: SourceScores(s.ranks[keep][order], s.scores[keep][order]) for n, s in candidates.sources.items()}
+        return Candidates(rows=rows[order], scores=final[order], sources=sources), base[order]
 
-        return (Candidates(rows=rows[order], scores=final[order],
-                           sources={n: SourceScores(r[order], s[order]) for n, (r, s, _) in sources.items()}),
-                base[order])
-
-    def contributions(self, row: int, plan: Plan) -> tuple[Contribution, ...]:
-        """The rules that moved one article, with their deltas and reasons."""
-        article = self.corpus_[row]
+    def explain(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
+        """For each of ``rows``: the promote and demote rules that moved it, with their deltas and reasons."""
+        rows = np.asarray(rows, dtype=np.int64)
+        effect = self.policy_.apply(self.facts(view, plan.named, rows))
         out = []
-        for i, rule in enumerate(self.policy_.rules):
-            delta = float(plan.effect.contributions[i, row])
-            if rule.action != "hide" and delta != 0.0:
-                out.append(Contribution(rule.name, rule.action, delta,
-                                        reason_for(rule.when, article, plan.view, plan.named)))
-        return tuple(out)
+        for j, row in enumerate(rows.tolist()):
+            article = self.corpus_[row]
+            out.append(tuple(
+                Contribution(rule.name, rule.action, float(effect.contributions[i, j]),
+                             reason_for(rule.when, article, view, plan.named))
+                for i, rule in enumerate(self.policy_.rules)
+                if rule.action != "hide" and effect.contributions[i, j] != 0.0))
+        return out
 
-    def hidden_reasons(self, row: int, plan: Plan) -> tuple[Contribution, ...]:
-        """Why an article is hidden: every hide rule that fires on it."""
-        article = self.corpus_[row]
+    def hidden_reasons(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
+        """For each of ``rows`` (hidden articles): every hide rule that fires on it, with its reason."""
+        rows = np.asarray(rows, dtype=np.int64)
+        facts = self.facts(view, plan.named, rows)
         out = []
-        for rule in self.policy_.rules:
-            if rule.action != "hide":
-                continue
-            value = plan.facts[rule.when][row]
-            if value and not any(plan.facts[u][row] for u in rule.unless):
-                out.append(Contribution(rule.name, "hide", 0.0, reason_for(rule.when, article, plan.view, plan.named)))
-        return tuple(out)
+        for j, row in enumerate(rows.tolist()):
+            article = self.corpus_[row]
+            out.append(tuple(
+                Contribution(rule.name, "hide", 0.0, reason_for(rule.when, article, view, plan.named))
+                for rule in self.policy_.rules
+                if rule.action == "hide" and facts[rule.when][j] and not any(facts[u][j] for u in rule.unless)))
+        return out

@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, suggestion
 from .facts import FACTS
 
 __all__ = ["Rule", "Policy", "PolicyEffect", "default_policy", "ACTIONS"]
@@ -32,15 +32,18 @@ class Rule:
     description: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ParameterError("name", "a non-empty string", self.name)
+        object.__setattr__(self, "unless", tuple(self.unless))
         if self.action not in ACTIONS:
             raise ParameterError("action", f"one of {ACTIONS}", self.action)
         for fact in (self.when, *self.unless):
+            if not isinstance(fact, str):
+                raise ParameterError("when", f"a fact name among {FACTS}", fact)
             if fact not in FACTS:
-                import difflib
-
-                close = difflib.get_close_matches(fact, FACTS, n=1)
-                raise ParameterError("when", f"a fact among {FACTS}", fact,
-                                     hint=f"did you mean {close[0]!r}?" if close else None)
+                raise ParameterError("when", f"a fact among {FACTS}", fact, hint=suggestion(fact, FACTS))
+        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)):
+            raise ParameterError("weight", "a number", self.weight)
         if self.action != "hide" and not self.weight > 0:
             raise ParameterError("weight", "a number > 0 for promote and demote rules", self.weight)
 
@@ -60,9 +63,29 @@ class Policy:
     rules: tuple[Rule, ...]
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", tuple(self.rules))
+        if not all(isinstance(r, Rule) for r in self.rules):
+            raise ParameterError("rules", "a sequence of Rule objects", self.rules)
         names = [r.name for r in self.rules]
         if len(set(names)) != len(names):
             raise ParameterError("rules", "rules with unique names", names)
+
+    def to_records(self) -> list[dict[str, object]]:
+        """The rules as JSON-ready dicts (what `from_records` reads back)."""
+        return [{"name": r.name, "action": r.action, "when": r.when, "weight": r.weight, "unless": list(r.unless),
+                 "description": r.description} for r in self.rules]
+
+    @classmethod
+    def from_records(cls, records: object) -> Policy:
+        """A policy from `to_records` output; every rule is validated as if written by hand."""
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ParameterError("policy", "a list of rule objects", records)
+        fields = ("name", "action", "when", "weight", "unless", "description")
+        for record in records:
+            extra = sorted(set(record) - set(fields))
+            if extra:
+                raise ParameterError("policy", f"rules with the fields {fields}", extra)
+        return cls(tuple(Rule(**record) for record in records))  # type: ignore[arg-type]
 
     def apply(self, facts: Mapping[str, np.ndarray]) -> PolicyEffect:
         n = next(iter(facts.values())).shape[0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from ..corpus import Article
-from .applicability import version_in
 
 __all__ = ["reason_for"]
 
@@ -21,9 +20,10 @@ def _names(items: Iterable[str]) -> str:
 
 
 def _version_clause(article: Article, view: Any, want: bool) -> str:
+    scope = article.scope
     for item in _owned(view):
         spec = article.versions.get(item.product)
-        if item.status == "active" and spec and item.version and version_in(spec, item.version) is want:
+        if item.status == "active" and scope.version_outcome(item.product, item.version) == ("in" if want else "out"):
             if want:
                 return f"you run {item.product} {item.version}; this article applies to {spec}"
             return f"this article applies to {item.product} {spec}; you run {item.version}"

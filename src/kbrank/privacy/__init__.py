@@ -39,10 +39,11 @@ from .purposes import DATA_FIELDS, PURPOSES, Purpose
 from .records import profile_from_record, profile_to_record
 from .redact import RedactingFilter, luhn_valid, redact
 from .reports import AccessReport, ErasureHook, ErasureReport, PurposeUse
-from .view import ProfileView
+from .view import ProfileView, register_cache
 from .where import Where
 
 __all__ = [
+    "register_cache",
     "AccessReport",
     "AuditRecord",
     "CHANNELS",

@@ -16,12 +16,13 @@ False
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import logging
 import os
+import weakref
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from ..errors import ConsentError, ParameterError, ProfileStoreError, UnknownCustomerError
+from ..errors import ConsentError, ParameterError, ProfileStoreError, UnknownCustomerError, suggestion
+from ..errors import short_pseudonym as _short
 from ._cache import ProfileCache
 from ._requests import access_report, erase_customer
 from .audit import AuditLog, AuditRecord, InMemoryAuditLog, audited_fields
@@ -32,7 +33,7 @@ from .pseudonyms import Pseudonymizer
 from .purposes import PURPOSES, Purpose, check_channel, resolve_purpose
 from .reports import AccessReport, ErasureHook, ErasureReport
 from .store import InMemoryProfileStore, ProfileStore, SQLiteProfileStore
-from .view import ProfileView, build_view, non_personalized_view
+from .view import ProfileView, build_view, non_personalized_view, with_origin
 from .where import Where
 
 __all__ = ["ProfileGateway", "DEFAULT_RETENTION"]
@@ -49,10 +50,6 @@ log = logging.getLogger("kbrank.privacy")
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _short(pseudonym: str) -> str:
-    return pseudonym[:12]
 
 
 class ProfileGateway:
@@ -246,7 +243,7 @@ class ProfileGateway:
             if degrade:
                 return view
             raise ConsentError(pseudonym, spec.name, scope=missing, channel=channel)
-        view = build_view(spec, profile, decision, usage_since=self.usage_since())
+        view = with_origin(build_view(spec, profile, decision, usage_since=self.usage_since()), self)
         self._audit_views([pseudonym], [view], "read", who)
         log.debug("read %s for %s by %s: %s", _short(pseudonym), spec.name, who, ",".join(view.fields))
         return view
@@ -286,7 +283,7 @@ class ProfileGateway:
             decision = spec.decide(profile, channel)
             if not decision.granted:
                 continue
-            view = build_view(spec, profile, decision, usage_since=usage_since)
+            view = with_origin(build_view(spec, profile, decision, usage_since=usage_since), self)
             if check is not None and not check(view):
                 continue
             pseudonyms.append(profile.id)
@@ -329,19 +326,26 @@ class ProfileGateway:
         log.debug("wrote %d profiles for %s", written, who)
         return written
 
-    def load_records(self, records: Iterable[Any], *, source: str = "records", requester: str | None = None) -> int:
-        """Validate and add profile records (dicts in the demo help centre's schema); all or none."""
-        return self.add(profiles_from_records(records, pseudonymize=self._pseudonymize, source=source),
+    def load_records(self, records: Iterable[Any], *, source: str = "records", requester: str | None = None,
+                     strict_versions: bool = False) -> int:
+        """Validate and add profile records (dicts in the demo help centre's schema); all or none.
+
+        Owned versions are compared leniently (``FW_2.3.1`` as ``2.3.1``, see `kbrank.applicability`);
+        ``strict_versions=True`` refuses anything but PEP 440."""
+        return self.add(profiles_from_records(records, pseudonymize=self._pseudonymize, source=source,
+                                              strict_versions=strict_versions), requester=requester)
+
+    def load_jsonl(self, path: str | os.PathLike[str], *, requester: str | None = None,
+                   strict_versions: bool = False) -> int:
+        """Validate and add one profile record per line of a JSONL file; all or none (see `load_records`)."""
+        return self.add(read_profiles_jsonl(path, pseudonymize=self._pseudonymize, strict_versions=strict_versions),
                         requester=requester)
 
-    def load_jsonl(self, path: str | os.PathLike[str], *, requester: str | None = None) -> int:
-        """Validate and add one profile record per line of a JSONL file; all or none."""
-        return self.add(read_profiles_jsonl(path, pseudonymize=self._pseudonymize), requester=requester)
-
-    def load_dataframe(self, frame: Any, *, source: str = "DataFrame", requester: str | None = None) -> int:
-        """Validate and add a pandas DataFrame of profile records, one per row; all or none."""
-        return self.add(profiles_from_dataframe(frame, pseudonymize=self._pseudonymize, source=source),
-                        requester=requester)
+    def load_dataframe(self, frame: Any, *, source: str = "DataFrame", requester: str | None = None,
+                       strict_versions: bool = False) -> int:
+        """Validate and add a pandas DataFrame of profile records, one per row; all or none (see `load_records`)."""
+        return self.add(profiles_from_dataframe(frame, pseudonymize=self._pseudonymize, source=source,
+                                                strict_versions=strict_versions), requester=requester)
 
     def record_usage(self, customer_id: str, events: Iterable[UsageEvent], *, requester: str | None = None) -> int:
         """Append usage events to a customer's history; returns how many."""
@@ -360,9 +364,7 @@ class ProfileGateway:
         """
         scopes = (*self._purposes, *DATA_SCOPES, *(channel_scope(c) for c in CHANNELS))
         if scope not in scopes:
-            close = difflib.get_close_matches(str(scope), scopes, n=1, cutoff=0.5)
-            raise ParameterError("scope", f"one of {', '.join(scopes)}", scope,
-                                 hint=f"Did you mean {close[0]!r}?" if close else None)
+            raise ParameterError("scope", f"one of {', '.join(scopes)}", scope, hint=suggestion(scope, scopes, cutoff=0.5))
         if not isinstance(granted, bool):
             raise ParameterError("granted", "True or False", granted)
         who = self._who(requester)
@@ -397,6 +399,23 @@ class ProfileGateway:
         """Stop calling the hook registered as ``name``."""
         if self._hooks.pop(name, None) is None:
             raise ParameterError("name", f"a registered hook ({', '.join(self._hooks) or 'none registered'})", name)
+
+    def register_cache(self, name: str, clear: Callable[[], int]) -> bool:
+        """Have `erase` empty an in-process cache (``clear()`` returns the entries dropped); idempotent per
+        ``name``. The gateway holds ``clear`` weakly when it is a bound method, so a cache that is gone stops
+        being called. Components call this through `kbrank.privacy.register_cache`, with a view."""
+        if name in self._hooks:
+            return True
+        target = weakref.WeakMethod(clear) if hasattr(clear, "__self__") else (lambda: clear)
+
+        def hook(_pseudonym: str) -> int:
+            method = target()
+            return 0 if method is None else int(method())
+
+        self._hooks[name] = hook
+        if hasattr(clear, "__self__"):
+            weakref.finalize(clear.__self__, self._hooks.pop, name, None)
+        return True
 
     @property
     def erasure_hooks(self) -> tuple[str, ...]:

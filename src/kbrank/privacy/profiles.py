@@ -63,11 +63,14 @@ def format_timestamp(moment: dt.datetime) -> str:
 
 @dataclass(frozen=True)
 class OwnedProduct:
-    """A product (model) the customer owns: ``version`` is PEP 440, ``registered_at`` the purchase or
-    registration date, ``platform`` the phone or OS it is managed from (``None`` when unknown)."""
+    """A product (model) the customer owns. ``version`` is the version string as the inventory records it
+    (``"2.3.1"``, ``"FW_2.3.1"``; compared leniently, see `kbrank.applicability.parse_version`), ``None``
+    when unknown: an unknown version never matches a version range and is never a near miss.
+    ``registered_at`` is the purchase or registration date, ``platform`` the phone or OS it is managed from
+    (``None`` when unknown)."""
 
     product: str
-    version: str
+    version: str | None = None
     status: str = "active"
     line: str | None = None
     platform: str | None = None
@@ -76,8 +79,8 @@ class OwnedProduct:
     def __post_init__(self) -> None:
         if not isinstance(self.product, str) or not self.product:
             raise ParameterError("product", "a non-empty string", self.product)
-        if not isinstance(self.version, str) or not self.version:
-            raise ParameterError("version", "a non-empty version string", self.version)
+        if self.version is not None and (not isinstance(self.version, str) or not self.version.strip()):
+            raise ParameterError("version", "a non-empty version string, or None when unknown", self.version)
         if self.status not in STATUSES:
             raise ParameterError("status", f"one of {', '.join(STATUSES)}", self.status)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from ..errors import ParameterError
+from ..errors import ParameterError, suggestion
 from .profiles import CHANNELS, CustomerProfile, channel_scope
 
 __all__ = ["DATA_FIELDS", "Purpose", "Decision", "PURPOSES", "resolve_purpose"]
@@ -108,9 +108,8 @@ def check_channel(purpose: Purpose, channel: str) -> None:
         raise ParameterError("channel", f"None for purpose {purpose.name!r} (only contact purposes use channels)",
                              channel)
     if channel not in CHANNELS:
-        close = difflib.get_close_matches(str(channel), CHANNELS, n=1, cutoff=0.5)
-        hint = f"Did you mean {close[0]!r}?" if close else None
-        raise ParameterError("channel", f"one of {', '.join(CHANNELS)}", channel, hint=hint)
+        raise ParameterError("channel", f"one of {', '.join(CHANNELS)}", channel,
+                             hint=suggestion(channel, CHANNELS, cutoff=0.5))
 
 
 _USAGE = {"usage": "usage"}

@@ -21,14 +21,12 @@ field, value and fix; personal values (ids, addresses) are masked in the message
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from typing import Any, Callable, Mapping
 
-from packaging.version import InvalidVersion, Version
-
 from .._dates import parse_date
-from ..errors import ParameterError, ProfileError
+from ..applicability import parse_version
+from ..errors import ParameterError, ProfileError, did_you_mean
 from .profiles import (
     CHANNELS,
     PREFERRED_CHANNELS,
@@ -128,14 +126,29 @@ def _check_keys(item: Mapping, allowed: tuple[str, ...], where: _Where, prefix: 
     for key in item:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.75)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        fix = (f"rename it to {close[0]!r}" if close else
+        close = did_you_mean(key, allowed, cutoff=0.75)
+        hint = f"; did you mean {close!r}?" if close else ""
+        fix = (f"rename it to {close!r}" if close else
                f"remove it: kbrank keeps only {', '.join(allowed)} (data minimization)")
         raise where.error(f"unknown field{hint}", f"{prefix}{key}", fix)
 
 
-def _owned(items: list, where: _Where) -> tuple[OwnedProduct, ...]:
+def _version(value: Any, where: _Where, field: str, strict: bool) -> str | None:
+    """The owned version as given (``None`` when absent), checked by the one applicability model: lenient by
+    default (firmware strings such as ``FW_2.3.1`` are compared by their number), PEP 440 with ``strict``."""
+    if value is None:
+        return None
+    text = _text(value, where, field)
+    if strict:
+        parse_version(text, strict=True, source=where.source, line=where.line, field=field)
+    elif parse_version(text) is None:
+        raise where.error("a version needs a number", field,
+                          "write it as the inventory shows it (e.g. '2.3.1' or 'FW_2.3.1'), or leave it out "
+                          "(null) when it is unknown", value=value)
+    return text
+
+
+def _owned(items: list, where: _Where, strict: bool) -> tuple[OwnedProduct, ...]:
     owned = []
     for n, item in enumerate(items):
         at = f"owned[{n}]"
@@ -143,13 +156,7 @@ def _owned(items: list, where: _Where) -> tuple[OwnedProduct, ...]:
             raise where.error("expected an object", at, 'write {"product": ..., "version": ...}', value=item)
         _check_keys(item, _OWNED_FIELDS, where, f"{at}.")
         product = _text(item.get("product"), where, f"{at}.product", optional=False)
-        version = _text(item.get("version"), where, f"{at}.version", optional=False)
-        try:
-            Version(version)  # type: ignore[arg-type]
-        except InvalidVersion:
-            raise where.error("not a PEP 440 version", f"{at}.version",
-                              "write versions such as '2.3.1' (articles compare them with PEP 440 ranges)",
-                              value=version) from None
+        version = _version(item.get("version"), where, f"{at}.version", strict)
         status = item.get("status", "active")
         if status not in STATUSES:
             raise where.error("unknown status", f"{at}.status", f"use one of {', '.join(STATUSES)}", value=status)
@@ -194,8 +201,8 @@ def _addresses(value: Any, where: _Where) -> dict[str, str]:
     for channel, address in value.items():
         at = f"addresses.{channel}"
         if channel not in CHANNELS:
-            close = difflib.get_close_matches(str(channel), CHANNELS, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = did_you_mean(channel, CHANNELS)
+            hint = f"; did you mean {close!r}?" if close else ""
             raise where.error(f"unknown contact channel{hint}", at, f"use one of {', '.join(CHANNELS)}")
         if address is None:
             continue
@@ -241,18 +248,20 @@ def _consents(value: Any, where: _Where) -> tuple[ConsentRecord, ...]:
             continue
         scope = str(scope)
         if scope not in KNOWN_SCOPES:
-            close = difflib.get_close_matches(scope, KNOWN_SCOPES, n=1, cutoff=0.75)
+            close = did_you_mean(scope, KNOWN_SCOPES, cutoff=0.75)
             if close or not _SCOPE.match(scope):
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                fix = f"rename it to {close[0]!r}" if close else "name scopes in lowercase-with-dashes"
+                hint = f"; did you mean {close!r}?" if close else ""
+                fix = f"rename it to {close!r}" if close else "name scopes in lowercase-with-dashes"
                 raise where.error(f"unknown consent scope{hint}", f"consents.{scope}", fix)
         records.append(_consent(scope, answer, where, f"consents.{scope}"))
     return tuple(records)
 
 
 def profile_from_record(record: Any, *, pseudonymize: Callable[[str], str], source: str | None = None,
-                        line: int | None = None) -> CustomerProfile:
-    """Build a validated `CustomerProfile` from one record; the raw ``customer_id`` becomes a pseudonym."""
+                        line: int | None = None, strict_versions: bool = False) -> CustomerProfile:
+    """Build a validated `CustomerProfile` from one record; the raw ``customer_id`` becomes a pseudonym.
+
+    Owned versions are optional; ``strict_versions=True`` accepts PEP 440 versions only."""
     where = _Where(source, line)
     if not isinstance(record, Mapping):
         raise where.error("expected a JSON object per customer", None, "write one {...} object per line",
@@ -291,7 +300,7 @@ def profile_from_record(record: Any, *, pseudonymize: Callable[[str], str], sour
         region=_text(record.get("region"), where, "region"),
         locale=locale,
         segment=_text(record.get("segment"), where, "segment"),
-        owned=_owned(_list(record.get("owned"), where, "owned"), where),
+        owned=_owned(_list(record.get("owned"), where, "owned"), where, strict_versions),
         usage=_usage(_list(record.get("usage"), where, "usage"), where),
         preferred_channel=preferred,
         addresses=_addresses(record.get("addresses"), where),

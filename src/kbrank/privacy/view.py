@@ -9,15 +9,16 @@ immutable: tuples of frozen dataclasses, and a read-only mapping for ``addresses
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import FieldNotAllowedError, ParameterError
 from .profiles import CustomerProfile, OwnedProduct, UsageEvent
 from .purposes import DATA_FIELDS, PURPOSES, Decision, Purpose
 
-__all__ = ["ProfileView", "build_view", "non_personalized_view"]
+__all__ = ["ProfileView", "build_view", "non_personalized_view", "register_cache", "with_origin"]
 
 _META = ("purpose", "personalized", "reason")
 
@@ -49,6 +50,7 @@ class ProfileView:
     preferred_channel: str
     channels: tuple[str, ...]
     addresses: Mapping[str, str]
+    _origin: Any  # a weak reference to the gateway that handed the view out (not data; never shown)
 
     def __getattr__(self, name: str) -> Any:  # only reached when a slot is unset, i.e. the field is absent
         if name in DATA_FIELDS:
@@ -114,6 +116,9 @@ class ProfileView:
             return f"ProfileView(purpose={self.purpose!r}, personalized=False, reason={self.reason!r})"
         return f"ProfileView(purpose={self.purpose!r}, {shown})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython and hypothesis: show only what it holds
+        printer.text(repr(self))
+
     def __reduce__(self) -> Any:
         raise TypeError("a ProfileView holds personal data and is never pickled; read it again through the "
                         "gateway where it is needed (each read is audited)")
@@ -159,3 +164,25 @@ def build_view(purpose: Purpose, profile: CustomerProfile, decision: Decision, *
 def non_personalized_view(purpose: Purpose, reason: str) -> ProfileView:
     """The view for graceful degradation: no profile fields at all."""
     return _make(purpose.name, False, reason, {})
+
+
+def with_origin(view: ProfileView, gateway: Any) -> ProfileView:
+    """Mark ``view`` as handed out by ``gateway`` (weakly), so caches built from it can be erased through it."""
+    object.__setattr__(view, "_origin", weakref.ref(gateway))
+    return view
+
+
+def register_cache(view: Any, name: str, clear: Callable[[], int]) -> bool:
+    """Have the gateway that handed out ``view`` call ``clear()`` on every erasure (once per ``name``).
+
+    A cache that holds anything derived from a customer's view (a personalization plan, say) cannot find that
+    customer's entries by pseudonym, because views for ranking carry none; erasure therefore empties it whole.
+    Views built by hand (`ProfileView.of`) have no gateway, and nothing is registered. Returns whether a
+    gateway now knows the cache.
+    """
+    try:
+        origin = object.__getattribute__(view, "_origin")
+    except AttributeError:
+        return False
+    gateway = origin()
+    return gateway is not None and gateway.register_cache(name, clear)

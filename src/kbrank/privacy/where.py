@@ -4,7 +4,8 @@ Conditions on owned products (``product``, ``version``, ``status``, ``platform``
 owned item; ``feature`` needs a usage event of that feature (on one of ``product`` when given); ``region``,
 ``locale`` and ``segment`` test the profile. Each condition takes one value or a collection of values
 (any of them); conditions left at ``None`` are not tested. ``version`` is a PEP 440 range such as
-``">=2.0.3,<2.4"``.
+``">=2.0.3,<2.4"``, checked by the one applicability model (`kbrank.applicability`): firmware-style stored
+versions compare by their number, and an unknown version never matches a range.
 
 >>> Where(product="router-x200", version=">=2.0.3,<2.4", status="active").uses
 ('owned',)
@@ -15,9 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from packaging.version import Version
-
-from ..corpus.records import parse_specifier
+from ..applicability import VersionRange, parse_range
 from ..errors import ParameterError
 from .profiles import STATUSES, OwnedProduct, UsageEvent
 
@@ -49,7 +48,7 @@ class Where:
     locale: str | Iterable[str] | None = None
     segment: str | Iterable[str] | None = None
     feature: str | Iterable[str] | None = None
-    _spec: Any = field(default=None, init=False, repr=False, compare=False)
+    _range: VersionRange | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in (*_OWNED_KEYS, *_PROFILE_KEYS, "feature"):
@@ -63,8 +62,7 @@ class Where:
             if self.product is None:
                 raise ParameterError("version", "given together with product (a version range is per product)",
                                      self.version)
-            object.__setattr__(self, "_spec", parse_specifier(self.version, source=None, line=None,
-                                                              field="where.version"))
+            object.__setattr__(self, "_range", parse_range(self.version, field="where.version"))
 
     @property
     def uses(self) -> tuple[str, ...]:
@@ -77,9 +75,9 @@ class Where:
         used.extend(name for name in _PROFILE_KEYS if getattr(self, name) is not None)
         return tuple(used)
 
-    def version_matches(self, version: str) -> bool:
-        """Whether ``version`` is in the ``version`` range (always true without one)."""
-        return self._spec is None or self._spec.contains(Version(version), prereleases=True)
+    def version_matches(self, version: str | None) -> bool:
+        """Whether ``version`` is in the ``version`` range (always true without one; never when unknown)."""
+        return self._range is None or self._range.contains(version) is True
 
     def owned_matches(self, item: OwnedProduct) -> bool:
         """Whether one owned item satisfies every owned-product condition."""

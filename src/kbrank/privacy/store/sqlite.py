@@ -29,6 +29,9 @@ __all__ = ["SQLiteProfileStore"]
 
 _PAGE = 256
 
+#: How an unknown owned version is stored (the column is NOT NULL since schema 1): the empty string.
+_UNKNOWN_VERSION = ""
+
 
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
@@ -88,7 +91,7 @@ class SQLiteProfileStore:
                     f"SELECT pseudonym, product, version, status, line, platform, registered_at FROM owned_products "
                     f"WHERE pseudonym IN ({marks}) ORDER BY pseudonym, position", keys):
                 owned.setdefault(key, []).append(OwnedProduct(
-                    product=product, version=version, status=status, line=line, platform=platform,
+                    product=product, version=version or None, status=status, line=line, platform=platform,
                     registered_at=dt.date.fromisoformat(registered) if registered else None))
             for key, product, feature, at, region, count in cur.execute(
                     f"SELECT pseudonym, product, feature, at_us, region, count FROM usage_events "
@@ -209,7 +212,7 @@ class SQLiteProfileStore:
         cur.executemany(
             "INSERT INTO owned_products (pseudonym, position, product, version, status, line, platform, "
             "registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(p.id, n, o.product, o.version, o.status, o.line, o.platform,
+            [(p.id, n, o.product, o.version or _UNKNOWN_VERSION, o.status, o.line, o.platform,
               o.registered_at.isoformat() if o.registered_at else None) for n, o in enumerate(p.owned)])
         SQLiteProfileStore._insert_events(cur, p.id, p.usage)
         cur.executemany("INSERT INTO addresses (pseudonym, channel, address) VALUES (?, ?, ?)",

@@ -12,7 +12,30 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["Candidates", "SourceScores", "top_k"]
+from .errors import ParameterError
+
+__all__ = ["Candidates", "SourceScores", "check_k", "minmax", "top_k"]
+
+
+def minmax(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled to [0, 1] by their minimum and maximum: the one min-max rule of kbrank.
+
+    NaN (a missing value) becomes 0; when all present values are equal, they become 1 (no range to divide).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values.copy()
+    low, high = np.fmin.reduce(values), np.fmax.reduce(values)
+    if not high > low:  # also when every value is NaN
+        return np.where(np.isnan(values), 0.0, 1.0)
+    return np.fmax((values - low) / (high - low), 0.0)  # fmax(NaN, 0) is 0
+
+
+def check_k(k: object) -> int:
+    """``k`` as an int, or `ParameterError`: the one check of "how many results" for every search."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ParameterError("k", "an integer >= 0", k)
+    return int(k)
 
 
 def _frozen(array: np.ndarray, dtype: type) -> np.ndarray:
@@ -51,7 +74,7 @@ class Candidates:
         object.__setattr__(self, "scores", _frozen(self.scores, np.float64))
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
         if self.rows.shape != self.scores.shape or self.rows.ndim != 1:
-            raise ValueError("Candidates.rows and .scores must be 1-d arrays of equal length")
+            raise ValueError("Candidates.rows and .scores must be 1-d arrays of equal length")  # internal misuse
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])

@@ -23,13 +23,13 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .._io import atomic_open, fsync_dir, sha256_file
-from .._version import __version__
-from ..errors import IndexFormatError
+from ._io import atomic_open, fsync_dir, iter_jsonl, sha256_file
+from ._version import __version__
+from .errors import IndexFormatError, InputError
 
 __all__ = ["IndexWriter", "IndexReader", "FORMAT_VERSION", "MANIFEST"]
 
@@ -187,10 +187,14 @@ class IndexReader:
         except ValueError as exc:
             raise IndexFormatError(f"cannot read array {name!r}: {exc}", path=str(self.file(name))) from None
 
-    def jsonl(self, name: str) -> Iterable[tuple[int, Any]]:
-        from ..corpus.loaders import iter_jsonl
-
-        return iter_jsonl(self.file(name))
+    def jsonl(self, name: str) -> Iterator[tuple[int, Any]]:
+        """The records of a JSONL file; an unreadable line is an `IndexFormatError` (a crafted or damaged index)."""
+        path = self.file(name)
+        try:
+            yield from iter_jsonl(path)
+        except InputError as exc:
+            raise IndexFormatError(f"cannot read {name!r}: {exc.problem}" + (f" on line {exc.line}" if exc.line else ""),
+                                   path=str(path), fix="rebuild the index") from None
 
 
 def content_digest(*parts: bytes) -> str:
