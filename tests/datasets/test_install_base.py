@@ -18,7 +18,7 @@ from kbrank.privacy import CHANNELS, UsageQuery
 from kbrank.proactive import select_from_columns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proactive"))
-from _proactive_reference import reference_audience  # noqa: E402
+from _proactive_reference import reference_audience
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _proactive_reference import reference_audience
 
 from kbrank.applicability import Scope
 from kbrank.datasets import generate_helpcentre
@@ -23,8 +24,6 @@ from kbrank.proactive import (
     select_affected,
     select_from_columns,
 )
-
-from _proactive_reference import reference_audience
 
 KEY = "proactive-test-key-0123456789abcdef"
 HC = generate_helpcentre(n_customers=400)

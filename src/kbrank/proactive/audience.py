@@ -87,8 +87,8 @@ def clause(issue: KnownIssue, product: str, version: str | None, outcomes: dict[
         parts.append(f"within {spec}")
     elif outcomes["version"] == "unknown":
         parts.append(f"version not known to be outside {spec}")
-    for name, value, shown in (("platform", platform, f"on {platform}"), ("region", region, (region or "").upper()),
-                               ("locale", locale, locale), ("audience", segment, f"{segment} customer")):
+    for name, shown in (("platform", f"on {platform}"), ("region", (region or "").upper()), ("locale", locale),
+                        ("audience", f"{segment} customer")):
         if outcomes[name] == "in":
             parts.append(shown or "")
         elif outcomes[name] == "unknown":

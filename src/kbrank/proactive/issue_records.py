@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..applicability import Scope, parse_range
-from ..errors import CorpusError, KnownIssueError, VersionSpecError
+from .._io import iter_jsonl
+from ..errors import KnownIssueError, VersionSpecError
 from .issues import FIELDS, IMPACTS, ISSUE_STATUSES, SCOPE_LISTS, KnownIssue, StatusChange, UsageCondition, fail
 
 __all__ = ["known_issue_from_record", "known_issues_from_records", "read_known_issues"]
@@ -217,12 +218,7 @@ def read_known_issues(path: str | os.PathLike[str]) -> tuple[KnownIssue, ...]:
     if not target.is_file():
         raise KnownIssueError("file not found", source=source, fix="check the path")
     if suffix == ".jsonl":
-        from ..corpus.loaders import iter_jsonl
-
-        try:
-            items = list(iter_jsonl(target))
-        except CorpusError as exc:
-            raise KnownIssueError(exc.problem, source=source, line=exc.line, fix=exc.fix) from None
+        items = list(iter_jsonl(target, error=KnownIssueError, what="JSONL file of known issues"))
     else:
         items = _yaml_items(target)
     return _unique(((known_issue_from_record(obj, source=source, line=n), n) for n, obj in items), source)

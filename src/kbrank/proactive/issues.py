@@ -267,7 +267,7 @@ class KnownIssue:
             return cls(id=article.id, title=article.title, scope=scope, impact=impact, status=status, usage=usage,
                        workaround_article=article.id, fixed_in=fixed_in)
         except KnownIssueError as exc:
-            raise fail(exc.problem, where, exc.field, exc.fix, **({"value": exc.value} if exc.value else {}))
+            raise fail(exc.problem, where, exc.field, exc.fix, **({"value": exc.value} if exc.value else {})) from None
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready record; `known_issue_from_record` reads it back to an equal issue."""

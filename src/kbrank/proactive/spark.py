@@ -54,7 +54,7 @@ def _require(name: str, frame: Any, columns: tuple[str, ...]) -> None:
 
 def _spark() -> Any:
     try:
-        import pyspark.sql.functions as F  # noqa: N812
+        import pyspark.sql.functions as F
     except ImportError:
         raise MissingDependencyError("pyspark", "spark") from None
     return F
@@ -85,13 +85,13 @@ def read_install_base(spark: Any, folder: str) -> tuple[Any, Any, Any | None]:
             spark.read.parquet(str(usage)) if usage.exists() else None)
 
 
-def _outcome(F: Any, column: Any, allowed: tuple[str, ...]) -> Any:  # noqa: N803
+def _outcome(F: Any, column: Any, allowed: tuple[str, ...]) -> Any:
     if not allowed:
         return F.lit("open")
     return F.when(column.isNull(), "unknown").when(column.isin(list(allowed)), "in").otherwise("out")
 
 
-def _usage_outcome(F: Any, issue: KnownIssue, customers: Any, usage: Any, now: dt.datetime) -> Any:  # noqa: N803
+def _usage_outcome(F: Any, issue: KnownIssue, customers: Any, usage: Any, now: dt.datetime) -> Any:
     """The customers table with a ``usage_outcome`` column."""
     if issue.usage is None:
         return customers.withColumn("usage_outcome", F.lit("open"))
@@ -117,7 +117,7 @@ def _small_frame(spark: Any, rows: list[tuple], names: list[str], types: list[st
     return spark.createDataFrame(rows, schema)
 
 
-def _clause_expr(F: Any, issue: KnownIssue) -> Any:  # noqa: N803
+def _clause_expr(F: Any, issue: KnownIssue) -> Any:
     """`kbrank.proactive.audience.clause` as one native string expression (the tests hold them equal)."""
     spec = F.lit(None).cast("string")
     for product, text in issue.scope.versions.items():
@@ -142,7 +142,7 @@ def select_affected_spark(issue: KnownIssue, customers: Any, owned: Any, *, usag
                           policy: ImpactPolicy = DEFAULT_POLICY, now: dt.datetime | None = None) -> Any:
     """The affected customers of ``issue`` as a DataFrame (`OUTPUT_COLUMNS`, one row per customer; the
     unconsented ones with ``consented`` false and no channel: count them, never contact them)."""
-    F = _spark()  # noqa: N806
+    F = _spark()
     if not isinstance(issue, KnownIssue):
         raise ParameterError("issue", "a KnownIssue", type(issue).__name__)
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -200,7 +200,7 @@ def select_affected_spark(issue: KnownIssue, customers: Any, owned: Any, *, usag
 
 def affected_counts(affected: Any) -> dict[str, int]:
     """``affected``, ``unconsented`` and ``to_contact`` counts of a `select_affected_spark` result."""
-    F = _spark()  # noqa: N806
+    F = _spark()
     row = affected.agg(F.count(F.lit(1)).alias("affected"),
                        F.sum(F.when(~F.col("consented"), 1).otherwise(0)).alias("unconsented"),
                        F.sum(F.when(F.col("contact"), 1).otherwise(0)).alias("to_contact")).collect()[0]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
-from ..profiles import ConsentRecord, CustomerProfile, UsageEvent
 from ..columns import StoredColumns, UsageQuery
+from ..profiles import ConsentRecord, CustomerProfile, UsageEvent
 from ..where import Where
 
 __all__ = ["ProfileStore", "DELETION_KINDS"]

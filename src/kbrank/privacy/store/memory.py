@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-
-import numpy as np
 from dataclasses import replace
 from typing import Iterable, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from ...errors import ParameterError, ProfileStoreError, UnknownCustomerError
-from ..profiles import ConsentRecord, CustomerProfile, UsageEvent, to_utc
 from ..columns import StoredColumns, UsageQuery
+from ..profiles import ConsentRecord, CustomerProfile, UsageEvent, to_utc
 from ..where import Where
 from .base import DELETION_KINDS
 

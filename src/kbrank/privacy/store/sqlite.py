@@ -17,8 +17,8 @@ import os
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ...errors import ParameterError, UnknownCustomerError
-from ..profiles import ConsentRecord, CustomerProfile, OwnedProduct, UsageEvent, to_utc
 from ..columns import StoredColumns, UsageQuery
+from ..profiles import ConsentRecord, CustomerProfile, OwnedProduct, UsageEvent, to_utc
 from ..where import Where
 from ._database import Database, from_micros, to_micros
 from .base import DELETION_KINDS

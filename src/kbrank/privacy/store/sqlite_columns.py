@@ -42,15 +42,15 @@ def scan_columns(db: Database, *, products: Sequence[str] | None, scopes: Sequen
     product_args = tuple(products or ())
     owners = (f"WHERE p.pseudonym IN (SELECT pseudonym FROM owned_products WHERE product IN "
               f"({_marks(len(product_args))}))") if products is not None else ""
-    exists = "".join(f", EXISTS (SELECT 1 FROM consents c WHERE c.pseudonym = p.pseudonym AND c.scope = ? "
-                     f"AND c.granted = 1)" for _ in scopes)
+    exists = "".join(", EXISTS (SELECT 1 FROM consents c WHERE c.pseudonym = p.pseudonym AND c.scope = ? "
+                     "AND c.granted = 1)" for _ in scopes)
     with db.read() as cur:
         cur.execute(f"SELECT p.pseudonym, p.region, p.locale, p.segment, p.preferred_channel{exists} "
                     f"FROM profiles p {owners} ORDER BY p.pseudonym", (*scopes, *product_args))
         head = _columns(cur, 5 + len(scopes))
         where = f"WHERE product IN ({_marks(len(product_args))})" if products is not None else ""
-        cur.execute(f"SELECT pseudonym, position, product, version, platform, status FROM owned_products {where} "
-                    f"ORDER BY pseudonym, position", product_args)
+        cur.execute(f"SELECT pseudonym, position, product, NULLIF(version, ''), platform, status "  # '' = unknown
+                    f"FROM owned_products {where} ORDER BY pseudonym, position", product_args)
         owned = _columns(cur, 6)
         sums: list[list[Any]] = [[], []]
         if usage is not None:
