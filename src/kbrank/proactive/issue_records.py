@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..applicability import Scope, parse_range
 from .._io import iter_jsonl
+from ..applicability import Scope, parse_range
 from ..errors import KnownIssueError, VersionSpecError
 from .issues import FIELDS, IMPACTS, ISSUE_STATUSES, SCOPE_LISTS, KnownIssue, StatusChange, UsageCondition, fail
 
