@@ -201,3 +201,13 @@ def test_the_readme_example_holds() -> None:
         audience = select_affected(hc.known_issues[0], gateway)
     assert audience[0].clause == "owns bell-d1 2.3.0, within >=2.3"
     assert audience[0].decision.reason == "the product does not work as it should"
+
+
+def test_the_access_report_lists_the_columnar_scan(tmp_path: Path) -> None:
+    customer = HC.customers[0]["customer_id"]
+    with ProfileGateway.from_helpcentre(HC, key=KEY, path=tmp_path / "p.db") as gateway:
+        select_affected(HC.known_issues[0], gateway, requester="test.proactive")
+        history = gateway.access_report(customer).history
+    scans = [r for r in history if r.action == "scan" and r.customer == "*"]
+    assert len(scans) == 1 and scans[0].requester == "test.proactive" and scans[0].purpose == "proactive-contact"
+    assert [r.at for r in history] == sorted(r.at for r in history)
