@@ -28,6 +28,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .._frames import require_pandas
 from ..errors import ParameterError
 from ..privacy import CHANNELS, CustomerColumns, ProfileGateway, UsageQuery
 from .impact import DEFAULT_POLICY, USAGE_OUTCOMES, ImpactDecision, ImpactPolicy
@@ -175,7 +176,7 @@ class Audience:
 
     def to_pandas(self) -> Any:
         """One row per affected, consented customer: pseudonym, matched item, clause, decision, channel."""
-        import pandas as pd
+        pd = require_pandas()
 
         reasons = np.asarray([r.reason for r in self.policy.rules], dtype=object)
         return pd.DataFrame({
@@ -186,7 +187,7 @@ class Audience:
 
     def summary(self) -> Any:
         """Counts per segment, channel and decision (a pandas DataFrame), the unconsented as one more row."""
-        import pandas as pd
+        pd = require_pandas()
 
         frame = self.to_pandas()[["segment", "channel", "contact", "decision"]].fillna({"segment": "unknown"})
         counts = frame.groupby(["segment", "channel", "contact", "decision"], dropna=False).size()
