@@ -14,7 +14,7 @@ from typing import IO, Any, Iterator
 
 from .errors import InputError
 
-__all__ = ["atomic_open", "fsync_dir", "iter_jsonl", "iter_lines", "sha256_bytes", "sha256_file"]
+__all__ = ["atomic_open", "fsync_dir", "iter_jsonl", "iter_lines", "sha256_bytes", "sha256_file", "unencodable_field"]
 
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -77,6 +77,35 @@ def iter_jsonl(path: str | os.PathLike[str], *, error: type[InputError] = InputE
                 raise error("a string holds a lone UTF-16 surrogate escape (such as \\ud800)", source=source,
                             line=number, fix="write the character itself, or a valid surrogate pair") from None
         yield number, value
+
+
+def unencodable_field(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """The path (``title``, ``metadata.notes[2]``) of the first string in ``value`` that UTF-8 cannot hold (a
+    lone surrogate, such as ``"\\ud800"``), or ``None``. Records built in Python (not read from a file) can
+    carry one; every kbrank file is UTF-8, so it is refused at load, naming the field."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "(value)"
+        return None
+    if depth > 64:
+        return None  # deeper structures are refused by their own validators
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                continue  # a non-string key is refused by the validators, with its own message
+            if unencodable_field(key) is not None:
+                return f"{path}.(a field name)".lstrip(".")
+            found = unencodable_field(item, f"{path}.{key}".lstrip("."), depth + 1)
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = unencodable_field(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+    return None
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -55,8 +55,9 @@ _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7
 
 
 def plain(text: object) -> str:
-    """Text from data, safe for a terminal: ANSI escape sequences and other control characters removed."""
-    return _CONTROL.sub("", str(text))
+    """Text from data, safe for a terminal: ANSI escape sequences and other control characters removed, and
+    anything UTF-8 cannot encode (a lone surrogate) shown as its escape."""
+    return _CONTROL.sub("", str(text)).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _error_line(message: object) -> Text:

@@ -69,7 +69,8 @@ def erase_customer(store: ProfileStore, audit: AuditLog, cache: ProfileCache, ho
     compacted = bool(store.compact()) & bool(audit.compact())
     report = ErasureReport(tombstone=tombstone, at=at, store=removed, audit_records=rekeyed, cache_entries=cached,
                            hooks=done, failed_hooks=failed, storage_compacted=compacted)
-    log.info("erasure %s by %s: %s", tombstone, who, "complete" if not failed else "INCOMPLETE")
+    log.info("erasure %s by %s: %s", tombstone, who, "complete" if report.complete else
+             "INCOMPLETE: " + "; ".join(report.incomplete_reasons))
     if failed:
         raise ErasureError(f"erasure incomplete: the hooks {', '.join(sorted(failed))} failed", report=report)
     return report
