@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "kbrank"
 #: Lowest first. A unit is the first name after ``kbrank.``; new units must be placed here.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "errors"),
-    ("_io", "_cache", "_frames", "_params", "_dates"),
+    ("_io", "_cache", "_frames", "_params", "_dates", "_sqlite"),
     ("applicability", "storage", "candidates"),
     ("corpus",),
     ("analysis",),
@@ -29,9 +29,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("results",),
     ("searcher",),
     ("chat", "proactive"),
-    ("datasets",),  # the demo data sets build on every model below, the proactive known issues included
+    ("datasets",),
+    ("cli_notify", "cli_chat"),
     ("demo", "web"),
-    ("cli", "cli_notify", "cli_chat", "__main__", "__init__"),
+    ("cli", "__main__", "__init__"),
 )
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}
 #: Imports that are allowed although the unit is not above: none today. Add a reason beside any entry.

@@ -22,11 +22,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .cli_notify import notify_app
 from .errors import (
     IndexFormatError,
     InputError,
     KBRankError,
     MissingDependencyError,
+    OutboxError,
     ParameterError,
     ProfileStoreError,
     UnknownArticleError,
@@ -43,6 +45,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (MissingDependencyError, 4),
     (IndexFormatError, 3),
     (ProfileStoreError, 3),
+    (OutboxError, 3),
     (InputError, 2),
     (ParameterError, 2),
     (UnknownArticleError, 2),
@@ -350,6 +353,10 @@ def _print_access_report(report: dict[str, Any]) -> None:
         _add(history, event["at"], event["requester"], event["action"], event["purpose"] or "-",
                         event["outcome"], ", ".join(event["fields"]) or "-")
     console.print(history)
+
+
+# -- proactive service (kbrank.cli_notify) -----------------------------------------------------------------
+app.add_typer(notify_app(run=_run, console=console, errors=errors, progress_bar=_progress_bar), name="notify")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ALL_CUSTOMERS", "ACTIONS", "OUTCOMES", "AuditRecord", "AuditLog", "InMemoryAuditLog", "audited_fields"]
 
 #: What happened: a single read, a read during a scan, a profile write, a consent change, an access report,
-#: an erasure.
-ACTIONS = ("read", "scan", "write", "consent", "report", "erase")
+#: an erasure, a proactive contact (``fields`` name the issue and channel, ``issue:KI-7``, ``channel:email``).
+ACTIONS = ("read", "scan", "write", "consent", "report", "erase", "contact")
 #: The ``customer`` of a record that covers a whole columnar scan (`ProfileGateway.scan_columns`): one record
 #: names the fields and counts for every customer scanned; access reports list it for every customer.
 ALL_CUSTOMERS = "*"

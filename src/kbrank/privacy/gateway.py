@@ -248,6 +248,41 @@ class ProfileGateway:
         log.debug("read %s for %s by %s: %s", _short(pseudonym), spec.name, who, ",".join(view.fields))
         return view
 
+    def read_pseudonyms(self, pseudonyms: Iterable[str], purpose: str | Purpose, *,
+                        requester: str | None = None) -> dict[str, ProfileView]:
+        """The views, for ``purpose``, of the consenting customers among ``pseudonyms``, keyed by pseudonym.
+
+        For components that hold only pseudonyms (the proactive outbox re-checks consent and reads the
+        address at send time). Customers without a profile or without consent are left out and not audited,
+        as in `scan`; the views handed out are audited as one batch.
+        """
+        spec = self._purpose(purpose)
+        who = self._who(requester)
+        usage_since = self.usage_since()
+        found: list[str] = []
+        views: list[ProfileView] = []
+        for pseudonym in dict.fromkeys(pseudonyms):
+            profile = self._load(pseudonym, with_addresses=spec.contact) if isinstance(pseudonym, str) else None
+            decision = spec.decide(profile) if profile is not None else None
+            if decision is not None and decision.granted:
+                found.append(pseudonym)
+                views.append(build_view(spec, profile, decision, usage_since=usage_since))  # type: ignore[arg-type]
+        if views:
+            self._audit_views(found, views, "read", who)
+        return dict(zip(found, views))
+
+    def record_contacts(self, contacts: Iterable[tuple[str, str, str]], *, requester: str | None = None) -> int:
+        """Audit proactive contacts: one ``(pseudonym, issue id, channel)`` per customer told about an issue.
+
+        The trail says who was contacted about what and how, by pseudonym, never by address. Returns how many
+        records were written.
+        """
+        who = self._who(requester)
+        at = self.now()
+        records = [AuditRecord(at, pseudonym, who, "contact", "done", "proactive-contact",
+                               (f"issue:{issue}", f"channel:{channel}")) for pseudonym, issue, channel in contacts]
+        return self._audit.append(records)
+
     def scan(self, purpose: str | Purpose, where: Where | Callable[[ProfileView], bool] | None = None, *,
              requester: str | None = None, channel: str | None = None) -> Iterator[ProfileView]:
         """The views, for ``purpose``, of every consenting customer that ``where`` selects, in pseudonym order.
