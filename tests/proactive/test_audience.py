@@ -180,3 +180,34 @@ def test_columns_of_both_stores_are_identical(tmp_path: Path) -> None:
             for name in ("customer", "region", "locale", "segment", "consented", "channels", "preferred", "usage",
                          "owner", "position", "product", "version", "platform", "status"):
                 assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_an_erased_customer_is_gone_from_the_columnar_scan(tmp_path: Path) -> None:
+    issue = KnownIssue(id="c10", title="", impact="broken", scope=Scope(products=("cam-c10",)))
+    with ProfileGateway.from_helpcentre(HC, key=KEY, path=tmp_path / "p.db") as gateway:
+        first = select_affected(issue, gateway)
+        customer = next(c for c in HC.customers if gateway.pseudonymize(c["customer_id"]) == first[0].customer)
+        gateway.erase(customer["customer_id"])
+        columns = gateway.scan_columns("proactive-contact", include_unconsented=True)
+        assert first[0].customer.encode() not in set(columns.customer.tolist())
+        assert select_affected(issue, gateway).n_affected == first.n_affected - 1
+
+
+def test_the_readme_example_holds() -> None:
+    from kbrank.datasets import load_helpcentre
+
+    hc = load_helpcentre()
+    with ProfileGateway.from_helpcentre(hc, key="a deployer secret of 32 bytes...") as gateway:
+        audience = select_affected(hc.known_issues[0], gateway)
+    assert audience[0].clause == "owns bell-d1 2.3.0, within >=2.3"
+    assert audience[0].decision.reason == "the product does not work as it should"
+
+
+def test_the_access_report_lists_the_columnar_scan(tmp_path: Path) -> None:
+    customer = HC.customers[0]["customer_id"]
+    with ProfileGateway.from_helpcentre(HC, key=KEY, path=tmp_path / "p.db") as gateway:
+        select_affected(HC.known_issues[0], gateway, requester="test.proactive")
+        history = gateway.access_report(customer).history
+    scans = [r for r in history if r.action == "scan" and r.customer == "*"]
+    assert len(scans) == 1 and scans[0].requester == "test.proactive" and scans[0].purpose == "proactive-contact"
+    assert [r.at for r in history] == sorted(r.at for r in history)

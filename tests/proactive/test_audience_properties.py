@@ -17,7 +17,8 @@ from kbrank.proactive import IMPACTS, KnownIssue, UsageCondition, select_affecte
 KEY = "proactive-property-key-0123456789"
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 PRODUCTS = ("cam-c10", "cam-c20", "router-x200")
-VERSIONS = ("4.1.0", "4.2", "4.2.1", "4.3.2rc1", "4.3.2", "1.0", "1.0.5", "2.0.0", "2.3.1")
+VERSIONS = ("4.1.0", "4.2", "4.2.1", "4.3.2rc1", "4.3.2", "1.0", "1.0.5", "2.0.0", "2.3.1", None, "FW_4.2.1",
+            "v4.3.2-beta", "4.2.1 (build 77)")
 SPECS = (">=4.2,<4.3.2", "==4.2.*", "~=1.0", ">=2", "<4.2", "!=4.2.1")
 FEATURES = ("night-vision", "live-view", "speed-test")
 
@@ -60,10 +61,13 @@ def issues(draw: st.DrawFn) -> KnownIssue:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(1, 25).flatmap(lambda n: st.tuples(*[customers(i) for i in range(1, n + 1)])), issues())
-def test_selection_equals_the_per_customer_reference(base: tuple[dict, ...], issue: KnownIssue) -> None:
+@given(st.integers(1, 25).flatmap(lambda n: st.tuples(*[customers(i) for i in range(1, n + 1)])), issues(),
+       st.sampled_from(["memory", "sqlite"]))
+def test_selection_equals_the_per_customer_reference(base: tuple[dict, ...], issue: KnownIssue, store: str) -> None:
     records = list(base)
-    with ProfileGateway.in_memory(key=KEY, now=lambda: NOW) as gateway:
+    opened = (ProfileGateway.in_memory(key=KEY, now=lambda: NOW) if store == "memory"
+              else ProfileGateway.open(":memory:", key=KEY, now=lambda: NOW))
+    with opened as gateway:
         gateway.load_records(records)
         audience = select_affected(issue, gateway)
         expected, affected, unconsented = reference_audience(issue, records, now=NOW)

@@ -69,7 +69,7 @@ def test_with_status_validates_the_transition_and_returns_a_new_issue() -> None:
 @pytest.mark.parametrize(("change", "field", "text"), [
     ({"impact": "brokn"}, "impact", "did you mean 'broken'"),
     ({"impact": None}, "impact", "missing impact"),
-    ({"versions": {"cam-c10": "=>4.2"}}, "versions.cam-c10", "not a PEP 440 version specifier"),
+    ({"versions": {"cam-c10": "=>4.2"}}, "versions.cam-c10", "not a PEP 440 version"),
     ({"versions": {"cam-c20": ">=1"}}, "versions.cam-c20", "names a product the issue does not list"),
     ({"products": [], "versions": {}, "fixed_in": {}}, "products", "names the products it affects"),
     ({"regoins": ["eu"]}, "regoins", "did you mean 'regions'"),

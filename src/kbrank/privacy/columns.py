@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._frames import require_pandas
 from ..errors import ParameterError
 from .profiles import CHANNELS, STATUSES, channel_scope, to_utc
 
@@ -154,7 +155,7 @@ class CustomerColumns:
     def to_pandas(self) -> tuple[Any, Any]:
         """(customers, owned) as two pandas DataFrames of strings, the table shape `kbrank.proactive.spark`
         reads (``customer`` joins them; ``consented`` customers only carry channels)."""
-        import pandas as pd
+        pd = require_pandas()
 
         def names(vocab: tuple[str, ...], codes: np.ndarray) -> Any:
             return pd.Categorical.from_codes(codes.astype(np.int64), categories=list(vocab)).astype(object)

@@ -25,7 +25,7 @@ from ..errors import ConsentError, ParameterError, ProfileStoreError, UnknownCus
 from ..errors import short_pseudonym as _short
 from ._cache import ProfileCache
 from ._requests import access_report, erase_customer
-from .audit import AuditLog, AuditRecord, InMemoryAuditLog, audited_fields
+from .audit import ALL_CUSTOMERS, AuditLog, AuditRecord, InMemoryAuditLog, audited_fields
 from .columns import CustomerColumns, UsageQuery, columnar_scan
 from .loaders import profiles_from_dataframe, profiles_from_records, read_profiles_jsonl
 from .profiles import CHANNELS, DATA_SCOPES, ConsentRecord, CustomerProfile, UsageEvent, channel_scope, to_utc
@@ -340,12 +340,13 @@ class ProfileGateway:
         Only consenting customers are handed out, unless ``include_unconsented``: then the others come too,
         anonymously (no pseudonym, no channels), to be counted. ``usage`` sums usage events per customer
         who consented to usage analysis, within retention. The whole scan is audited as ONE record (customer
-        ``"*"``) naming the fields handed out and the counts: ``#customers=``, ``#unconsented=``, ``#rows=``.
+        ``"*"``, `ALL_CUSTOMERS`) naming the fields handed out and the counts: ``#customers=``, ``#unconsented=``,
+        ``#rows=``; every customer's access report lists it.
         """
         spec = self._purpose(purpose)
         columns, fields = columnar_scan(self._store, spec, products=products, usage=usage,
                                         include_unconsented=include_unconsented, usage_since=self.usage_since())
-        self._audit.append([AuditRecord(self.now(), "*", self._who(requester), "scan", "granted", spec.name,
+        self._audit.append([AuditRecord(self.now(), ALL_CUSTOMERS, self._who(requester), "scan", "granted", spec.name,
                                         tuple(fields))])
         log.debug("columnar scan for %s: %s", spec.name, ", ".join(fields[-3:]))
         return columns

@@ -17,17 +17,8 @@ Importing this package loads no heavy dependency: Jinja2, tenacity and standardw
 from .audience import PURPOSE, AffectedCustomer, Audience, AudienceGuard, select_affected, select_from_columns
 from .dispatch import Dispatcher, DispatchReport, RetryPolicy
 from .impact import DEFAULT_POLICY, USAGE_OUTCOMES, ImpactDecision, ImpactPolicy, ImpactRule
-from .issues import (
-    IMPACTS,
-    ISSUE_STATUSES,
-    TRANSITIONS,
-    KnownIssue,
-    StatusChange,
-    UsageCondition,
-    known_issue_from_record,
-    known_issues_from_records,
-    read_known_issues,
-)
+from .issue_records import known_issue_from_record, known_issues_from_records, read_known_issues
+from .issues import IMPACTS, ISSUE_STATUSES, TRANSITIONS, KnownIssue, StatusChange, UsageCondition
 from .outbox import EVERY_ISSUE, Outbox
 from .planning import CLOSING_STATUSES, describe_scope, plan, plan_update, recipients_of
 from .records import (

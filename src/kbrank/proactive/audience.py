@@ -28,6 +28,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .._frames import require_pandas
 from ..errors import ParameterError
 from ..privacy import CHANNELS, CustomerColumns, ProfileGateway, UsageQuery
 from .impact import DEFAULT_POLICY, USAGE_OUTCOMES, ImpactDecision, ImpactPolicy
@@ -87,8 +88,8 @@ def clause(issue: KnownIssue, product: str, version: str | None, outcomes: dict[
         parts.append(f"within {spec}")
     elif outcomes["version"] == "unknown":
         parts.append(f"version not known to be outside {spec}")
-    for name, _value, shown in (("platform", platform, f"on {platform}"), ("region", region, (region or "").upper()),
-                               ("locale", locale, locale), ("audience", segment, f"{segment} customer")):
+    for name, shown in (("platform", f"on {platform}"), ("region", (region or "").upper()), ("locale", locale),
+                        ("audience", f"{segment} customer")):
         if outcomes[name] == "in":
             parts.append(shown or "")
         elif outcomes[name] == "unknown":
@@ -112,7 +113,7 @@ _CODES = ("in", "out", "unknown", "open")
 @dataclass(frozen=True, eq=False)
 class Audience:
     """The customers a known issue affects; see the module docstring. Columns are numpy arrays aligned with
-    ``customers`` (the pseudonyms of the affected, consented customers, in pseudonym order)."""
+    ``customers`` (the pseudonyms of the affected, consented customers, in the order of the scan)."""
 
     issue: KnownIssue
     policy: ImpactPolicy
@@ -167,15 +168,15 @@ class Audience:
 
     def explain(self, customer: str) -> AffectedCustomer:
         """The entry of one pseudonym; `ParameterError` if they are not in the audience."""
-        key = customer.encode("ascii") if isinstance(customer, str) and customer.isascii() else b"\xff"
-        row = int(np.searchsorted(self.customers, key))
-        if row >= len(self) or self.customers[row] != key:
-            raise ParameterError("customer", "the pseudonym of a customer in this audience", customer[:12] + "...")
-        return self[row]
+        key = customer.encode("ascii") if isinstance(customer, str) and customer.isascii() else None
+        rows = np.flatnonzero(self.customers == key) if key else ()
+        if not len(rows):
+            raise ParameterError("customer", "the pseudonym of a customer in this audience", str(customer)[:12] + "...")
+        return self[int(rows[0])]
 
     def to_pandas(self) -> Any:
         """One row per affected, consented customer: pseudonym, matched item, clause, decision, channel."""
-        import pandas as pd
+        pd = require_pandas()
 
         reasons = np.asarray([r.reason for r in self.policy.rules], dtype=object)
         return pd.DataFrame({
@@ -186,7 +187,7 @@ class Audience:
 
     def summary(self) -> Any:
         """Counts per segment, channel and decision (a pandas DataFrame), the unconsented as one more row."""
-        import pandas as pd
+        pd = require_pandas()
 
         frame = self.to_pandas()[["segment", "channel", "contact", "decision"]].fillna({"segment": "unknown"})
         counts = frame.groupby(["segment", "channel", "contact", "decision"], dropna=False).size()

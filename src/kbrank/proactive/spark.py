@@ -36,11 +36,25 @@ __all__ = ["OUTPUT_COLUMNS", "affected_counts", "local_session", "read_install_b
 OUTPUT_COLUMNS = ("customer", "consented", "product", "version", "platform", "region", "locale", "segment",
                   "clause", "contact", "decision", "channel")
 _DIMENSIONS = ("version", "platform", "region", "locale", "audience", "usage")
+_CUSTOMER_COLUMNS = ("customer", "region", "locale", "segment", "consented", "channel_email", "channel_sms",
+                     "channel_push", "preferred_channel")
+_OWNED_COLUMNS = ("customer", "position", "product", "version", "platform", "status")
+_USAGE_COLUMNS = ("customer", "product", "feature", "timestamp", "count")
+
+
+def _require(name: str, frame: Any, columns: tuple[str, ...]) -> None:
+    present = set(getattr(frame, "columns", ()) or ())
+    if not hasattr(frame, "sparkSession"):
+        raise ParameterError(name, "a Spark DataFrame", type(frame).__name__)
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise ParameterError(name, f"a table with the columns {', '.join(columns)}", sorted(present),
+                             hint=f"Missing: {', '.join(missing)} (see kbrank.proactive.spark's docstring).")
 
 
 def _spark() -> Any:
     try:
-        import pyspark.sql.functions as F  # noqa: N812
+        import pyspark.sql.functions as F
     except ImportError:
         raise MissingDependencyError("pyspark", "spark") from None
     return F
@@ -55,7 +69,7 @@ def local_session(*, app_name: str = "kbrank", cores: int = 2, memory: str = "2g
 
     return (SparkSession.builder.master(f"local[{cores}]").appName(app_name)
             .config("spark.driver.memory", memory).config("spark.sql.shuffle.partitions", str(partitions or cores * 2))
-            .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
+            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
 
 
 def read_install_base(spark: Any, folder: str) -> tuple[Any, Any, Any | None]:
@@ -71,13 +85,13 @@ def read_install_base(spark: Any, folder: str) -> tuple[Any, Any, Any | None]:
             spark.read.parquet(str(usage)) if usage.exists() else None)
 
 
-def _outcome(F: Any, column: Any, allowed: tuple[str, ...]) -> Any:  # noqa: N803
+def _outcome(F: Any, column: Any, allowed: tuple[str, ...]) -> Any:
     if not allowed:
         return F.lit("open")
     return F.when(column.isNull(), "unknown").when(column.isin(list(allowed)), "in").otherwise("out")
 
 
-def _usage_outcome(F: Any, issue: KnownIssue, customers: Any, usage: Any, now: dt.datetime) -> Any:  # noqa: N803
+def _usage_outcome(F: Any, issue: KnownIssue, customers: Any, usage: Any, now: dt.datetime) -> Any:
     """The customers table with a ``usage_outcome`` column."""
     if issue.usage is None:
         return customers.withColumn("usage_outcome", F.lit("open"))
@@ -103,7 +117,7 @@ def _small_frame(spark: Any, rows: list[tuple], names: list[str], types: list[st
     return spark.createDataFrame(rows, schema)
 
 
-def _clause_expr(F: Any, issue: KnownIssue) -> Any:  # noqa: N803
+def _clause_expr(F: Any, issue: KnownIssue) -> Any:
     """`kbrank.proactive.audience.clause` as one native string expression (the tests hold them equal)."""
     spec = F.lit(None).cast("string")
     for product, text in issue.scope.versions.items():
@@ -128,10 +142,16 @@ def select_affected_spark(issue: KnownIssue, customers: Any, owned: Any, *, usag
                           policy: ImpactPolicy = DEFAULT_POLICY, now: dt.datetime | None = None) -> Any:
     """The affected customers of ``issue`` as a DataFrame (`OUTPUT_COLUMNS`, one row per customer; the
     unconsented ones with ``consented`` false and no channel: count them, never contact them)."""
-    F = _spark()  # noqa: N806
+    F = _spark()
     if not isinstance(issue, KnownIssue):
         raise ParameterError("issue", "a KnownIssue", type(issue).__name__)
     now = now or dt.datetime.now(dt.timezone.utc)
+    needs_usage = issue.usage is not None
+    _require("customers", customers, (*_CUSTOMER_COLUMNS, *(("usage_consent",) if needs_usage and usage is not None
+                                                           else ("usage",) if needs_usage else ())))
+    _require("owned", owned, _OWNED_COLUMNS)
+    if needs_usage and usage is not None:
+        _require("usage", usage, _USAGE_COLUMNS)
     spark = owned.sparkSession
     scope = issue.scope
     items = owned.where(F.col("product").isin(list(scope.products)) & (F.col("status") == "active"))
@@ -150,10 +170,11 @@ def select_affected_spark(issue: KnownIssue, customers: Any, owned: Any, *, usag
     rows = items.join(people, "customer")
     outcomes = [F.col(f"{d}_outcome") for d in _DIMENSIONS]
     passing = rows.where(~F.array_contains(F.array(*outcomes), "out"))
-    first = passing.groupBy("customer").agg(F.min(F.struct("position", "product", "version", "platform",
-                                                           "platform_outcome", "version_outcome")).alias("item"))
-    chosen = first.select("customer", *[F.col(f"item.{c}").alias(c) for c in (
-        "product", "version", "platform", "platform_outcome", "version_outcome")]).join(people, "customer")
+    carried = ("product", "version", "platform", "platform_outcome", "version_outcome", "region", "locale",
+               "segment", "consented", "channel_email", "channel_sms", "channel_push", "preferred_channel",
+               "usage_outcome", "region_outcome", "locale_outcome", "audience_outcome")
+    first = passing.groupBy("customer").agg(F.min(F.struct("position", *carried)).alias("item"))
+    chosen = first.select("customer", *[F.col(f"item.{c}").alias(c) for c in carried])
     # a segment no rule names decides like an unknown one, so the table needs only the named segments
     named = sorted({s for rule in policy.rules for s in rule.segments})
     decisions = [(segment, usage_outcome, policy.rule_for(issue.impact, segment, usage_outcome))
@@ -179,7 +200,7 @@ def select_affected_spark(issue: KnownIssue, customers: Any, owned: Any, *, usag
 
 def affected_counts(affected: Any) -> dict[str, int]:
     """``affected``, ``unconsented`` and ``to_contact`` counts of a `select_affected_spark` result."""
-    F = _spark()  # noqa: N806
+    F = _spark()
     row = affected.agg(F.count(F.lit(1)).alias("affected"),
                        F.sum(F.when(~F.col("consented"), 1).otherwise(0)).alias("unconsented"),
                        F.sum(F.when(F.col("contact"), 1).otherwise(0)).alias("to_contact")).collect()[0]

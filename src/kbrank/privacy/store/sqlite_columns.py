@@ -49,8 +49,8 @@ def scan_columns(db: Database, *, products: Sequence[str] | None, scopes: Sequen
                     f"FROM profiles p {owners} ORDER BY p.pseudonym", (*scopes, *product_args))
         head = _columns(cur, 5 + len(scopes))
         where = f"WHERE product IN ({_marks(len(product_args))})" if products is not None else ""
-        cur.execute(f"SELECT pseudonym, position, product, version, platform, status FROM owned_products {where} "
-                    f"ORDER BY pseudonym, position", product_args)
+        cur.execute(f"SELECT pseudonym, position, product, NULLIF(version, ''), platform, status "  # '' = unknown
+                    f"FROM owned_products {where} ORDER BY pseudonym, position", product_args)
         owned = _columns(cur, 6)
         sums: list[list[Any]] = [[], []]
         if usage is not None:
