@@ -15,12 +15,12 @@ import pytest
 
 from kbrank import Article, Corpus, IndexFormatError, NotFittedError, ParameterError
 from kbrank.datasets import load_helpcentre
-from kbrank.evaluation import evaluate
+from kbrank.evaluation import ClickSession, evaluate, simulate_clicks
 from kbrank.personalize import Personalizer, compile_applicability
 from kbrank.personalize.features import (ARTICLE_FEATURES, RETRIEVAL_FEATURES, spec_bounds, version_features,
                                          version_number)
-from kbrank.personalize.learned import (BASE_FEATURES, ClickSession, LearnedPersonalizer, LearnedReranker,
-                                        collect_examples, propensity, simulate_clicks)
+from kbrank.personalize.learned import (BASE_FEATURES, LearnedPersonalizer, LearnedReranker, collect_examples,
+                                        propensity)
 from kbrank.privacy import OwnedProduct, ProfileGateway, ProfileView
 from kbrank.searcher import Searcher
 
