@@ -6,13 +6,14 @@ corpus, or loaded from an index directory that holds the corpus and every index 
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from .corpus import Corpus
-from .errors import IndexFormatError, ParameterError
+from .errors import IndexFormatError, NotFittedError, ParameterError
 from .results import HiddenResult, Result, Results, SourceHit
 from .retrieval.candidates import Candidates, SourceScores
 
@@ -79,6 +80,17 @@ class Searcher:
         analyzer = self.bm25_.analyzer_ if self.bm25_ is not None else None
         personalizer = self.personalizer or Personalizer(analyzer=analyzer)
         self.personalizer_ = personalizer.fit(self.corpus_, applicability)
+
+    def with_personalizer(self, personalizer: Any) -> Searcher:
+        """A searcher over these same built indexes that personalizes with ``personalizer`` (a `Personalizer`
+        or `LearnedPersonalizer`, fitted here on this corpus and applicability, as `build` fits its own). This
+        searcher is unchanged, so several policies or learned models can be compared without building again."""
+        if not hasattr(self, "personalizer_"):
+            raise NotFittedError("this Searcher is not built; call build(corpus) or Searcher.load(path) first")
+        other = copy.copy(self)
+        other.personalizer = personalizer
+        other._fit_personalizer(self.personalizer_.applicability_)
+        return other
 
     def _retriever(self, mode: str):
         if mode == "hybrid":
