@@ -1,7 +1,13 @@
-"""How the personalization benchmark scores its systems: rankings through `kbrank.evaluation.run_queries`,
-nDCG@10 with paired p-values (`compare`), harm (`harm_at_k`), inapplicable and not relevant shares of the top 3
-(`inapplicable_at_k`, with the demo's ground truth as the oracle), per segment; and the robustness curve over
-corrupted profiles."""
+"""How the personalization benchmark ranks and scores its systems.
+
+Rankings: `kbrank.evaluation.run_queries` (each query encoded once for every system: `QueryVectorCache`);
+the learned models are cross-fitted over folds of customers (`customer_folds`). Scores, per segment:
+nDCG@10 with paired p-values (`compare`); harm (`harm_at_k`); the inapplicable and not relevant shares of the
+top 3 (`inapplicable_at_k`). *Inapplicable* means the article fails the ground truth's applicability rules
+for the customer (product and version target, platform, region, locale, segment, active and not expired):
+`HelpCentre.relevance`, the generator's judge, asked about the article's own intent, so a relevant article
+for another question still counts as applicable. *Not relevant* is grade 0 for the query (not in the qrels),
+which also counts on-topic misses. And the robustness curve over corrupted profiles."""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ import random
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
 from kbrank.evaluation import Run, compare, harm_at_k, inapplicable_at_k, run_queries
 from kbrank.privacy import ProfileView
 
@@ -17,10 +25,47 @@ SEGMENTS = ("consumer", "pro", "business")
 Runs = Mapping[str, Mapping[str, Any]]  # system -> query id -> ranking (a Run, or any Run-like mapping)
 
 
+class QueryVectorCache:
+    """An `Encoder` that remembers query vectors, so each query is encoded once for every system and level.
+
+    Documents go to the wrapped encoder unchanged (same fingerprint, so the embedding cache is shared)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.vectors: dict[str, np.ndarray] = {}
+
+    name = property(lambda self: self.inner.name)
+    dim = property(lambda self: self.inner.dim)
+    fingerprint = property(lambda self: self.inner.fingerprint)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if missing:
+            for text, vector in zip(missing, self.inner.encode_queries(missing)):
+                self.vectors[text] = vector
+        return np.stack([self.vectors[t] for t in texts])
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.encode_documents(texts)
+
+
 def rank(searcher: Any, queries: Sequence[Any], views: Mapping[str, Any] | None) -> Run:
     """Each demo query's top 10, personalized with its customer's view (``views``: customer id -> view)."""
     return run_queries(searcher, {q.id: q.text for q in queries}, 10,
                        views=None if views is None else {q.id: views[q.customer_id] for q in queries})
+
+
+def customer_folds(customers: Sequence[dict], n_folds: int, seed: int) -> dict[str, int]:
+    """Customer id -> fold, stratified by segment, seeded."""
+    rng = random.Random(f"personalization-folds/{seed}")
+    fold: dict[str, int] = {}
+    for segment in SEGMENTS:
+        ids = sorted(c["customer_id"] for c in customers if c["segment"] == segment)
+        rng.shuffle(ids)
+        start = rng.randrange(n_folds)
+        for i, customer_id in enumerate(ids):
+            fold[customer_id] = (start + i) % n_folds
+    return fold
 
 
 def inapplicable_oracle(hc: Any, queries: Sequence[Any]) -> Callable[[str, str], bool]:

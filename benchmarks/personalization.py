@@ -24,28 +24,21 @@ Method (one process, one run):
    probability 0.05 / 0.5 / 0.9 by grade, "solved it" 0 / 0.3 / 0.7); the clicks model corrects with
    propensity max((1/rank)^1, 0.1). An uncorrected clicks model (eta = 0) is in the JSON as an ablation.
 4. Metrics (``_personalization_eval.py``), per segment (consumer, pro, business) and overall: nDCG@10
-   (trec_eval's, `kbrank.evaluation`), its difference from unpersonalized with paired p-values (`compare`,
-   t-test and randomization with 10,000 sign flips); *harm rate* (`harm_at_k`, k=10): share of queries
-   where a relevant article (grade >= 1) in the unpersonalized top 10 is hidden or pushed out of the
-   personalized top 10; *inapplicable in top 3* (`inapplicable_at_k`, k=3): share of top-3 slots (pooled
-   over queries) holding an article that does not apply to the customer under the ground truth's rules
-   (`HelpCentre.relevance`, the generator's judge, asked about the article's own intent, so a relevant
-   article for another question still counts as applicable); *not relevant in top 3*: the same share for
-   articles of grade 0 (not in the qrels), which also counts on-topic misses. The ground truth is read here,
-   by the evaluation, never by kbrank.
+   (trec_eval's) and its difference from unpersonalized with paired p-values (`compare`, t-test and
+   randomization with 10,000 sign flips); *harm rate* (`harm_at_k`, k=10: a relevant article of the
+   unpersonalized top 10 hidden or pushed out of the personalized top 10); *inapplicable in top 3*
+   (`inapplicable_at_k`, k=3, pooled over queries: the article does not apply to the customer by the
+   ground truth, `HelpCentre.relevance` asked about the article's own intent); *not relevant in top 3* (the
+   same share for grade 0). The ground truth is read here, by the evaluation, never by kbrank.
 5. Robustness: each consenting customer's attributes (each owned item, its version, its platform, the
    region) are put in a seeded random order; at level x the first round(x * n) are corrupted (item
    dropped, version set to an older release of that product, platform set to unknown, region dropped), so
    a higher level corrupts a superset. Relevance stays that of the true profile.
 6. Generalization: the policy on a second generated help centre (``seed=1``: other articles, customers and
    queries), BM25, all queries: the default weights were chosen on seed 0.
-7. Speed (skipped with ``--quick``; ``_personalization_speed.py``): a synthetic corpus of 100,000 articles
-   over about 2,000 attribute values; ``Personalizer.plan`` for a new and a cached profile, and ``rerank``
-   of 1,000 candidates with a cached plan (policy and learned), median over repeated calls; the ratio of
-   personalization time (cached plan + rerank) to a hybrid query over the same 100k articles (query
-   encoding by the real model; article vectors synthetic: demo vectors plus noise), to that query's
-   retrieval without the encoding (the stricter ratio, and the one least moved by other load on the
-   machine), and to a hybrid query over the demo.
+7. Speed (skipped with ``--quick``; ``_personalization_speed.py``): plan and rerank costs over a synthetic
+   corpus of 100,000 articles, and their share of a hybrid query over it, of its retrieval alone, and of a
+   hybrid query over the demo.
 
 Writes ``personalization.json`` and ``personalization.md`` to ``--out`` (default ``benchmarks/results``), and
 the markdown into README.md between ``<!-- personalization:start -->`` and ``<!-- personalization:end -->``
@@ -59,7 +52,6 @@ import dataclasses
 import json
 import os
 import platform
-import random
 import sys
 import time
 from pathlib import Path
@@ -69,7 +61,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helper modules beside this script
 
-from _personalization_eval import SEGMENTS, inapplicable_oracle, rank, robustness, segment_table  # noqa: E402,F401
+from _personalization_eval import (SEGMENTS, QueryVectorCache, customer_folds, inapplicable_oracle,  # noqa: E402,F401
+                                   rank, robustness, segment_table)
 from _personalization_report import ABLATIONS, SYSTEMS, render_markdown, targets, update_readme  # noqa: E402,F401
 
 from kbrank.datasets import generate_helpcentre, load_helpcentre  # noqa: E402
@@ -89,30 +82,6 @@ CLICKS = {"sessions_per_query": 10, "eta": 1.0, "click_probability": (0.05, 0.5,
 
 
 # -- setup --------------------------------------------------------------------------------------------------
-class QueryVectorCache:
-    """An `Encoder` that remembers query vectors, so each query is encoded once for every system and level.
-
-    Documents go to the wrapped encoder unchanged (same fingerprint, so the embedding cache is shared)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.vectors: dict[str, np.ndarray] = {}
-
-    name = property(lambda self: self.inner.name)
-    dim = property(lambda self: self.inner.dim)
-    fingerprint = property(lambda self: self.inner.fingerprint)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
-        if missing:
-            for text, vector in zip(missing, self.inner.encode_queries(missing)):
-                self.vectors[text] = vector
-        return np.stack([self.vectors[t] for t in texts])
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.encode_documents(texts)
-
-
 def aliases(hc: Any) -> dict[str, list[str]]:
     return {p: [c["short_name"], c["name"]] for p, c in hc.catalog.items()}
 
@@ -142,19 +111,6 @@ def build_searcher(hc: Any, mode: str, log: Callable[[str], None]) -> Searcher:
     searcher = Searcher(mode=mode, dense=dense, personalizer=personalizer).build(hc.corpus)
     log(f"built the {mode} searcher in {time.perf_counter() - started:.1f} s")
     return searcher
-
-
-def customer_folds(customers: Sequence[dict], n_folds: int, seed: int) -> dict[str, int]:
-    """Customer id -> fold, stratified by segment, seeded."""
-    rng = random.Random(f"personalization-folds/{seed}")
-    fold: dict[str, int] = {}
-    for segment in SEGMENTS:
-        ids = sorted(c["customer_id"] for c in customers if c["segment"] == segment)
-        rng.shuffle(ids)
-        start = rng.randrange(n_folds)
-        for i, customer_id in enumerate(ids):
-            fold[customer_id] = (start + i) % n_folds
-    return fold
 
 
 def views_of(hc: Any, customers: Sequence[dict]) -> dict[str, Any]:
