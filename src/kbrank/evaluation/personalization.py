@@ -89,6 +89,7 @@ def inapplicable_at_k(rankings: Rankings, inapplicable: Oracle, k: int = 3, *,
     _check_k(k)
     ranked = as_rankings(rankings, "rankings")
     ids = _query_ids(queries, ranked, ("rankings", ranked))
+    cannot_apply: Callable[[str, str], bool]
     if isinstance(inapplicable, Mapping):
         missing = [query_id for query_id in ids if query_id not in inapplicable]
         if missing:
@@ -96,9 +97,7 @@ def inapplicable_at_k(rankings: Rankings, inapplicable: Oracle, k: int = 3, *,
                                  f"none for {missing[:3]}", hint="give an empty set for a query where every "
                                                                  "article applies, or pass a callable")
         excluded = inapplicable
-
-        def cannot_apply(query_id: str, doc_id: str) -> bool:
-            return doc_id in excluded[query_id]
+        cannot_apply = lambda query_id, doc_id: doc_id in excluded[query_id]  # noqa: E731
     elif callable(inapplicable):
         cannot_apply = inapplicable
     else:
