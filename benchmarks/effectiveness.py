@@ -12,7 +12,7 @@ Method:
    published table does not move when a library default changes; the report notes any difference from the
    library defaults): `BM25Index` (kbrank's Analyzer: English stopwords + Snowball stemming; rank_bm25's
    k1=1.5, b=0.75 over ``title + " " + text``) and `DenseIndex` (all-MiniLM-L6-v2, exact faiss search over
-   passages of 200 words starting every 150, an article scores as its best passage). Passage vectors go
+   passages of 128 words starting every 96, the library default; an article scores as its best passage). Passage vectors go
    through the embedding cache in ``<repo>/.kbrank-cache`` (gitignored), so a re-run encodes nothing.
 3. Retrieval: every query once per source, `kbrank.evaluation.SourceRuns.retrieve` (1000 deep when tuning);
    each mode and each hybrid setting is then scored from those stored candidates: `SourceRuns.top` is what
