@@ -80,7 +80,7 @@ def searcher_default() -> dict[str, Any]:
     from kbrank.searcher import Searcher
 
     searcher = Searcher()
-    params = dict(searcher.fusion_params)
+    params = dict(searcher.fusion_params or {})  # None: the method's own defaults, filled in below
     for name, parameter in inspect.signature(FUSION[searcher.fusion]).parameters.items():
         if parameter.kind is parameter.KEYWORD_ONLY and parameter.default is not None:
             default = parameter.default
