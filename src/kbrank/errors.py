@@ -16,6 +16,7 @@
     ├── NotFittedError (RuntimeError)      an index or model used before build()/fit()
     ├── IndexFormatError (ValueError)      a saved index that is missing, truncated, tampered or of an unknown format
     ├── ProfileStoreError (OSError)        a profile store that cannot be opened or trusted (schema, key, corrupt file)
+    ├── OutputError (OSError)              a place kbrank cannot or must not write (a file, a foreign directory, full disk)
     └── MissingDependencyError (ImportError) an optional dependency is absent; names the extra to install
 
 Errors carry their context as attributes (``source``, ``line``, ``field``, ``value``, ``fix``) so that
@@ -43,6 +44,7 @@ __all__ = [
     "FieldNotAllowedError",
     "ErasureError",
     "ProfileStoreError",
+    "OutputError",
 ]
 
 _UNSET: Any = object()
@@ -254,4 +256,23 @@ class ProfileStoreError(KBRankError, OSError):
         super().__init__(_path_message(problem, path, fix))
 
     def __str__(self) -> str:  # OSError's own formatting would drop nothing, but keep it explicit
+        return str(self.args[0])
+
+
+class OutputError(KBRankError, OSError):
+    """A path kbrank cannot or must not write: an existing file where a directory belongs, a directory that
+    kbrank did not write (it never deletes or overwrites files it did not write), a read-only or full disk,
+    or a directory another process holds locked. Whatever was there before is left as it was.
+
+    ``path`` is the path, ``problem`` what is wrong and ``fix`` what to do; ``errno`` is the operating
+    system's error number when one caused it.
+    """
+
+    def __init__(self, problem: str, *, path: str | None = None, fix: str | None = None,
+                 errno: int | None = None) -> None:
+        self.problem, self.path, self.fix = problem, path, fix
+        super().__init__(_path_message(problem, path, fix))
+        self.errno = errno
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror) otherwise
         return str(self.args[0])

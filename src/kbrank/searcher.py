@@ -7,6 +7,7 @@ settings, so a loaded searcher ranks and explains exactly as the saved one did.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable, Mapping
 
@@ -50,6 +51,28 @@ def check_profile(profile: Any, purposes: tuple[str, ...] = SEARCH_PURPOSES) -> 
                              f"a view read for {profile.purpose!r}",
                              hint="read the profile again for that purpose: each purpose hands out only what it needs, "
                                   "and a view for another purpose must not rank search results")
+
+
+@functools.cache
+def _saved_settings() -> type:
+    """The schema of the manifest's ``"searcher"`` component (built on first use: pydantic loads lazily)."""
+    from .storage import Section
+
+    class SavedSettings(Section):
+        mode: str
+        fusion: str = DEFAULT_FUSION
+        fusion_params: dict[str, float | str | bool | None | dict[str, float]] = {}
+        depth: int = DEFAULT_DEPTH
+        rerank_depth: int = 100
+
+    return SavedSettings
+
+
+def _check_fusion(method: str, params: Mapping[str, Any] | None) -> None:
+    """Run the fusion method once on empty runs, so its own checks judge ``params`` now, not at the first search."""
+    from .retrieval.fusion import fuse
+
+    fuse({"bm25": Candidates.empty(), "dense": Candidates.empty()}, 1, method=method, **dict(params or {}))
 
 
 class Searcher:
@@ -222,29 +245,33 @@ class Searcher:
                              hidden=hidden if explain_hidden else ())
 
     # -- persistence -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
         """Save the whole searcher to an index directory: the corpus, each index, the personalizer's
-        settings (policy, product aliases, learned model) and the search settings; atomic."""
+        settings (policy, product aliases, learned model) and the search settings; atomic.
+
+        ``path`` must be new, empty or an index directory kbrank wrote; ``force=True`` also allows another
+        non-empty directory (kbrank never deletes or overwrites files it did not write; see `kbrank.storage`)."""
         self._fitted()
         from .corpus.io import write_corpus
         from .index.bm25_persistence import write_bm25
         from .personalize.persistence import write_personalizer
         from .storage import IndexWriter
 
-        writer = IndexWriter(path)
-        write_corpus(writer, self.corpus_)
-        if self.bm25_ is not None:
-            write_bm25(writer, self.bm25_.state_, params=self.bm25_.get_params(),
-                       analyzer=self.bm25_.analyzer_.to_config())
-        if self.dense_ is not None:
-            from .index.dense_persistence import write_dense
+        with IndexWriter(path, force=force) as writer:
+            write_corpus(writer, self.corpus_)
+            if self.bm25_ is not None:
+                write_bm25(writer, self.bm25_.state_, params=self.bm25_.get_params(),
+                           analyzer=self.bm25_.analyzer_.to_config())
+            if self.dense_ is not None:
+                from .index.dense_persistence import write_dense
 
-            write_dense(writer, self.dense_.state_, params=self.dense_.get_params(), encoder=self.dense_.encoder_)
-        write_personalizer(writer, self.personalizer_)
-        writer.components["searcher"] = {"mode": self.mode, "fusion": self.fusion,
-                                         "fusion_params": dict(self.fusion_params or {}),
-                                         "depth": self.depth, "rerank_depth": self.rerank_depth}
-        writer.commit()
+                write_dense(writer, self.dense_.state_, params=self.dense_.get_params(),
+                            encoder=self.dense_.encoder_)
+            write_personalizer(writer, self.personalizer_)
+            writer.components["searcher"] = {"mode": self.mode, "fusion": self.fusion,
+                                             "fusion_params": dict(self.fusion_params or {}),
+                                             "depth": self.depth, "rerank_depth": self.rerank_depth}
+            writer.commit()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, encoder: Any = None, mmap: bool = True,
@@ -256,29 +283,33 @@ class Searcher:
         from .personalize.persistence import read_personalizer
         from .storage import IndexReader
 
-        reader = IndexReader(path)
-        config = reader.components.get("searcher")
-        if not isinstance(config, Mapping) or "mode" not in config:
-            raise IndexFormatError("the directory holds no searcher (manifest component 'searcher')", path=str(path),
-                                   fix="build it with `kbrank index` or Searcher(...).build(corpus).save(path)")
-        searcher = cls(mode=config["mode"], fusion=config.get("fusion", DEFAULT_FUSION),
-                       fusion_params=config.get("fusion_params"), depth=config.get("depth", DEFAULT_DEPTH),
-                       rerank_depth=config.get("rerank_depth", 100), personalizer=personalizer)
-        try:
-            searcher._check_params()
-        except ParameterError as exc:
-            raise IndexFormatError(f"invalid searcher settings ({exc})", path=str(path), fix="rebuild the index") from None
-        corpus = read_corpus(reader)
-        bm25 = BM25Index.read(reader, corpus=corpus, mmap=mmap) if "bm25" in reader.components else None
-        dense = None
-        if "dense" in reader.components:
-            from .index import DenseIndex
+        with IndexReader(path) as reader:
+            config = reader.components.get("searcher")
+            if not isinstance(config, Mapping) or "mode" not in config:
+                raise IndexFormatError("the directory holds no searcher (manifest component 'searcher')",
+                                       path=str(path),
+                                       fix="build it with `kbrank index` or Searcher(...).build(corpus).save(path)")
+            config = reader.section(_saved_settings(), "searcher")
+            searcher = cls(mode=config.mode, fusion=config.fusion, fusion_params=config.fusion_params,
+                           depth=config.depth, rerank_depth=config.rerank_depth, personalizer=personalizer)
+            try:
+                searcher._check_params()
+                _check_fusion(searcher.fusion, searcher.fusion_params)
+            except (ParameterError, TypeError) as exc:
+                raise IndexFormatError(f"invalid searcher settings ({exc})", path=str(path),
+                                       fix="rebuild the index") from None
+            corpus = read_corpus(reader)
+            bm25 = BM25Index.read(reader, corpus=corpus, mmap=mmap) if "bm25" in reader.components else None
+            dense = None
+            if "dense" in reader.components:
+                from .index import DenseIndex
 
-            dense = DenseIndex.read(reader, corpus=corpus, encoder=encoder, mmap=mmap)
-        if (bm25 is None and searcher.mode != "dense") or (dense is None and searcher.mode != "bm25"):
-            raise IndexFormatError(f"the {searcher.mode} searcher lacks an index it needs", path=str(path),
-                                   fix="rebuild the index")
-        searcher._install(corpus, bm25, dense, personalizer if personalizer is not None else read_personalizer(reader))
+                dense = DenseIndex.read(reader, corpus=corpus, encoder=encoder, mmap=mmap)
+            if (bm25 is None and searcher.mode != "dense") or (dense is None and searcher.mode != "bm25"):
+                raise IndexFormatError(f"the {searcher.mode} searcher lacks an index it needs", path=str(path),
+                                       fix="rebuild the index")
+            saved = read_personalizer(reader) if personalizer is None else None
+        searcher._install(corpus, bm25, dense, personalizer if personalizer is not None else saved)
         return searcher
 
     def __repr__(self) -> str:
