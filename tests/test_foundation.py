@@ -201,10 +201,13 @@ def test_erasure_empties_every_cache_that_holds_the_customer() -> None:
     searcher = Searcher(mode="bm25", personalizer=Personalizer(today=TODAY)).build(_corpus())
     pseudonym = gateway.pseudonymize("c1")
     searcher.search("router wifi drops", profile=gateway.read("c1", "personalization"))
-    assert len(searcher.personalizer_.cache_) == 1
-    assert any(name.startswith("kbrank.personalizer.plans.") for name in gateway.erasure_hooks)
+    analyzer = searcher.bm25_.analyzer_
+    assert len(searcher.personalizer_.cache_) == 1 and "drops" in analyzer._cache
+    hooks = sorted(name.rsplit(".", 1)[0] for name in gateway.erasure_hooks)
+    assert hooks == ["kbrank.analyzer.tokens", "kbrank.personalizer.plans"]
     report = gateway.erase("c1")
-    assert len(searcher.personalizer_.cache_) == 0 and sum(report.hooks.values()) == 1
+    assert len(searcher.personalizer_.cache_) == 0 and not analyzer._cache and not analyzer._previous
+    assert report.hooks and all(n > 0 for n in report.hooks.values())
     gc.collect()
     holders = [o for o in gc.get_objects() if isinstance(o, dict) and pseudonym in o]
     assert not holders, "a dict still holds the erased customer's pseudonym"
@@ -214,7 +217,7 @@ def test_a_gateway_does_not_keep_a_dropped_searcher_alive() -> None:
     gateway = _gateway()
     searcher = Searcher(mode="bm25", personalizer=Personalizer(today=TODAY)).build(_corpus())
     searcher.search("wifi", profile=gateway.read("c1", "personalization"))
-    assert len(gateway.erasure_hooks) == 1
+    assert len(gateway.erasure_hooks) == 2
     del searcher
     gc.collect()
     assert gateway.erasure_hooks == ()

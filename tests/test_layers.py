@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "kbrank"
 #: Lowest first. A unit is the first name after ``kbrank.``; new units must be placed here.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "errors"),
-    ("_io", "_cache", "_frames", "_params", "_dates"),
+    ("_io", "_cache", "_frames", "_params", "_dates", "_sqlite"),
     ("applicability", "storage", "candidates"),
     ("corpus",),
     ("analysis",),
@@ -28,9 +28,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("personalize",),
     ("results",),
     ("searcher",),
-    ("datasets", "chat", "proactive"),
+    ("chat", "proactive"),
+    ("datasets",),
+    ("cli_notify", "cli_chat"),
     ("demo", "web"),
-    ("cli", "cli_notify", "cli_chat", "__main__", "__init__"),
+    ("cli", "__main__", "__init__"),
 )
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}
 #: Imports that are allowed although the unit is not above: none today. Add a reason beside any entry.

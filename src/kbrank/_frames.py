@@ -5,7 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["frame_records", "is_missing"]
+__all__ = ["frame_records", "is_missing", "require_pandas"]
+
+
+def require_pandas() -> Any:
+    """The pandas module, or `MissingDependencyError` naming the extra that installs it."""
+    try:
+        import pandas
+    except ImportError:  # pragma: no cover - pandas ships with the eval and dev extras
+        from .errors import MissingDependencyError
+
+        raise MissingDependencyError("pandas", "eval") from None
+    return pandas
 
 
 def is_missing(value: Any) -> bool:

@@ -17,7 +17,7 @@ from typing import IO, Any, Iterator
 from .errors import InputError, KBRankError, OutputError
 
 __all__ = ["atomic_open", "check_output_dir", "fsync_dir", "iter_jsonl", "iter_lines", "output_error", "sha256_bytes",
-           "sha256_file"]
+           "sha256_file", "unencodable_field"]
 
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -82,6 +82,35 @@ def iter_jsonl(path: str | os.PathLike[str], *, error: type[InputError] = InputE
         yield number, value
 
 
+def unencodable_field(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """The path (``title``, ``metadata.notes[2]``) of the first string in ``value`` that UTF-8 cannot hold (a
+    lone surrogate, such as ``"\\ud800"``), or ``None``. Records built in Python (not read from a file) can
+    carry one; every kbrank file is UTF-8, so it is refused at load, naming the field."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "(value)"
+        return None
+    if depth > 64:
+        return None  # deeper structures are refused by their own validators
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                continue  # a non-string key is refused by the validators, with its own message
+            if unencodable_field(key) is not None:
+                return f"{path}.(a field name)".lstrip(".")
+            found = unencodable_field(item, f"{path}.{key}".lstrip("."), depth + 1)
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = unencodable_field(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
 def sha256_bytes(data: bytes) -> str:
     """The hex sha256 of a byte string (the checksum format of every kbrank file)."""
     return hashlib.sha256(data).hexdigest()
@@ -135,7 +164,7 @@ def check_output_dir(path: str | os.PathLike[str]) -> None:
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it over ``path`` only if the block succeeds.
 
     A failure (or a crash) anywhere inside the block leaves the previous file untouched. An

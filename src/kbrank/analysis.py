@@ -40,6 +40,10 @@ DEFAULT_TOKEN_PATTERN = (
     r"|[^\W_]+"  # words and model numbers (Unicode letters and digits)
 )
 _VERSION_WITH_V = re.compile(r"v\d+(?:\.\d+)+")
+#: The token cache keeps two generations of at most this many tokens (about 5 MB in all) and never tokens
+#: longer than `_CACHED_TOKEN_CHARS`: a query of random words cannot make it grow without bound.
+_CACHE_GENERATION = 32_768
+_CACHED_TOKEN_CHARS = 64
 _HAS_DIGIT = re.compile(r"\d")
 _NORMALIZATIONS = ("NFC", "NFKC", "NFD", "NFKD")
 
@@ -86,6 +90,7 @@ class Analyzer:
         self._stop: frozenset[str] | None = None
         self._stem_word: Callable[[str], str] | None = None
         self._cache: dict[str, str | None] = {}
+        self._previous: dict[str, str | None] = {}
         self._pattern = re.compile(DEFAULT_TOKEN_PATTERN)
         if stemmer is not None:
             self._load_stemmer()  # fail early on an unknown language
@@ -173,10 +178,21 @@ class Analyzer:
             try:
                 term = cache[token]
             except KeyError:
-                term = cache[token] = self._term(token)
+                term = self._previous[token] if token in self._previous else self._term(token)
+                if len(token) <= _CACHED_TOKEN_CHARS:
+                    if len(cache) >= _CACHE_GENERATION:  # start a new generation; the older one is dropped
+                        self._previous, cache = cache, {}
+                        self._cache = cache
+                    cache[token] = term
             if term:
                 out.append(term)
         return out
+
+    def clear_cache(self) -> int:
+        """Forget every cached token (erasure calls this: query words may be personal); returns how many."""
+        dropped = len(self._cache) + len(self._previous)
+        self._cache, self._previous = {}, {}
+        return dropped
 
     def analyze_many(self, texts: Iterable[str]) -> list[list[str]]:
         """Analyze a batch of texts (same result as calling the analyzer on each)."""

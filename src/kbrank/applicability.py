@@ -336,7 +336,8 @@ class Applicability:
 
     def restricted(self, kind: str) -> np.ndarray:
         """Articles that list at least one value of this attribute kind."""
-        return np.diff(self.matrices[kind].indptr) > 0
+        out: np.ndarray = np.diff(self.matrices[kind].indptr) > 0
+        return out
 
     def indicator(self, kind: str, values: Iterable[str]) -> np.ndarray:
         """A 0/1 vector over the vocabulary of ``kind`` for the given values (unknown values are ignored)."""
@@ -348,13 +349,16 @@ class Applicability:
 
     def lists_any(self, kind: str, values: Iterable[str]) -> np.ndarray:
         """Articles that list at least one of ``values`` (a sparse matrix-vector product)."""
-        return (self.matrices[kind] @ self.indicator(kind, values)) > 0
+        out: np.ndarray = (self.matrices[kind] @ self.indicator(kind, values)) > 0
+        return out
 
     def has_status(self, status: str) -> np.ndarray:
-        return self.status == (self.statuses.index(status) if status in self.statuses else -1)
+        out: np.ndarray = self.status == (self.statuses.index(status) if status in self.statuses else -1)
+        return out
 
     def has_kind(self, kind: str) -> np.ndarray:
-        return self.kind == (self.kinds.index(kind) if kind in self.kinds else -1)
+        out: np.ndarray = self.kind == (self.kinds.index(kind) if kind in self.kinds else -1)
+        return out
 
     def version_verdicts(self, versions: Mapping[str, Sequence[str | None]]) -> tuple[np.ndarray, np.ndarray]:
         """(match, near_miss) per article for the owned ``versions`` (product -> versions owned).
@@ -412,12 +416,12 @@ def compile_applicability(articles: Sequence[Any]) -> Applicability:
                 rows.append(row)
                 products.append(product_id[product])
                 ids.append(spec_index.setdefault(spec, len(spec_index)))
-    statuses, status = _codes(a.status for a in articles)
-    kinds, kind = _codes(a.kind for a in articles)
+    statuses, status_codes = _codes(a.status for a in articles)
+    kinds, kind_codes = _codes(a.kind for a in articles)
     return Applicability(
         n_articles=len(articles), vocab=vocab, matrices=matrices, spec_rows=np.asarray(rows, np.int64),
         spec_products=np.asarray(products, np.int64), spec_ids=np.asarray(ids, np.int64),
-        specs=tuple(spec_index), statuses=statuses, status=status, kinds=kinds, kind=kind,
+        specs=tuple(spec_index), statuses=statuses, status=status_codes, kinds=kinds, kind=kind_codes,
         valid_until=np.asarray([a.valid_until.toordinal() if a.valid_until else 0 for a in articles], np.int64),
         updated_at=np.asarray([a.updated_at.toordinal() if a.updated_at else 0 for a in articles], np.int64),
     )

@@ -27,8 +27,10 @@ def minmax(values: np.ndarray) -> np.ndarray:
         return values.copy()
     low, high = np.fmin.reduce(values), np.fmax.reduce(values)
     if not high > low:  # also when every value is NaN
-        return np.where(np.isnan(values), 0.0, 1.0)
-    return np.fmax((values - low) / (high - low), 0.0)  # fmax(NaN, 0) is 0
+        out: np.ndarray = np.where(np.isnan(values), 0.0, 1.0)
+        return out
+    scaled: np.ndarray = np.fmax((values - low) / (high - low), 0.0)  # fmax(NaN, 0) is 0
+    return scaled
 
 
 def check_k(k: object) -> int:
@@ -39,7 +41,7 @@ def check_k(k: object) -> int:
 
 
 def _frozen(array: np.ndarray, dtype: type) -> np.ndarray:
-    out = np.array(array, dtype=dtype, copy=True)
+    out: np.ndarray = np.array(array, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
 

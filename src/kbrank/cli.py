@@ -1,15 +1,19 @@
 """The ``kbrank`` command line (typer + rich). The only module that prints.
 
-Exit codes: 0 success; 1 an unexpected kbrank error; 2 bad input (a file, an argument, an unknown id);
-3 an index directory or profile store that cannot be trusted (missing, tampered, unknown format, another
-key); 4 a missing optional dependency; 5 an output that cannot be written (an existing file, a directory
-kbrank did not write, a read-only or full disk; what was there is left intact). Errors are one line on stderr, never a traceback (set ``KBRANK_DEBUG=1`` to see it).
+Exit codes: 0 success; 1 an unexpected kbrank error; 2 bad input (a file, an argument, an unknown id, a usage
+error); 3 an index directory or profile store that cannot be trusted (missing, tampered, unknown format,
+another key); 4 a missing optional dependency; 5 an output that cannot be written (an existing file, a
+directory kbrank did not write, a read-only or full disk; what was there is left intact); 130 interrupted.
+Errors are one line on stderr, never a traceback (set ``KBRANK_DEBUG=1`` to see it). Everything that comes
+from data (titles, ids, queries, error messages quoting them) is printed as plain text: rich markup in it is
+never interpreted, and terminal control sequences are removed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -17,17 +21,21 @@ from typing import Any, Callable, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from .cli_notify import notify_app
 from .errors import (
     IndexFormatError,
     InputError,
     KBRankError,
     MissingDependencyError,
+    OutboxError,
     OutputError,
     ParameterError,
     ProfileStoreError,
     UnknownArticleError,
     UnknownCustomerError,
+    did_you_mean,
 )
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -40,12 +48,26 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (OutputError, 5),
     (IndexFormatError, 3),
     (ProfileStoreError, 3),
+    (OutboxError, 3),
     (InputError, 2),
     (ParameterError, 2),
     (UnknownArticleError, 2),
     (UnknownCustomerError, 2),
     (KBRankError, 1),
 ]
+
+
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """Text from data, safe for a terminal: ANSI escape sequences and other control characters removed, and
+    anything UTF-8 cannot encode (a lone surrogate) shown as its escape."""
+    return _CONTROL.sub("", str(text)).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _error_line(message: object) -> Text:
+    return Text.assemble(("error:", "bold red"), " ", plain(message).replace("\n", " "))
 
 
 def _run(action: Callable[[], Any]) -> Any:
@@ -56,8 +78,18 @@ def _run(action: Callable[[], Any]) -> Any:
         if os.environ.get("KBRANK_DEBUG") == "1":
             raise
         code = next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
-        errors.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        errors.print(_error_line(exc), highlight=False, soft_wrap=True)
         raise typer.Exit(code) from None
+
+
+def _utf8(value: str, name: str) -> str:
+    """A command-line argument as text; bytes that are not UTF-8 (kept by Python as surrogates) are refused."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("the argument is not valid UTF-8 text", field=name,
+                         fix="pass the text in UTF-8 (check the terminal's or the script's encoding)") from None
+    return value
 
 
 def _output_path(value: str, option: str) -> Path:
@@ -111,7 +143,7 @@ def index(
 
             searcher = Searcher(mode=mode, bm25=BM25Index(variant=variant)).build(articles, progress=report)
             searcher.save(out, force=force)
-        console.print(f"indexed {len(articles)} articles ({mode}) into {out}")
+        console.print(Text(plain(f"indexed {len(articles)} articles ({mode}) into {out}")))
 
     _run(body)
 
@@ -129,11 +161,16 @@ def _profile_view(profile_file: Path, customer: Optional[str]) -> Any:
     from .privacy import ProfileGateway
 
     records = [record for _, record in iter_jsonl(profile_file, error=ProfileError)]
+    ids = [str(r.get("customer_id")) for r in records if isinstance(r, dict) and r.get("customer_id") is not None]
     if customer is None:
         if len(records) != 1:
             raise InputError(f"the file holds {len(records)} customers", source=str(profile_file),
                              fix="pick one with --customer ID")
-        customer = str(records[0].get("customer_id"))
+        customer = ids[0] if ids else ""
+    elif customer not in ids:
+        close = did_you_mean(customer, ids)
+        raise InputError("no customer with this id in the file", source=str(profile_file), field="--customer",
+                         value=customer, fix=f"did you mean {close!r}?" if close else "check the id")
     gateway = ProfileGateway.in_memory(key=os.environ.get("KBRANK_KEY") or secrets.token_bytes(32))
     try:
         gateway.load_records(records, source=str(profile_file))
@@ -157,8 +194,12 @@ def search(
     from .searcher import Searcher
 
     def body() -> None:
+        text = _utf8(query, "QUERY")
+        if customer is not None and profile is None:
+            raise InputError("--customer needs --profile", field="--customer", value=customer,
+                             fix="add --profile customers.jsonl (the file that holds this customer)")
         view = _profile_view(profile, customer) if profile is not None else None
-        results = Searcher.load(index_dir).search(query, k=k, mode=mode, profile=view, explain_hidden=show_hidden)
+        results = Searcher.load(index_dir).search(text, k=k, mode=mode, profile=view, explain_hidden=show_hidden)
         if as_json:
             console.print_json(json.dumps(results.to_dict()))
             return
@@ -167,21 +208,25 @@ def search(
     _run(body)
 
 
+def _article(title: str, article_id: str) -> Text:
+    return Text.assemble(plain(title), "\n", (plain(article_id), "dim"))
+
+
 def _print_results(results: Any) -> None:
     if results.notice:
-        console.print(f"[yellow]{results.notice}[/]")
+        console.print(Text(plain(results.notice), style="yellow"))
     if not len(results):
-        console.print(f"no article matches “{results.query}”")
+        console.print(Text(f"no article matches “{plain(results.query)}”"))
         return
-    title = f"“{results.query}” ({results.mode}{', personalized' if results.personalized else ''})"
+    title = Text(f"“{plain(results.query)}” ({results.mode}{', personalized' if results.personalized else ''})")
     table = Table(title=title, title_justify="left")
     for name, justify in (("#", "right"), ("article", "left"), ("score", "right"), ("why", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for result in results:
         why = [", ".join(f"{name} #{hit.rank}" if hit.rank else f"{name} -" for name, hit in result.sources.items())]
         why += [f"{c.delta:+.2f} {c.rule}: {c.reason}" for c in result.contributions]
-        table.add_row(str(result.rank), f"{result.title}\n[dim]{result.article_id}[/]", f"{result.score:.4g}",
-                      "\n".join(why))
+        table.add_row(str(result.rank), _article(result.title, result.article_id), f"{result.score:.4g}",
+                      Text(plain("\n".join(why))))
     console.print(table)
     if results.hidden:
         hidden = Table(title="hidden by your profile", title_justify="left")
@@ -189,8 +234,8 @@ def _print_results(results: Any) -> None:
         hidden.add_column("article")
         hidden.add_column("why hidden")
         for item in results.hidden:
-            hidden.add_row(str(item.retrieval_rank), f"{item.title}\n[dim]{item.article_id}[/]",
-                           "\n".join(f"{c.rule}: {c.reason}" for c in item.reasons))
+            hidden.add_row(str(item.retrieval_rank), _article(item.title, item.article_id),
+                           Text(plain("\n".join(f"{c.rule}: {c.reason}" for c in item.reasons))))
         console.print(hidden)
 
 
@@ -228,13 +273,13 @@ def evaluate_index(
         result = evaluate(data.qrels, Run(run, name=name),
                           ["ndcg_cut_10", "map", "recip_rank", "recall_100", "P_10"])
         files = write_report(result, out)
-        table = Table(title=f"{dataset.name} ({split}, {name})", title_justify="left")
+        table = Table(title=Text(plain(f"{dataset.name} ({split}, {name})")), title_justify="left")
         table.add_column("metric")
         table.add_column("mean", justify="right")
         for metric, value in result.means.items():
             table.add_row(metric, f"{value:.4f}")
         console.print(table)
-        console.print(f"report: {files.markdown} and {files.json}")
+        console.print(Text(plain(f"report: {files.markdown} and {files.json}")))
 
     _run(body)
 
@@ -280,6 +325,11 @@ def privacy_report(
     _run(body)
 
 
+def _add(table: Table, *cells: object) -> None:
+    """A table row of data: each cell plain text (no markup interpreted, control characters removed)."""
+    table.add_row(*(Text(plain(cell)) for cell in cells))
+
+
 def _print_access_report(report: dict[str, Any]) -> None:
     console.print(f"[bold]Data-subject access report[/] for customer {report['customer']} (pseudonym), "
                   f"generated {report['generated_at']}")
@@ -289,26 +339,26 @@ def _print_access_report(report: dict[str, Any]) -> None:
     else:
         table = Table(title="Data held", title_justify="left", show_header=False)
         for name in ("region", "locale", "segment", "preferred_channel"):
-            table.add_row(name, str(data[name]))
+            _add(table, name, str(data[name]))
         for channel, address in data["addresses"].items():
-            table.add_row(f"address ({channel})", address)
-        owned = [f"{o['product']} {o['version']} ({o['status']}, {o['platform'] or 'platform unknown'}, "
+            _add(table, f"address ({channel})", address)
+        owned = [f"{o['product']} {o['version'] or '(version unknown)'} ({o['status']}, {o['platform'] or 'platform unknown'}, "
                  f"since {o['registered_at']})" for o in data["owned"]]
-        table.add_row("owned products", "\n".join(owned) or "none")
+        _add(table, "owned products", "\n".join(owned) or "none")
         features = sorted({f"{u['product']}: {u['feature']}" for u in data["usage"]})
-        table.add_row("usage events", f"{len(data['usage'])} ({report['expired_events']} past retention, awaiting "
+        _add(table, "usage events", f"{len(data['usage'])} ({report['expired_events']} past retention, awaiting "
                       f"purge)\n" + "\n".join(features))
         consents = [f"{scope}: {'yes' if value is True or (isinstance(value, dict) and value['granted']) else 'no'}"
                     for scope, value in data["consents"].items() if scope != "channels"]
         consents += [f"channel {name}: {'yes' if value is True or (isinstance(value, dict) and value['granted']) else 'no'}"
                      for name, value in data["consents"].get("channels", {}).items()]
-        table.add_row("consents", "\n".join(consents) or "none recorded")
+        _add(table, "consents", "\n".join(consents) or "none recorded")
         console.print(table)
     uses = Table(title="What each purpose may use", title_justify="left")
     for column in ("purpose", "why", "consented", "fields it gets now"):
         uses.add_column(column)
     for use in report["purposes"]:
-        uses.add_row(use["purpose"], use["description"], "yes" if use["consented"] else "no",
+        _add(uses, use["purpose"], use["description"], "yes" if use["consented"] else "no",
                      ", ".join(use["fields"]) or "-")
     console.print(uses)
     days = report["retention_days"]
@@ -317,14 +367,41 @@ def _print_access_report(report: dict[str, Any]) -> None:
     for column in ("when", "who", "action", "purpose", "outcome", "fields"):
         history.add_column(column)
     for event in report["history"]:
-        history.add_row(event["at"], event["requester"], event["action"], event["purpose"] or "-",
+        _add(history, event["at"], event["requester"], event["action"], event["purpose"] or "-",
                         event["outcome"], ", ".join(event["fields"]) or "-")
     console.print(history)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+# -- proactive service (kbrank.cli_notify) -----------------------------------------------------------------
+app.add_typer(notify_app(run=_run, console=console, errors=errors, progress_bar=_progress_bar), name="notify")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console entry point: runs a command and returns its exit code. Usage errors (an unknown option, a
+    missing argument, a bad value) are one line too, with exit code 2."""
+    try:  # typer vendors click (typer._click) since 0.29; older versions raise click's own classes
+        from typer._click import exceptions as click_errors
+    except ImportError:  # pragma: no cover - typer < 0.29
+        import click as click_errors  # type: ignore[no-redef]
+
+    try:
+        code = app(args=argv, prog_name="kbrank", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except getattr(click_errors, "NoArgsIsHelpError", ()) as exc:  # bare `kbrank`: the help, as usual
+        console.print(Text(plain(exc.format_message())))
+        return 2
+    except click_errors.UsageError as exc:
+        errors.print(_error_line(f"{exc.format_message()} (see kbrank --help)"), highlight=False, soft_wrap=True)
+        return 2
+    except click_errors.ClickException as exc:
+        errors.print(_error_line(exc.format_message()), highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        errors.print(_error_line("interrupted"), highlight=False)
+        return 130
+    return int(code or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    sys.exit(main())

@@ -108,3 +108,6 @@ def run_demo(console: Any, *, k: int = 5, mode: str = "hybrid") -> None:
                    + "; ".join(f"{h.article_id}: {h.reasons[0].reason}" for h in personal.hidden[:2]) + ".", relevant)
     console.print("Next: `kbrank index <corpus.jsonl> --out DIR`, then "
                   "`kbrank search DIR \"query\" --profile customers.jsonl --customer ID --show-hidden`.")
+    from .cli_notify import demo_plan
+
+    demo_plan(console, hc, key=os.environ.get("KBRANK_KEY", "kbrank-demo-pseudonymization-key"))

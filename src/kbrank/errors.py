@@ -6,8 +6,11 @@
     ├── InputError (ValueError)            bad user input: says where (file, line, field), what, and the fix
     │   ├── CorpusError                    articles that cannot be loaded (JSON, ids, types, empty corpus)
     │   ├── VersionSpecError               a version specifier that `packaging` cannot parse
-    │   └── ProfileError                   customer profiles that cannot be loaded (personal values masked)
+    │   ├── ProfileError                   customer profiles that cannot be loaded (personal values masked)
+    │   ├── KnownIssueError                known issues that cannot be loaded, or a status change not allowed
+    │   └── TemplateError                  a message template with a syntax error or a missing variable
     ├── ParameterError (ValueError)        a bad constructor or method argument (names the parameter)
+    │   └── AudienceGuardError             a plan above the audience limit, enqueued without confirmation
     ├── UnknownArticleError (KeyError)     an article id that the corpus or index does not hold
     ├── UnknownCustomerError (KeyError)    a customer the profile store does not hold (named by pseudonym)
     ├── ConsentError (PermissionError)     a profile read for a purpose (or channel) the customer did not consent to
@@ -16,6 +19,8 @@
     ├── NotFittedError (RuntimeError)      an index or model used before build()/fit()
     ├── IndexFormatError (ValueError)      a saved index that is missing, truncated, tampered or of an unknown format
     ├── ProfileStoreError (OSError)        a profile store that cannot be opened or trusted (schema, key, corrupt file)
+    ├── OutboxError (OSError)              a proactive outbox that cannot be opened or trusted, or a stale plan
+    ├── DeliveryError (ConnectionError)    a sender that could not deliver a message (``retryable`` or not)
     ├── OutputError (OSError)              a place kbrank cannot or must not write (a file, a foreign directory, full disk)
     └── MissingDependencyError (ImportError) an optional dependency is absent; names the extra to install
 
@@ -44,6 +49,11 @@ __all__ = [
     "FieldNotAllowedError",
     "ErasureError",
     "ProfileStoreError",
+    "KnownIssueError",
+    "OutboxError",
+    "TemplateError",
+    "AudienceGuardError",
+    "DeliveryError",
     "OutputError",
 ]
 
@@ -184,6 +194,11 @@ class ProfileError(InputError):
     message: it names the field and the problem, and shows only the kind and length of the value."""
 
 
+class KnownIssueError(InputError):
+    """A known issue that cannot be loaded (file, line, field, value and fix, as for articles), or a status
+    change that its lifecycle does not allow."""
+
+
 class UnknownCustomerError(KBRankError, KeyError):
     """A customer the profile store does not hold. ``customer`` is the pseudonym, never the raw id."""
 
@@ -257,6 +272,41 @@ class ProfileStoreError(KBRankError, OSError):
 
     def __str__(self) -> str:  # OSError's own formatting would drop nothing, but keep it explicit
         return str(self.args[0])
+
+
+class OutboxError(KBRankError, OSError):
+    """A proactive-service outbox that cannot be opened or trusted (not an outbox, an unknown schema version,
+    closed), or a plan that no longer fits the outbox (planned against an older state of the issue's thread)."""
+
+    def __init__(self, problem: str, *, path: str | None = None, fix: str | None = None) -> None:
+        self.path = path
+        self.fix = fix
+        message = f"{path}: {problem}" if path else problem
+        if fix:
+            message += f". Fix: {fix}"
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TemplateError(InputError):
+    """A message template that cannot be loaded or rendered: a syntax error, or a variable it uses that the
+    plan does not provide (templates never render a missing variable as an empty string)."""
+
+
+class AudienceGuardError(ParameterError):
+    """A plan that reaches more customers than the configured limit, enqueued without confirmation."""
+
+
+class DeliveryError(KBRankError, ConnectionError):
+    """A sender could not deliver a message. ``retryable`` says whether trying again later may succeed (a
+    timeout, a 5xx answer) or not (a 4xx answer, a malformed address); the dispatcher retries the former
+    with backoff and dead-letters the latter."""
+
+    def __init__(self, problem: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(problem)
 
 
 class OutputError(KBRankError, OSError):

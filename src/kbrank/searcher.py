@@ -3,13 +3,23 @@
 Modes: ``"bm25"`` (lexical only), ``"dense"`` (embeddings only) and ``"hybrid"`` (both, fused). Built from a
 corpus, or loaded from an index directory that holds the corpus, every index it needs and the personalizer's
 settings, so a loaded searcher ranks and explains exactly as the saved one did.
+
+Everything built is one immutable snapshot (`SearcherState`: the corpus, both indexes and the fitted
+personalizer). A search reads the snapshot once, and `add`, `update` and `remove` build a new one beside it and
+swap it in with a single assignment, so readers in other threads see the old corpus or the new one, never a
+mix. Queries are checked at the door: empty ones give no results in every mode, and very long ones (more than
+``max_query_chars`` characters or ``max_query_terms`` distinct terms) are refused with a clear error.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import os
-from typing import Any, Callable, Mapping
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -21,9 +31,13 @@ from .results import HiddenResult, Result, Results, SourceHit
 from .retrieval.fusion import DEFAULT_FUSION
 from .retrieval.hybrid import DEFAULT_DEPTH
 
-__all__ = ["Searcher", "MODES", "SEARCH_PURPOSES"]
+__all__ = ["Searcher", "SearcherState", "MODES", "SEARCH_PURPOSES", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS"]
 
 MODES = ("bm25", "dense", "hybrid")
+#: Queries longer than this are refused (a pasted log of a few pages still fits).
+MAX_QUERY_CHARS = 8192
+#: Queries with more distinct analyzed terms than this are refused (each term is a posting list to sum).
+MAX_QUERY_TERMS = 512
 #: The purposes of the views `Searcher.search` personalizes with (``chat`` views come from the chat retriever).
 SEARCH_PURPOSES = ("personalization", "chat")
 Progress = Callable[[str, int, int], None]
@@ -53,6 +67,16 @@ def check_profile(profile: Any, purposes: tuple[str, ...] = SEARCH_PURPOSES) -> 
                                   "and a view for another purpose must not rank search results")
 
 
+@dataclass(frozen=True, eq=False)
+class SearcherState:
+    """One consistent snapshot of a built searcher: a search reads it once, an edit replaces it whole."""
+
+    corpus: Corpus
+    bm25: Any  # BM25Index or None
+    dense: Any  # DenseIndex or None
+    personalizer: Any  # a fitted Personalizer
+
+
 @functools.cache
 def _saved_settings() -> type:
     """The schema of the manifest's ``"searcher"`` component (built on first use: pydantic loads lazily)."""
@@ -64,6 +88,8 @@ def _saved_settings() -> type:
         fusion_params: dict[str, float | str | bool | None | dict[str, float]] = {}
         depth: int = DEFAULT_DEPTH
         rerank_depth: int = 100
+        max_query_chars: int = MAX_QUERY_CHARS
+        max_query_terms: int = MAX_QUERY_TERMS
 
     return SavedSettings
 
@@ -80,15 +106,17 @@ class Searcher:
 
     Parameters (keyword-only, stored unchanged): ``mode`` (``"hybrid"`` by default), ``bm25`` (a `BM25Index`
     template, unbuilt, to configure it), ``dense`` (a `DenseIndex` template), ``fusion`` (``"rrf"`` or
-    ``"weighted"``), ``fusion_params`` (the method's parameters; RRF's constant is 30 by default), ``depth`` (candidates per source
-    before fusion, 500; both defaults were chosen on the BEIR dev splits), ``personalizer`` (a
-    `Personalizer` template; default settings otherwise) and ``rerank_depth`` (candidates the personalizer
-    reranks, 100). `build` clones the templates, so they are never changed.
+    ``"weighted"``), ``fusion_params`` (the method's parameters; RRF's constant is 30 by default),
+    ``depth`` (candidates per source before fusion, 500; both defaults were chosen on the BEIR dev splits),
+    ``personalizer`` (a `Personalizer` template; default settings otherwise), ``rerank_depth`` (candidates
+    the personalizer reranks, 100), ``max_query_chars`` (`MAX_QUERY_CHARS`) and ``max_query_terms``
+    (`MAX_QUERY_TERMS`). `build` clones the templates, so they are never changed.
     """
 
     def __init__(self, *, mode: str = "hybrid", bm25: Any = None, dense: Any = None, fusion: str = DEFAULT_FUSION,
                  fusion_params: Mapping[str, Any] | None = None, depth: int = DEFAULT_DEPTH, personalizer: Any = None,
-                 rerank_depth: int = 100) -> None:
+                 rerank_depth: int = 100, max_query_chars: int = MAX_QUERY_CHARS,
+                 max_query_terms: int = MAX_QUERY_TERMS) -> None:
         self.mode = mode
         self.bm25 = bm25
         self.dense = dense
@@ -97,6 +125,8 @@ class Searcher:
         self.depth = depth
         self.personalizer = personalizer
         self.rerank_depth = rerank_depth
+        self.max_query_chars = max_query_chars
+        self.max_query_terms = max_query_terms
 
     def _check_params(self) -> None:
         _check_mode(self.mode)
@@ -104,7 +134,7 @@ class Searcher:
 
         if self.fusion not in FUSION:
             raise ParameterError("fusion", f"one of {sorted(FUSION)}", self.fusion)
-        for name in ("depth", "rerank_depth"):
+        for name in ("depth", "rerank_depth", "max_query_chars", "max_query_terms"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ParameterError(name, "an integer >= 1", value)
@@ -133,68 +163,153 @@ class Searcher:
         return self
 
     def _install(self, corpus: Corpus, bm25: Any, dense: Any, personalizer: Any) -> None:
+        """Swap in a new snapshot: every index is pointed at ``corpus`` (one corpus object per snapshot)."""
         from .personalize import Personalizer
 
         template = clone(personalizer) if personalizer is not None else Personalizer()
         if template.analyzer is None and bm25 is not None:
             template.analyzer = bm25.analyzer_
-        self.corpus_ = corpus
-        self.bm25_ = bm25
-        self.dense_ = dense
-        self.personalizer_ = template.fit(corpus)
+        for index in (bm25, dense):
+            if index is not None and index.state_.corpus is not corpus:
+                index.state_ = dataclasses.replace(index.state_, corpus=corpus)
+        self.state_ = SearcherState(corpus, bm25, dense, template.fit(corpus))
+
+    def _state(self) -> SearcherState:
+        """The current snapshot, or `NotFittedError`; refuses indexes that were edited behind its back."""
+        state: SearcherState | None = self.__dict__.get("state_")
+        if state is None:
+            raise NotFittedError("this Searcher is not built yet; call build(corpus) or Searcher.load(path)")
+        for index in (state.bm25, state.dense):
+            if index is not None and index.state_.corpus is not state.corpus:
+                raise ParameterError("searcher", "indexes in step with its corpus", "an index edited directly",
+                                     hint="Edit through Searcher.add, update and remove: they keep the corpus, "
+                                          "both indexes and the applicability in step.")
+        return state
 
     def _fitted(self) -> None:
-        if "corpus_" not in self.__dict__:
-            raise NotFittedError("this Searcher is not built yet; call build(corpus) or Searcher.load(path)")
+        self._state()
+
+    corpus_ = property(lambda self: self._state().corpus)
+    bm25_ = property(lambda self: self._state().bm25)
+    dense_ = property(lambda self: self._state().dense)
+    personalizer_ = property(lambda self: self._state().personalizer)
+
+    def with_personalizer(self, personalizer: Any) -> Searcher:
+        """A searcher over these same built indexes that personalizes with ``personalizer`` (a template,
+        fitted here on this corpus). This searcher is unchanged, so several policies or learned models can be
+        compared without building again."""
+        state = self._state()
+        other = copy.copy(self)
+        other.personalizer = personalizer
+        other._install(state.corpus, state.bm25, state.dense, personalizer)
+        return other
+
+    # -- editing -----------------------------------------------------------------------------------
+    def _edit(self, edit: Callable[[Any], Any]) -> Searcher:
+        """Apply ``edit`` to copies of the indexes, refit the personalizer, and swap the new snapshot in."""
+        lock = self.__dict__.setdefault("_edit_lock", threading.Lock())
+        with lock:
+            state = self._state()
+            bm25 = None if state.bm25 is None else edit(copy.copy(state.bm25))
+            dense = None if state.dense is None else edit(copy.copy(state.dense))
+            edited = [index for index in (bm25, dense) if index is not None]
+            self._install(edited[0].corpus_, bm25, dense, state.personalizer)
+        return self
+
+    def add(self, articles: Iterable[Any]) -> Searcher:
+        """Append articles (new ids) to the corpus, both indexes and the applicability, atomically for readers.
+        Only the new articles are analyzed and encoded."""
+        new = list(articles)
+        return self._edit(lambda index: index.add(new))
+
+    def update(self, articles: Iterable[Any]) -> Searcher:
+        """Replace articles by id (keeping their rows), atomically for readers; only changed text is re-encoded."""
+        new = list(articles)
+        return self._edit(lambda index: index.update(new))
+
+    def remove(self, article_ids: Iterable[str]) -> Searcher:
+        """Remove articles by id, atomically for readers; later rows move up as in a rebuilt corpus."""
+        ids = list(article_ids)
+        return self._edit(lambda index: index.remove(ids))
 
     def available_modes(self) -> tuple[str, ...]:
-        self._fitted()
-        have = {"bm25": self.bm25_ is not None, "dense": self.dense_ is not None}
+        return self._available(self._state())
+
+    @staticmethod
+    def _available(state: SearcherState) -> tuple[str, ...]:
+        have = {"bm25": state.bm25 is not None, "dense": state.dense is not None}
         return tuple(m for m in MODES if (m == "hybrid" and all(have.values())) or have.get(m, False))
 
-    def _mode(self, mode: str | None) -> str:
-        self._fitted()
+    def _mode(self, mode: str | None, state: SearcherState) -> str:
         mode = _check_mode(self.mode if mode is None else mode)
-        if mode not in self.available_modes():
-            raise ParameterError("mode", f"one this searcher was built for {self.available_modes()}", mode,
+        if mode not in self._available(state):
+            raise ParameterError("mode", f"one this searcher was built for {self._available(state)}", mode,
                                  hint="rebuild with that mode (kbrank index --mode ...)")
         return mode
+
+    def _query(self, query: object, state: SearcherState) -> str:
+        """The query, checked: a string within the limits (an empty one is allowed and finds nothing)."""
+        from .errors import InputError
+
+        if not isinstance(query, str):
+            raise ParameterError("query", "a string", type(query).__name__)
+        if len(query) > self.max_query_chars:
+            raise InputError(f"the query is longer than {self.max_query_chars} characters", field="query",
+                             value=f"{len(query)} characters",
+                             fix="shorten it, or raise the limit with Searcher(max_query_chars=...)")
+        if len(query) > self.max_query_terms:  # only then can it hold too many terms
+            analyzer = state.bm25.analyzer_ if state.bm25 is not None else state.personalizer.analyzer_
+            terms = len(set(analyzer(query)))
+            if terms > self.max_query_terms:
+                raise InputError(f"the query has more than {self.max_query_terms} distinct terms", field="query",
+                                 value=f"{terms} terms",
+                                 fix="shorten it, or raise the limit with Searcher(max_query_terms=...)")
+        return query
 
     # -- searching ---------------------------------------------------------------------------------
     def query_vector(self, query: str, mode: str | None = None) -> np.ndarray | None:
         """The dense query vector when ``mode`` uses the dense index (encode a query once, search it often)."""
-        return self.dense_.encode_query(query) if self._mode(mode) != "bm25" else None
+        state = self._state()
+        if self._mode(mode, state) == "bm25" or not self._query(query, state).strip():
+            return None
+        vector: np.ndarray = state.dense.encode_query(query)
+        return vector
 
     def candidates(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,
                    query_vector: np.ndarray | None = None) -> Candidates:
         """Rows and scores (the internal currency); `search` turns them into `Results` with ids.
 
         ``mask`` filters before the top-k and never reorders the articles it keeps. ``query_vector`` (from
-        `query_vector`) saves encoding the query again.
+        `query_vector`) saves encoding the query again. An empty (or blank) query finds nothing, in every mode.
         """
-        mode = self._mode(mode)
-        if not isinstance(query, str):
-            raise ParameterError("query", "a string", type(query).__name__)
-        k = check_k(k)
+        state = self._state()
+        return self._candidates(state, self._mode(mode, state), self._query(query, state), check_k(k), mask,
+                                query_vector)
+
+    def _candidates(self, state: SearcherState, mode: str, query: str, k: int, mask: np.ndarray | None,
+                    vector: np.ndarray | None) -> Candidates:
+        if not query.strip() or k == 0:
+            return Candidates.empty()
         if mode == "hybrid":
             from .retrieval.hybrid import HybridRetriever
 
-            retriever = HybridRetriever(self.bm25_, self.dense_, fusion=self.fusion, depth=self.depth,
+            retriever = HybridRetriever(state.bm25, state.dense, fusion=self.fusion, depth=self.depth,
                                         fusion_params=self.fusion_params)
-            return retriever.search(query, k, mask=mask, query_vector=query_vector)
+            return retriever.search(query, k, mask=mask, query_vector=vector)
         if mode == "bm25":
-            found = self.bm25_.search(query, k, mask=mask)
+            found = state.bm25.search(query, k, mask=mask)
         else:
-            found = self.dense_.search(query if query_vector is None else query_vector, k, mask=mask)
+            found = state.dense.search(query if vector is None else vector, k, mask=mask)
         return Candidates(found.rows, found.scores,
                           sources={mode: SourceScores(np.arange(1, len(found) + 1), found.scores)})
 
-    def _results(self, query: str, mode: str, found: Candidates, *, explained: tuple[Any, ...] = (),
+    @staticmethod
+    def _results(state: SearcherState, query: str, mode: str, found: Candidates, *, explained: tuple[Any, ...] = (),
                  base: np.ndarray | None = None, pool: Candidates | None = None, **extra: Any) -> Results:
         fused = {} if pool is None else dict(zip(pool.rows.tolist(), pool.scores.tolist()))
         items = []
         for i, (row, score) in enumerate(zip(found.rows.tolist(), found.scores.tolist())):
-            article = self.corpus_[row]
+            article = state.corpus[row]
             sources = {name: SourceHit(rank=int(s.ranks[i]) or None,
                                        score=None if np.isnan(s.scores[i]) else float(s.scores[i]))
                        for name, s in found.sources.items()}
@@ -213,36 +328,53 @@ class Searcher:
         unpersonalized one. Hidden articles are masked out before any top-k, without reordering the others.
         If the profile would hide every match, the best unpersonalized matches are returned and ``notice``
         says so. ``explain_hidden`` also lists the articles the profile hid from the unpersonalized top ``k``.
-        The query is encoded once, however many retrievals the request needs.
+        The query is encoded once, however many retrievals the request needs. An empty query finds nothing
+        (``notice`` says so), in every mode.
         """
         from .personalize import is_personalized
 
         check_profile(profile)
-        mode = self._mode(mode)
+        state = self._state()
+        mode = self._mode(mode, state)
+        query = self._query(query, state)
         k = check_k(k)
+        if not query.strip():
+            return Results(query=query, mode=mode, items=(), notice="the query is empty")
         if not is_personalized(profile):
             notice = None if profile is None else f"not personalized: {profile.reason or 'no personalization consent'}"
-            return self._results(query, mode, self.candidates(query, k, mode=mode, mask=mask), notice=notice)
-        personalizer = self.personalizer_
+            return self._results(state, query, mode, self._candidates(state, mode, query, k, mask, None),
+                                 notice=notice)
+        personalizer = state.personalizer
+        self._register_caches(state, profile)
         plan = personalizer.plan(profile, query)
-        vector = self.query_vector(query, mode)
+        vector = state.dense.encode_query(query) if mode != "bm25" else None
         allowed = ~plan.hide if mask is None else (~plan.hide & mask)
-        pool = self.candidates(query, max(self.rerank_depth, k), mode=mode, mask=allowed, query_vector=vector)
+        pool = self._candidates(state, mode, query, max(self.rerank_depth, k), allowed, vector)
         hidden: tuple[HiddenResult, ...] = ()
         if explain_hidden or len(pool) == 0:
-            plain = self.candidates(query, k, mode=mode, mask=mask, query_vector=vector)
+            plain = self._candidates(state, mode, query, k, mask, vector)
             rows = plain.rows[plan.hide[plain.rows]]
             ranks = np.flatnonzero(plan.hide[plain.rows]) + 1
             reasons = personalizer.hidden_reasons(rows, profile, plan)
-            hidden = tuple(HiddenResult(self.corpus_[r].id, self.corpus_[r].title, int(rank), why)
+            hidden = tuple(HiddenResult(state.corpus[r].id, state.corpus[r].title, int(rank), why)
                            for r, rank, why in zip(rows.tolist(), ranks.tolist(), reasons))
             if len(pool) == 0:
-                return self._results(query, mode, plain, hidden=hidden, notice=(
+                return self._results(state, query, mode, plain, hidden=hidden, notice=(
                     "your profile would hide every match; showing the best unpersonalized matches instead"))
         reranked, base = personalizer.rerank(pool, plan, k)
         explained = tuple(personalizer.explain(reranked.rows, profile, plan))
-        return self._results(query, mode, reranked, explained=explained, base=base, pool=pool, personalized=True,
-                             hidden=hidden if explain_hidden else ())
+        return self._results(state, query, mode, reranked, explained=explained, base=base, pool=pool,
+                             personalized=True, hidden=hidden if explain_hidden else ())
+
+    @staticmethod
+    def _register_caches(state: SearcherState, profile: Any) -> None:
+        """Have the gateway that handed out ``profile`` empty the analyzers' token caches on erasure (the words
+        of a customer's queries pass through them); the personalizer registers its plan cache itself."""
+        from .privacy import register_cache
+
+        for analyzer in {id(a): a for a in (state.personalizer.analyzer_,
+                                            state.bm25.analyzer_ if state.bm25 is not None else None) if a}.values():
+            register_cache(profile, f"kbrank.analyzer.tokens.{id(analyzer):x}", analyzer.clear_cache)
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
@@ -251,33 +383,36 @@ class Searcher:
 
         ``path`` must be new, empty or an index directory kbrank wrote; ``force=True`` also allows another
         non-empty directory (kbrank never deletes or overwrites files it did not write; see `kbrank.storage`)."""
-        self._fitted()
+        state = self._state()
         from .corpus.io import write_corpus
         from .index.bm25_persistence import write_bm25
         from .personalize.persistence import write_personalizer
         from .storage import IndexWriter
 
         with IndexWriter(path, force=force) as writer:
-            write_corpus(writer, self.corpus_)
-            if self.bm25_ is not None:
-                write_bm25(writer, self.bm25_.state_, params=self.bm25_.get_params(),
-                           analyzer=self.bm25_.analyzer_.to_config())
-            if self.dense_ is not None:
+            write_corpus(writer, state.corpus)
+            if state.bm25 is not None:
+                write_bm25(writer, state.bm25.state_, params=state.bm25.get_params(),
+                           analyzer=state.bm25.analyzer_.to_config())
+            if state.dense is not None:
                 from .index.dense_persistence import write_dense
 
-                write_dense(writer, self.dense_.state_, params=self.dense_.get_params(),
-                            encoder=self.dense_.encoder_)
-            write_personalizer(writer, self.personalizer_)
+                write_dense(writer, state.dense.state_, params=state.dense.get_params(),
+                            encoder=state.dense.encoder_)
+            write_personalizer(writer, state.personalizer)
             writer.components["searcher"] = {"mode": self.mode, "fusion": self.fusion,
-                                             "fusion_params": dict(self.fusion_params or {}),
-                                             "depth": self.depth, "rerank_depth": self.rerank_depth}
+                                             "fusion_params": dict(self.fusion_params or {}), "depth": self.depth,
+                                             "rerank_depth": self.rerank_depth,
+                                             "max_query_chars": self.max_query_chars,
+                                             "max_query_terms": self.max_query_terms}
             writer.commit()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, encoder: Any = None, mmap: bool = True,
              personalizer: Any = None) -> Searcher:
-        """Load a directory written by `save` (checksums and array bounds verified). ``personalizer`` replaces
-        the saved personalizer settings; ``encoder`` is the dense encoder when it is not the default model."""
+        """Load a directory written by `save` (checksums, the manifest's schema and array bounds verified).
+        ``personalizer`` replaces the saved personalizer settings; ``encoder`` is the dense encoder when it is
+        not the default model. A save running meanwhile does not disturb the load (see `kbrank.storage`)."""
         from .corpus.io import read_corpus
         from .index import BM25Index
         from .personalize.persistence import read_personalizer
@@ -291,7 +426,8 @@ class Searcher:
                                        fix="build it with `kbrank index` or Searcher(...).build(corpus).save(path)")
             config = reader.section(_saved_settings(), "searcher")
             searcher = cls(mode=config.mode, fusion=config.fusion, fusion_params=config.fusion_params,
-                           depth=config.depth, rerank_depth=config.rerank_depth, personalizer=personalizer)
+                           depth=config.depth, rerank_depth=config.rerank_depth, personalizer=personalizer,
+                           max_query_chars=config.max_query_chars, max_query_terms=config.max_query_terms)
             try:
                 searcher._check_params()
                 _check_fusion(searcher.fusion, searcher.fusion_params)
@@ -313,5 +449,6 @@ class Searcher:
         return searcher
 
     def __repr__(self) -> str:
-        size = f", {len(self.corpus_)} articles" if "corpus_" in self.__dict__ else ""
+        state = self.__dict__.get("state_")
+        size = f", {len(state.corpus)} articles" if state is not None else ""
         return f"Searcher(mode={self.mode!r}{size})"

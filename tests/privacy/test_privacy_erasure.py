@@ -169,7 +169,8 @@ def test_a_reader_holding_the_wal_is_reported_and_compact_finishes_later(tmp_pat
             reader.execute("BEGIN")
             reader.execute("SELECT count(*) FROM profiles").fetchone()  # a read transaction pins the WAL
             report = gateway.erase(TARGET)
-            assert report.complete and not report.storage_compacted
+            assert not report.complete and not report.storage_compacted
+            assert "call ProfileGateway.compact()" in report.incomplete_reasons[0]
             reader.execute("COMMIT")
         assert gateway.compact() is True
         _assert_absent(tmp_path, needles)

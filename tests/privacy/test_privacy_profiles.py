@@ -98,7 +98,7 @@ def _error(rec: dict) -> ProfileError:
     ({"usage": [{"product": "p", "feature": "f", "timestamp": "yesterday"}]}, "usage[0].timestamp",
      "expected an ISO 8601 timestamp (got 'yesterday')", "'2026-10-01T12:00:00Z'"),
     ({"usage": [{"product": "p", "feature": "f", "timestamp": "2026-10-01T00:00:00Z", "count": -1}]},
-     "usage[0].count", "expected a whole number >= 0 (got -1)", "write a count"),
+     "usage[0].count", "expected a whole number from 0 to 9223372036854775807 (got -1)", "write a count"),
     ({"consents": {"personalisation": True}}, "consents.personalisation",
      "unknown consent scope; did you mean 'personalization'?", "rename it to 'personalization'"),
     ({"consents": {"chat": "yes"}}, "consents.chat", "expected true or false (got 'yes')", "write true/false"),

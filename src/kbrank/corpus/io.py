@@ -8,9 +8,9 @@ article stops the save with a `CorpusError` naming it, and nothing is left behin
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator
 
+from .._io import unencodable_field
 from ..errors import CorpusError
 from ..storage import IndexReader, IndexWriter
 from .corpus import Corpus
@@ -36,16 +36,8 @@ def _saved_records(corpus: Corpus) -> Iterator[dict[str, Any]]:
 
 def _unencodable(corpus: Corpus) -> Any:
     def error(number: int, record: dict[str, Any], reason: str) -> CorpusError:
-        field = None
-        for name, value in record.items():
-            try:
-                json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
-            except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
-                field = name
-                break
         return CorpusError(f"article {corpus[number - 1].id!r} (row {number}) cannot be saved: it {reason}",
-                           field=field, fix="replace the character (or value) before saving; the loaders refuse "
-                           "it too, naming the line")
+                           field=unencodable_field(record), fix="replace the character (or value) before saving")
 
     return error
 

@@ -11,6 +11,7 @@ import difflib
 from typing import Any, Mapping
 
 from .._dates import parse_date
+from .._io import unencodable_field
 from ..applicability import parse_range
 from ..errors import CorpusError
 from .article import STATUSES, Article
@@ -57,6 +58,10 @@ def article_from_record(record: Any, *, source: str | None = None, line: int | N
         raise CorpusError(
             "expected a JSON object per article", **where, value=record, fix="write one {...} object per line"
         )
+    bad = unencodable_field(dict(record))
+    if bad is not None:
+        raise CorpusError("the text holds a lone UTF-16 surrogate (such as \\ud800), which UTF-8 cannot store",
+                          **where, field=bad, fix="write the character itself, or a valid surrogate pair")
     data: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in record.items():

@@ -87,6 +87,7 @@ from ..corpus import Article, Corpus
 from ..errors import ParameterError
 from ._helpcentre_articles import draft_articles, slugify
 from ._helpcentre_catalog import AS_OF, MOBILE, PLATFORMS, PRODUCTS
+from ._helpcentre_issues import known_issues as _known_issues
 from ._helpcentre_people import draft_customers, draft_queries
 
 __all__ = ["AS_OF", "DemoQuery", "HelpCentre", "generate_helpcentre", "load_helpcentre", "write_helpcentre"]
@@ -113,6 +114,7 @@ class HelpCentre:
     ``customers`` are plain dicts shared with the `load_helpcentre` cache: treat them as read-only, or use
     `customer`, which returns a copy. ``qrels`` maps query id -> article id -> grade (1 or 2; zeros are
     omitted) and ``catalog`` maps product id -> its description (line, name, versions, platforms, ...).
+    ``known_issues`` holds one `kbrank.proactive.KnownIssue` per known-issue article (impact, status, history).
     """
 
     corpus: Corpus
@@ -121,6 +123,7 @@ class HelpCentre:
     qrels: Mapping[str, Mapping[str, int]]
     catalog: Mapping[str, dict]
     as_of: dt.date = AS_OF
+    known_issues: tuple = ()  # tuple[kbrank.proactive.KnownIssue, ...]
     _index: Mapping[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -253,7 +256,8 @@ def generate_helpcentre(*, seed: int = 0, n_customers: int = 240) -> HelpCentre:
         queries.append(query)
         qrels[query.id] = MappingProxyType(dict(sorted(grades.items())))
     return HelpCentre(corpus=corpus, customers=tuple(customers), queries=tuple(queries),
-                      qrels=MappingProxyType(qrels), catalog=_catalog(), as_of=AS_OF)
+                      qrels=MappingProxyType(qrels), catalog=_catalog(), as_of=AS_OF,
+                      known_issues=_known_issues(corpus))
 
 
 @lru_cache(maxsize=4)
@@ -264,7 +268,7 @@ def load_helpcentre(seed: int = 0) -> HelpCentre:
 
 def write_helpcentre(helpcentre: HelpCentre, folder: str | os.PathLike[str]) -> None:
     """Write a BEIR-style folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/test.tsv``, plus
-    ``customers.jsonl`` and ``catalog.json``. Each file is replaced atomically."""
+    ``customers.jsonl``, ``known_issues.jsonl`` and ``catalog.json``. Each file is replaced atomically."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     helpcentre.corpus.to_jsonl(str(root / "corpus.jsonl"))
@@ -281,6 +285,9 @@ def write_helpcentre(helpcentre: HelpCentre, folder: str | os.PathLike[str]) -> 
         for query_id, grades in helpcentre.qrels.items():
             for article_id, grade in grades.items():
                 handle.write(f"{query_id}\t{article_id}\t{grade}\n")
+    with atomic_open(root / "known_issues.jsonl") as handle:
+        for issue in helpcentre.known_issues:
+            handle.write(json.dumps(issue.to_record(), ensure_ascii=False) + "\n")
     with atomic_open(root / "catalog.json") as handle:
         json.dump({pid: dict(entry) for pid, entry in helpcentre.catalog.items()}, handle, indent=2)
         handle.write("\n")

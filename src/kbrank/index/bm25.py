@@ -379,6 +379,12 @@ class BM25Index:
         index.state_ = state
         return index
 
+    def __copy__(self) -> "BM25Index":
+        """A shallow copy sharing the (immutable) state; an edit of the copy leaves this index unchanged."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_local", "_pool")})
+        return new
+
     def __getstate__(self) -> None:
         raise TypeError("kbrank never pickles; use BM25Index.save(path) and BM25Index.load(path)")
 

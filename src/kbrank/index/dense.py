@@ -430,6 +430,12 @@ class DenseIndex:
         index.state_ = state
         return index
 
+    def __copy__(self) -> "DenseIndex":
+        """A shallow copy sharing the (immutable) state; an edit of the copy leaves this index unchanged."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ()})
+        return new
+
     def __getstate__(self) -> None:
         raise TypeError("kbrank never pickles; use DenseIndex.save(path) and DenseIndex.load(path)")
 

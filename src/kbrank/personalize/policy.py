@@ -85,7 +85,7 @@ class Policy:
             extra = sorted(set(record) - set(fields))
             if extra:
                 raise ParameterError("policy", f"rules with the fields {fields}", extra)
-        return cls(tuple(Rule(**record) for record in records))  # type: ignore[arg-type]
+        return cls(tuple(Rule(**record) for record in records))
 
     def apply(self, facts: Mapping[str, np.ndarray]) -> PolicyEffect:
         n = next(iter(facts.values())).shape[0]

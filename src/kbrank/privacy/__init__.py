@@ -8,6 +8,7 @@
     view.owned, view.region                                # only the fields the purpose allows
     for view in gateway.scan("proactive-contact", Where(product="router-x200", version="<2.4")):
         ...                                                # consenting owners, with their consented channels
+    gateway.scan_columns("proactive-contact", products=["router-x200"])   # the same, as numpy arrays of codes
     gateway.access_report("cust-0001")                     # what is held, what it is used for, who read it
     gateway.erase("cust-0001")                             # gone from the store, caches, hooks and audit ids
 
@@ -29,6 +30,7 @@ from ..errors import (
     UnknownCustomerError,
 )
 from .audit import AuditRecord
+from .columns import CustomerColumns, UsageQuery
 from .gateway import DEFAULT_RETENTION, ProfileGateway
 from .loaders import profiles_from_dataframe, profiles_from_records, read_profiles_jsonl
 from .profiles import CHANNELS, STATUSES, ConsentRecord, CustomerProfile, OwnedProduct, UsageEvent
@@ -47,6 +49,7 @@ __all__ = [
     "CHANNELS",
     "ConsentError",
     "ConsentRecord",
+    "CustomerColumns",
     "CustomerProfile",
     "DATA_FIELDS",
     "DEFAULT_RETENTION",
@@ -67,6 +70,7 @@ __all__ = [
     "STATUSES",
     "UnknownCustomerError",
     "UsageEvent",
+    "UsageQuery",
     "Where",
     "luhn_valid",
     "profile_from_record",

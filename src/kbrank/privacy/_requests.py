@@ -9,7 +9,7 @@ from typing import Mapping
 
 from ..errors import ErasureError, UnknownCustomerError
 from ._cache import ProfileCache
-from .audit import AuditLog, AuditRecord
+from .audit import ALL_CUSTOMERS, AuditLog, AuditRecord
 from .pseudonyms import new_tombstone
 from .purposes import Decision, Purpose
 from .reports import AccessReport, ErasureHook, ErasureReport, PurposeUse
@@ -37,7 +37,15 @@ def access_report(store: ProfileStore, audit: AuditLog, pseudonym: str, *, purpo
     audit.append([AuditRecord(at, pseudonym, who, "report", "granted", "data-subject-access", fields)])
     log.debug("access report for %s by %s", pseudonym[:12], who)
     return AccessReport(customer=pseudonym, generated_at=at, profile=profile, purposes=tuple(uses),
-                        retention=retention, expired_events=expired, history=audit.for_customer(pseudonym))
+                        retention=retention, expired_events=expired, history=_history(audit, pseudonym, profile))
+
+
+def _history(audit: AuditLog, pseudonym: str, profile: object) -> tuple[AuditRecord, ...]:
+    """The customer's own records, plus the columnar scans (audited once for everyone, as ``ALL_CUSTOMERS``)
+    that may have read them, in time order."""
+    bulk = audit.for_customer(ALL_CUSTOMERS) if profile is not None else ()
+    own = audit.for_customer(pseudonym)
+    return tuple(sorted((*own, *bulk), key=lambda r: r.at)) if bulk else own
 
 
 def erase_customer(store: ProfileStore, audit: AuditLog, cache: ProfileCache, hooks: Mapping[str, ErasureHook],
@@ -61,7 +69,8 @@ def erase_customer(store: ProfileStore, audit: AuditLog, cache: ProfileCache, ho
     compacted = bool(store.compact()) & bool(audit.compact())
     report = ErasureReport(tombstone=tombstone, at=at, store=removed, audit_records=rekeyed, cache_entries=cached,
                            hooks=done, failed_hooks=failed, storage_compacted=compacted)
-    log.info("erasure %s by %s: %s", tombstone, who, "complete" if not failed else "INCOMPLETE")
+    log.info("erasure %s by %s: %s", tombstone, who, "complete" if report.complete else
+             "INCOMPLETE: " + "; ".join(report.incomplete_reasons))
     if failed:
         raise ErasureError(f"erasure incomplete: the hooks {', '.join(sorted(failed))} failed", report=report)
     return report

@@ -22,11 +22,14 @@ from .profiles import to_utc
 if TYPE_CHECKING:  # pragma: no cover
     from .view import ProfileView
 
-__all__ = ["ACTIONS", "OUTCOMES", "AuditRecord", "AuditLog", "InMemoryAuditLog", "audited_fields"]
+__all__ = ["ALL_CUSTOMERS", "ACTIONS", "OUTCOMES", "AuditRecord", "AuditLog", "InMemoryAuditLog", "audited_fields"]
 
 #: What happened: a single read, a read during a scan, a profile write, a consent change, an access report,
-#: an erasure.
-ACTIONS = ("read", "scan", "write", "consent", "report", "erase")
+#: an erasure, a proactive contact (``fields`` name the issue and channel, ``issue:KI-7``, ``channel:email``).
+ACTIONS = ("read", "scan", "write", "consent", "report", "erase", "contact")
+#: The ``customer`` of a record that covers a whole columnar scan (`ProfileGateway.scan_columns`): one record
+#: names the fields and counts for every customer scanned; access reports list it for every customer.
+ALL_CUSTOMERS = "*"
 #: How it ended: fields handed out, the non-personalized view handed out, refused for lack of consent, done
 #: (writes and erasure), or an erasure that could not finish.
 OUTCOMES = ("granted", "degraded", "denied", "done", "incomplete")

@@ -25,7 +25,8 @@ from ..errors import ConsentError, ParameterError, ProfileStoreError, UnknownCus
 from ..errors import short_pseudonym as _short
 from ._cache import ProfileCache
 from ._requests import access_report, erase_customer
-from .audit import AuditLog, AuditRecord, InMemoryAuditLog, audited_fields
+from .audit import ALL_CUSTOMERS, AuditLog, AuditRecord, InMemoryAuditLog, audited_fields
+from .columns import CustomerColumns, UsageQuery, columnar_scan
 from .loaders import profiles_from_dataframe, profiles_from_records, read_profiles_jsonl
 from .profiles import CHANNELS, DATA_SCOPES, ConsentRecord, CustomerProfile, UsageEvent, channel_scope, to_utc
 from .pseudonyms import Pseudonymizer
@@ -247,6 +248,41 @@ class ProfileGateway:
         log.debug("read %s for %s by %s: %s", _short(pseudonym), spec.name, who, ",".join(view.fields))
         return view
 
+    def read_pseudonyms(self, pseudonyms: Iterable[str], purpose: str | Purpose, *,
+                        requester: str | None = None) -> dict[str, ProfileView]:
+        """The views, for ``purpose``, of the consenting customers among ``pseudonyms``, keyed by pseudonym.
+
+        For components that hold only pseudonyms (the proactive outbox re-checks consent and reads the
+        address at send time). Customers without a profile or without consent are left out and not audited,
+        as in `scan`; the views handed out are audited as one batch.
+        """
+        spec = self._purpose(purpose)
+        who = self._who(requester)
+        usage_since = self.usage_since()
+        found: list[str] = []
+        views: list[ProfileView] = []
+        for pseudonym in dict.fromkeys(pseudonyms):
+            profile = self._load(pseudonym, with_addresses=spec.contact) if isinstance(pseudonym, str) else None
+            decision = spec.decide(profile) if profile is not None else None
+            if decision is not None and decision.granted:
+                found.append(pseudonym)
+                views.append(build_view(spec, profile, decision, usage_since=usage_since))  # type: ignore[arg-type]
+        if views:
+            self._audit_views(found, views, "read", who)
+        return dict(zip(found, views))
+
+    def record_contacts(self, contacts: Iterable[tuple[str, str, str]], *, requester: str | None = None) -> int:
+        """Audit proactive contacts: one ``(pseudonym, issue id, channel)`` per customer told about an issue.
+
+        The trail says who was contacted about what and how, by pseudonym, never by address. Returns how many
+        records were written.
+        """
+        who = self._who(requester)
+        at = self.now()
+        records = [AuditRecord(at, pseudonym, who, "contact", "done", "proactive-contact",
+                               (f"issue:{issue}", f"channel:{channel}")) for pseudonym, issue, channel in contacts]
+        return self._audit.append(records)
+
     def scan(self, purpose: str | Purpose, where: Where | Callable[[ProfileView], bool] | None = None, *,
              requester: str | None = None, channel: str | None = None) -> Iterator[ProfileView]:
         """The views, for ``purpose``, of every consenting customer that ``where`` selects, in pseudonym order.
@@ -294,6 +330,26 @@ class ProfileGateway:
         if views:
             self._audit_views(pseudonyms, views, "scan", who)
             yield from views
+
+    def scan_columns(self, purpose: str | Purpose, *, products: Iterable[str] | None = None,
+                     usage: UsageQuery | None = None, include_unconsented: bool = False,
+                     requester: str | None = None) -> CustomerColumns:
+        """The customers owning any of ``products`` (everyone when ``None``) as arrays of codes, minimized
+        for ``purpose`` (see `CustomerColumns`): the columnar scan for audience selection over large bases.
+
+        Only consenting customers are handed out, unless ``include_unconsented``: then the others come too,
+        anonymously (no pseudonym, no channels), to be counted. ``usage`` sums usage events per customer
+        who consented to usage analysis, within retention. The whole scan is audited as ONE record (customer
+        ``"*"``, `ALL_CUSTOMERS`) naming the fields handed out and the counts: ``#customers=``, ``#unconsented=``,
+        ``#rows=``; every customer's access report lists it.
+        """
+        spec = self._purpose(purpose)
+        columns, fields = columnar_scan(self._store, spec, products=products, usage=usage,
+                                        include_unconsented=include_unconsented, usage_since=self.usage_since())
+        self._audit.append([AuditRecord(self.now(), ALL_CUSTOMERS, self._who(requester), "scan", "granted", spec.name,
+                                        tuple(fields))])
+        log.debug("columnar scan for %s: %s", spec.name, ", ".join(fields[-3:]))
+        return columns
 
     # -- writes --------------------------------------------------------------------------------------------
     def add(self, profiles: Iterable[CustomerProfile], *, requester: str | None = None) -> int:

@@ -57,7 +57,12 @@ class Pseudonymizer:
         if not isinstance(customer_id, str) or not customer_id:
             shown = f"<{type(customer_id).__name__}>" if not isinstance(customer_id, str) else "''"
             raise ParameterError("customer_id", "a non-empty string", shown)
-        return hmac.new(self._key, _CUSTOMER_DOMAIN + customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
+        try:
+            data = customer_id.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ParameterError("customer_id", "text that UTF-8 can hold (no lone surrogates)",
+                                 "<unencodable str>") from None
+        return hmac.new(self._key, _CUSTOMER_DOMAIN + data, hashlib.sha256).hexdigest()
 
     @property
     def fingerprint(self) -> str:

@@ -25,6 +25,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from .._dates import parse_date
+from .._io import unencodable_field
 from ..applicability import parse_version
 from ..errors import ParameterError, ProfileError, did_you_mean
 from .profiles import (
@@ -53,6 +54,8 @@ _SCOPE = re.compile(r"[a-z][a-z0-9-]*\Z")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()-]{5,20}\Z")
+#: The largest usage count kept (a signed 64-bit integer, what SQLite stores).
+_MAX_COUNT = 2**63 - 1
 
 
 class Masked:
@@ -110,7 +113,11 @@ def _timestamp(value: Any, where: _Where, field: str) -> dt.datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise where.error("the timestamp has no time zone", field,
                           "add a UTC offset, e.g. '2026-10-01T12:00:00Z' (Z means UTC)", value=value)
-    return moment.astimezone(dt.timezone.utc)
+    try:
+        return moment.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):
+        raise where.error("the timestamp is out of range in UTC", field,
+                          "write a real date between years 1 and 9999 (in UTC)", value=value) from None
 
 
 def _list(value: Any, where: _Where, field: str) -> list:
@@ -179,8 +186,9 @@ def _usage(items: list, where: _Where) -> tuple[UsageEvent, ...]:
         count = item.get("count", 1)
         if isinstance(count, float) and count.is_integer():
             count = int(count)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise where.error("expected a whole number >= 0", f"{at}.count", "write a count such as 3", value=count)
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_COUNT:
+            raise where.error(f"expected a whole number from 0 to {_MAX_COUNT}", f"{at}.count",
+                              "write a count such as 3", value=count)
         if "timestamp" not in item:
             raise where.error("missing timestamp", f"{at}.timestamp", "give every usage event a 'timestamp'")
         events.append(UsageEvent(
@@ -267,6 +275,10 @@ def profile_from_record(record: Any, *, pseudonymize: Callable[[str], str], sour
         raise where.error("expected a JSON object per customer", None, "write one {...} object per line",
                           value=Masked(record))
     _check_keys(record, FIELDS, where, "")
+    bad = unencodable_field(dict(record))
+    if bad is not None:
+        raise where.error("the text holds a lone UTF-16 surrogate (such as \\ud800), which UTF-8 cannot store", bad,
+                          "write the character itself, or a valid surrogate pair")
     raw, given = record.get("customer_id"), record.get("pseudonym")
     if raw is not None and given is not None:
         raise where.error("both 'customer_id' and 'pseudonym' are given", "pseudonym",

@@ -50,8 +50,17 @@ class ErasureReport:
 
     @property
     def complete(self) -> bool:
-        """Whether every part of the erasure succeeded (every hook ran)."""
-        return not self.failed_hooks
+        """Whether every part of the erasure succeeded: every hook ran and no deleted byte is left on disk."""
+        return not self.incomplete_reasons
+
+    @property
+    def incomplete_reasons(self) -> tuple[str, ...]:
+        """What is still to do, in words (empty when `complete`)."""
+        reasons = [f"the erasure hook {name!r} failed: {error}" for name, error in self.failed_hooks.items()]
+        if not self.storage_compacted:
+            reasons.append("deleted bytes remain in the store's files (another connection kept the SQLite WAL "
+                           "busy); call ProfileGateway.compact() when it is free")
+        return tuple(reasons)
 
     @property
     def found(self) -> bool:
@@ -67,7 +76,7 @@ class ErasureReport:
         return {"tombstone": self.tombstone, "at": format_timestamp(self.at), "store": dict(self.store),
                 "audit_records": self.audit_records, "cache_entries": self.cache_entries, "hooks": dict(self.hooks),
                 "failed_hooks": dict(self.failed_hooks), "storage_compacted": self.storage_compacted,
-                "complete": self.complete}
+                "complete": self.complete, "incomplete_reasons": list(self.incomplete_reasons)}
 
     def __str__(self) -> str:
         rows = ", ".join(f"{n} {kind}" for kind, n in self.store.items() if n) or "no stored profile"

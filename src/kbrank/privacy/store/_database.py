@@ -1,11 +1,10 @@
-"""The SQLite database behind `SQLiteProfileStore` and `SQLiteAuditLog`: connection settings, schema,
-transactions and compaction.
+"""The SQLite database behind `SQLiteProfileStore` and `SQLiteAuditLog`: schema and compaction.
 
-Settings: WAL journal (readers never block the writer, nor the writer readers), ``synchronous=FULL`` (a
-consent withdrawal that was acknowledged survives a power cut), foreign keys on, ``secure_delete`` on
-(deleted content is overwritten with zeros, not left in free pages), a busy timeout for concurrent writers.
-Every multi-statement read runs in one read transaction, so it sees one consistent snapshot; every write
-runs in ``BEGIN IMMEDIATE ... COMMIT`` and rolls back completely on any error.
+The connection settings and transactions are kbrank's one SQLite setup (`kbrank._sqlite`): WAL,
+``synchronous=FULL`` (a consent withdrawal that was acknowledged survives a power cut), foreign keys,
+``secure_delete`` (deleted content is overwritten with zeros, not left in free pages), a busy timeout; every
+multi-statement read runs in one read transaction (one consistent snapshot); every write runs in
+``BEGIN IMMEDIATE ... COMMIT`` and rolls back completely on any error.
 
 `compact` runs ``VACUUM`` and ``wal_checkpoint(TRUNCATE)``, after which neither the database file nor the
 ``-wal`` file holds deleted rows. kbrank never runs ``ANALYZE``/``PRAGMA optimize``: with SQLite's STAT4
@@ -14,22 +13,17 @@ statistics that would copy sample index keys (pseudonyms) into ``sqlite_stat4``.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
+from ..._sqlite import SQLiteDatabase, from_micros, to_micros
 from ...errors import ProfileStoreError
 
 __all__ = ["Database", "SCHEMA_VERSION", "SCHEMA", "to_micros", "from_micros"]
 
 #: Stored in ``PRAGMA user_version``; a store with another version is refused.
 SCHEMA_VERSION = 1
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_MICROSECOND = dt.timedelta(microseconds=1)
 
 SCHEMA = """
 CREATE TABLE meta (
@@ -104,52 +98,33 @@ CREATE INDEX audit_by_customer ON audit (customer, id);
 """
 
 
-def to_micros(moment: dt.datetime) -> int:
-    """Microseconds since the Unix epoch (UTC) of an aware datetime."""
-    return (moment - _EPOCH) // _MICROSECOND
+class Database(SQLiteDatabase):
+    """One SQLite connection with kbrank's settings (`kbrank._sqlite`), holding the profile store's schema."""
 
-
-def from_micros(micros: int) -> dt.datetime:
-    """The aware UTC datetime of ``to_micros``' value."""
-    return _EPOCH + dt.timedelta(microseconds=micros)
-
-
-class Database:
-    """One SQLite connection with kbrank's settings, guarded by a lock so that threads can share it."""
+    error = ProfileStoreError
+    kind = "profile store"
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0) -> None:
-        self.path = str(path)
-        if self.path != ":memory:" and not create and not Path(self.path).is_file():
-            raise ProfileStoreError("no profile store here", path=self.path,
+        path = str(path)
+        if path != ":memory:" and not create and not Path(path).is_file():
+            raise ProfileStoreError("no profile store here", path=path,
                                     fix="check the path, or create the store first (ProfileGateway.open(path, "
                                         "key=..., create=True))")
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._writes = 0
         self._dirty = False  # rows were deleted or changed since the last VACUUM
         self._wal_pending = False  # the last checkpoint could not empty the WAL
-        self._timeout_ms = int(timeout * 1000)
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        super().__init__(path, timeout=timeout)
         try:
-            self._configure(timeout)
             self._ensure_schema()
         except BaseException:
             self.close()
             raise
 
-    # -- setup ------------------------------------------------------------------------------------------
-    def _configure(self, timeout: float) -> None:
-        conn = self.connection
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {self._timeout_ms}")
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise ProfileStoreError(f"not a SQLite database ({exc})", path=self.path,
-                                    fix="point at a profile store written by kbrank") from None
-        for pragma in ("synchronous = FULL", "foreign_keys = ON", "secure_delete = ON"):
-            conn.execute(f"PRAGMA {pragma}")
+    def _written(self) -> None:
+        self._writes += 1
+        self._dirty = True
 
     def _ensure_schema(self) -> None:
         with self.write() as cur:
@@ -169,56 +144,6 @@ class Database:
         raise ProfileStoreError(f"unknown profile store schema version {version} (this kbrank reads "
                                 f"version {SCHEMA_VERSION})", path=self.path,
                                 fix="open it with the kbrank version that wrote it")
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise ProfileStoreError("the profile store is closed", path=self.path, fix="open it again")
-        return self._conn
-
-    # -- transactions ------------------------------------------------------------------------------------
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Cursor]:
-        """A write transaction: committed if the block succeeds, rolled back entirely otherwise."""
-        with self._lock:
-            conn = self.connection
-            cur = conn.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise ProfileStoreError(f"the write was rolled back; nothing changed (SQLite: {exc})",
-                                            path=self.path, fix="retry; if it persists, check the disk "
-                                            "and that no other program holds a lock") from exc
-                raise
-            finally:
-                cur.close()
-            self._writes += 1
-            self._dirty = True
-
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Cursor]:
-        """A read transaction: every statement inside sees the same snapshot."""
-        with self._lock:
-            conn = self.connection
-            cur = conn.cursor()
-            try:
-                cur.execute("BEGIN")
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise ProfileStoreError(f"the read failed (SQLite: {exc})", path=self.path,
-                                            fix="retry; if it persists the file may be damaged") from exc
-                raise
-            finally:
-                cur.close()
 
     def generation(self) -> int:
         """Changes whenever this connection or any other one commits a change."""
@@ -247,16 +172,3 @@ class Database:
                                         fix="close other connections to the store and call it again") from exc
             self._wal_pending = bool(busy)
             return not busy
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        with self._lock:
-            if self._conn is not None:
-                try:
-                    self._conn.close()
-                finally:
-                    self._conn = None
-
-    @property
-    def closed(self) -> bool:
-        return self._conn is None

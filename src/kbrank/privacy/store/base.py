@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
+from ..columns import StoredColumns, UsageQuery
 from ..profiles import ConsentRecord, CustomerProfile, UsageEvent
 from ..where import Where
 
@@ -37,6 +38,14 @@ class ProfileStore(Protocol):
 
     def scan(self, where: Where | None = None, *, with_addresses: bool = True) -> Iterator[CustomerProfile]:
         """Profiles satisfying ``where`` (all without it), in pseudonym order."""
+        ...
+
+    def scan_columns(self, *, products: Sequence[str] | None = None, scopes: Sequence[str] = (),
+                     usage: UsageQuery | None = None) -> StoredColumns:
+        """The columnar scan: the customers owning any of ``products`` (everyone when ``None``) in pseudonym
+        order, their items of those products (in profile order), each customer's answer for every consent
+        scope in ``scopes`` and their summed usage for ``usage`` (zeros without it). Unmasked: the gateway
+        applies consent before anything leaves the privacy package."""
         ...
 
     def delete(self, pseudonym: str) -> Mapping[str, int]:

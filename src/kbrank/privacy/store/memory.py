@@ -11,7 +11,10 @@ import threading
 from dataclasses import replace
 from typing import Iterable, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from ...errors import ParameterError, ProfileStoreError, UnknownCustomerError
+from ..columns import StoredColumns, UsageQuery
 from ..profiles import ConsentRecord, CustomerProfile, UsageEvent, to_utc
 from ..where import Where
 from .base import DELETION_KINDS
@@ -79,6 +82,34 @@ class InMemoryProfileStore:
             profile = self.get(key, with_addresses=with_addresses)
             if profile is not None and (where is None or where.matches(profile)):
                 yield profile
+
+    def scan_columns(self, *, products: Sequence[str] | None = None, scopes: Sequence[str] = (),
+                     usage: UsageQuery | None = None) -> StoredColumns:
+        """The columns of the customers owning any of ``products`` (everyone when ``None``). This store holds
+        Python objects, so it walks them once; the SQLite store answers the same call in SQL."""
+        with self._lock:
+            profiles = [self._open()[key] for key in sorted(self._open())]
+        wanted = None if products is None else frozenset(products)
+        if wanted is not None:
+            profiles = [p for p in profiles if any(item.product in wanted for item in p.owned)]
+        items = [(row, n, item) for row, p in enumerate(profiles) for n, item in enumerate(p.owned)
+                 if wanted is None or item.product in wanted]
+        totals = np.zeros(len(profiles), np.int64)
+        if usage is not None:
+            for row, p in enumerate(profiles):
+                totals[row] = sum(e.count for e in p.usage if e.feature in usage.features
+                                  and (not usage.products or e.product in usage.products)
+                                  and (usage.since is None or e.timestamp >= usage.since))
+        return StoredColumns(
+            pseudonyms=[p.id for p in profiles], regions=[p.region for p in profiles],
+            locales=[p.locale for p in profiles], segments=[p.segment for p in profiles],
+            preferred=[p.preferred_channel for p in profiles],
+            consents={scope: np.fromiter((p.consented(scope) for p in profiles), bool, count=len(profiles))
+                      for scope in scopes},
+            owner=np.fromiter((row for row, _, _ in items), np.int32, count=len(items)),
+            position=np.fromiter((n for _, n, _ in items), np.int32, count=len(items)),
+            products=[i.product for _, _, i in items], versions=[i.version for _, _, i in items],
+            platforms=[i.platform for _, _, i in items], statuses=[i.status for _, _, i in items], usage=totals)
 
     def delete(self, pseudonym: str) -> Mapping[str, int]:
         with self._lock:

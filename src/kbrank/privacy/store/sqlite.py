@@ -17,11 +17,13 @@ import os
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ...errors import ParameterError, UnknownCustomerError
+from ..columns import StoredColumns, UsageQuery
 from ..profiles import ConsentRecord, CustomerProfile, OwnedProduct, UsageEvent, to_utc
 from ..where import Where
 from ._database import Database, from_micros, to_micros
 from .base import DELETION_KINDS
 from .sqlite_audit import SQLiteAuditLog
+from .sqlite_columns import scan_columns
 
 __all__ = ["SQLiteProfileStore"]
 
@@ -138,6 +140,10 @@ class SQLiteProfileStore:
                 if where is None or where.matches(profile):
                     yield profile
             last = page[-1]
+
+    def scan_columns(self, *, products: Sequence[str] | None = None, scopes: Sequence[str] = (),
+                     usage: UsageQuery | None = None) -> StoredColumns:
+        return scan_columns(self._db, products=products, scopes=scopes, usage=usage)
 
     def _candidates(self, where: Where | None) -> list[str] | None:
         """Pseudonyms that may match, read from an index, sorted; ``None`` when no index helps."""
