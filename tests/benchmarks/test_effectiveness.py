@@ -62,6 +62,12 @@ def test_expectations_describe_the_pinned_settings() -> None:
     settings = EXPECTATIONS["settings"]
     assert settings["bm25"] == effectiveness.BM25_PARAMS
     assert settings["dense"] == effectiveness.DENSE_PARAMS
+    from kbrank import DenseIndex
+
+    default = DenseIndex()
+    assert {k: effectiveness.DENSE_PARAMS[k] for k in ("passage_words", "passage_stride", "passage_title")} == {
+        "passage_words": default.passage_words, "passage_stride": default.passage_stride,
+        "passage_title": default.passage_title}, "the reproduction must use the library's default passages"
     assert settings["hybrid"] == effectiveness.HYBRID
     assert sorted(EXPECTATIONS["datasets"]) == sorted(effectiveness.DATASETS)
     for name, modes in EXPECTATIONS["datasets"].items():

@@ -3,7 +3,6 @@ evaluation split by customer, JSON persistence without pickle, and its use as a 
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import random
@@ -16,7 +15,7 @@ import pytest
 from kbrank import Article, Corpus, IndexFormatError, NotFittedError, ParameterError
 from kbrank.applicability import compile_applicability
 from kbrank.datasets import load_helpcentre
-from kbrank.evaluation import evaluate
+from kbrank.evaluation import ClickSession, evaluate, simulate_clicks
 from kbrank.personalize import Personalizer
 from kbrank.personalize.features import (
     ARTICLE_FEATURES,
@@ -25,15 +24,7 @@ from kbrank.personalize.features import (
     version_features,
     version_number,
 )
-from kbrank.personalize.learned import (
-    BASE_FEATURES,
-    ClickSession,
-    LearnedPersonalizer,
-    LearnedReranker,
-    collect_examples,
-    propensity,
-    simulate_clicks,
-)
+from kbrank.personalize.learned import BASE_FEATURES, LearnedPersonalizer, LearnedReranker, collect_examples, propensity
 from kbrank.privacy import OwnedProduct, ProfileGateway, ProfileView
 from kbrank.searcher import Searcher
 
@@ -65,10 +56,8 @@ def demo() -> dict[str, Any]:
 
 
 def _learned(demo: dict[str, Any], model: LearnedReranker) -> Searcher:
-    searcher = copy.copy(demo["searcher"])
     personalizer = LearnedPersonalizer(reranker=model, today=demo["hc"].as_of, product_aliases=demo["aliases"])
-    searcher.personalizer_ = personalizer.fit(searcher.corpus_, demo["searcher"].personalizer_.applicability_)
-    return searcher
+    return demo["searcher"].with_personalizer(personalizer)
 
 
 def _ndcg(demo: dict[str, Any], searcher: Searcher, personalized: bool = True) -> float:

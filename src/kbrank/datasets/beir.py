@@ -9,7 +9,7 @@ from typing import Mapping
 
 from .._io import iter_jsonl
 from ..corpus import Corpus
-from ..errors import InputError
+from ..errors import InputError, ParameterError
 
 __all__ = ["BeirDataset", "load_beir", "read_beir_queries"]
 
@@ -33,8 +33,12 @@ def read_beir_queries(path: str | os.PathLike[str]) -> dict[str, str]:
     return queries
 
 
-def load_beir(folder: str | os.PathLike[str], *, split: str = "test") -> BeirDataset:
-    """Load a BEIR folder; ``queries`` keeps the queries that the split's qrels judge."""
+def load_beir(folder: str | os.PathLike[str], *, split: str = "test", corpus: Corpus | None = None) -> BeirDataset:
+    """Load a BEIR folder; ``queries`` keeps the queries that the split's qrels judge.
+
+    ``corpus`` reuses a `Corpus` already read from this folder (``load_beir(folder, split="dev",
+    corpus=test.corpus)`` loads a second split without reading ``corpus.jsonl`` again).
+    """
     from ..evaluation import read_beir_qrels
 
     root = Path(folder)
@@ -49,5 +53,7 @@ def load_beir(folder: str | os.PathLike[str], *, split: str = "test") -> BeirDat
     if missing:
         raise InputError(f"{len(missing)} judged queries have no text in queries.jsonl", source=str(root),
                          value=missing[:3], fix="use the queries.jsonl that belongs to these qrels")
-    return BeirDataset(corpus=Corpus.from_beir(root), queries={q: queries[q] for q in qrels}, qrels=qrels,
-                       split=split)
+    if corpus is not None and not isinstance(corpus, Corpus):
+        raise ParameterError("corpus", "None or the Corpus read from this folder", type(corpus).__name__)
+    return BeirDataset(corpus=Corpus.from_beir(root) if corpus is None else corpus,
+                       queries={q: queries[q] for q in qrels}, qrels=qrels, split=split)

@@ -76,7 +76,7 @@ import os
 import random
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -136,13 +136,46 @@ class HelpCentre:
 
     def customer(self, customer_id: str) -> dict:
         """A deep copy of one customer's profile dict; `ParameterError` (with "did you mean") if unknown."""
+        return json.loads(json.dumps(self.customers[self._row(customer_id)]))
+
+    def relevance(self, customer_id: str, intent: str, named: str | None = None) -> dict[str, int]:
+        """The ground truth's grades for a question about ``intent`` asked by ``customer_id``, naming the product
+        ``named`` (None: a question about the products they own), by the rules of "How relevance is assigned":
+        article id -> grade (1 or 2; articles that are not relevant are left out).
+
+        It is the judge that graded `qrels`, so ``hc.qrels[q.id] == hc.relevance(q.customer_id, q.intent,
+        q.names_product)`` for every query. It answers any question, not only the ones asked: whether an article
+        can apply to a customer at all, whatever the query, is whether it is relevant to its own intent,
+        ``article.id in hc.relevance(customer_id, article.metadata["intent"], named)``. For evaluation only:
+        a system being evaluated must not read it.
+        """
+        customer = self.customers[self._row(customer_id)]
+        if intent not in self._intents:
+            close = difflib.get_close_matches(str(intent), sorted(self._intents), n=1, cutoff=0.0)
+            raise ParameterError("intent", "an intent of this help centre's articles (metadata['intent'])", intent,
+                                 hint=f"Did you mean {close[0]!r}?" if close else None)
+        if named is not None and named not in self.catalog:
+            close = difflib.get_close_matches(str(named), sorted(self.catalog), n=1, cutoff=0.0)
+            raise ParameterError("named", "None or a product id of the catalog", named,
+                                 hint=f"Did you mean {close[0]!r}?" if close else None)
+        return self._judge(customer, intent, named)
+
+    @cached_property
+    def _judge(self) -> _Judge:
+        return _Judge(self.corpus, self.as_of)
+
+    @cached_property
+    def _intents(self) -> frozenset[str]:
+        return frozenset(a.metadata.get("intent") for a in self.corpus) | {q.intent for q in self.queries}
+
+    def _row(self, customer_id: str) -> int:
         row = self._index.get(customer_id)
         if row is None:
             hint = f"Did you mean {_suggest(str(customer_id), self._index)!r}?"
             raise ParameterError(
                 "customer_id", "the id of a customer in this help centre", customer_id, hint=hint
             )
-        return json.loads(json.dumps(self.customers[row]))
+        return row
 
 
 def _suggest(customer_id: str, known: Mapping[str, int]) -> str:

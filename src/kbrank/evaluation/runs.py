@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -27,7 +27,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas
     import ranx
 
-__all__ = ["Run", "read_trec_run", "trec_order", "write_trec_run"]
+__all__ = ["Rankings", "Run", "as_rankings", "read_trec_run", "trec_order", "write_trec_run"]
+
+#: query id -> doc ids best first (each once), or a `Run` (query id -> doc id -> score, read in `trec_order`).
+Rankings = Mapping[str, Union[Iterable[str], Mapping[str, float]]]
+#: Rankings longer than this cannot be stored by `Run.from_rankings` (float32 holds integers exactly up to 2**24).
+MAX_RANKING = 2**24
 
 
 class Run(NestedMapping[float]):
@@ -77,6 +82,28 @@ class Run(NestedMapping[float]):
         return ranx.Run(self.to_dict(), name=self.name)
 
     @classmethod
+    def from_rankings(cls, rankings: Rankings, *, name: str | None = None) -> Run:
+        """A run whose `trec_order` is exactly the given order: ``query id -> doc ids``, best first, each once.
+
+        The document at 0-based position ``i`` of an ``n``-long ranking scores ``n - i`` (``n, n-1, ..., 1``):
+        integers that trec_eval's 32-bit float scores hold exactly, so no two documents tie and trec_eval's
+        doc-id tie-break never re-sorts them. Use it when the order is what counts (kbrank breaks ties by row,
+        trec_eval by doc id; NFCorpus, for one, has duplicate documents with equal scores). An empty ranking
+        stays (the query is present and scores 0).
+
+        >>> run = Run.from_rankings({"q1": ["d2", "d10", "d1"]})
+        >>> dict(run["q1"]), trec_order(run["q1"])
+        ({'d2': 3.0, 'd10': 2.0, 'd1': 1.0}, ['d2', 'd10', 'd1'])
+        """
+        data = {}
+        for query_id, ranking in as_rankings(rankings, "rankings").items():
+            if len(ranking) > MAX_RANKING:
+                raise ParameterError(f"rankings[{query_id!r}]", f"at most {MAX_RANKING:,} documents",
+                                     f"{len(ranking):,} documents", hint="cut the ranking to its top k first")
+            data[query_id] = {doc_id: float(len(ranking) - i) for i, doc_id in enumerate(ranking)}
+        return cls(data, name=name)
+
+    @classmethod
     def from_ranx(cls, run: ranx.Run) -> Run:
         """Copy a ``ranx.Run``, keeping its name."""
         return cls(run.to_dict(), name=run.name)
@@ -105,6 +132,37 @@ class Run(NestedMapping[float]):
                 )
             docs[doc_id] = score
         return cls(data, name=name)
+
+
+def as_ranking(value: Any, where: str) -> list[str]:
+    """One query's doc ids best first: a sequence of distinct ids as given, or a `Run`'s inner mapping in
+    `trec_order`; ``where`` names the argument in errors."""
+    if isinstance(value, Mapping):
+        return trec_order(value)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ParameterError(where, "a sequence of doc ids, best first (or a Run's doc id -> score mapping)",
+                             type(value).__name__, hint="wrap a single id in a list: [doc_id]")
+    ranking = list(value)
+    seen: set[str] = set()
+    for doc_id in ranking:
+        if not isinstance(doc_id, str) or not doc_id:
+            raise ParameterError(where, "doc ids as non-empty strings", doc_id, hint="convert ids with str() first")
+        if doc_id in seen:
+            raise ParameterError(where, "each doc id once", doc_id, hint="a ranking lists every document once")
+        seen.add(doc_id)
+    return ranking
+
+
+def as_rankings(rankings: Rankings, what: str = "rankings") -> dict[str, list[str]]:
+    """Every query's ranking (see `as_ranking`), in the given query order; ``what`` names the argument."""
+    if not isinstance(rankings, Mapping):
+        raise ParameterError(what, "a mapping of query id -> doc ids best first (or a Run)", type(rankings).__name__)
+    out = {}
+    for query_id, ranking in rankings.items():
+        if not isinstance(query_id, str) or not query_id:
+            raise ParameterError(f"{what} query id", "a non-empty string", query_id, hint="convert ids with str() first")
+        out[query_id] = as_ranking(ranking, f"{what}[{query_id!r}]")
+    return out
 
 
 def trec_order(scores: Mapping[str, float]) -> list[str]:

@@ -1,21 +1,5 @@
-"""A learned reranker: a linear model over retrieval scores and profile facts, trained from graded judgments
-or from click logs corrected for position bias.
-
-Design
-------
-`LearnedPersonalizer` is a drop-in `Personalizer` (pass it to ``Searcher(personalizer=...)``):
-
-- *hides* still come from the policy's hide rules (default: `default_policy`), before any top-k, exactly as
-  with the rule policy, and are explained the same way;
-- the *learned score replaces* the policy's promote and demote deltas: a candidate's final score is
-  ``w . x`` over the features of `kbrank.personalize.features` (retrieval scores and ranks per source, the
-  profile facts, version distance, article age, and popularity when trained from clicks);
-- each result's receipt lists the article features that moved it (``learned:<feature>``, the term
-  ``w_j x_j``, and the same human-readable reason the rule would give), never a value the view does not hold.
-
-Because the model is linear, the article block (everything but the retrieval features) folds into one number
-per article when the plan is built (cached per profile, like the policy's deltas); a query then costs one
-small matrix-vector product over its candidates.
+"""`LearnedReranker`: a linear scoring model over (query, candidate) features, fitted from graded judgments
+or from click logs corrected for position bias, and saved as one JSON file (no pickle).
 
 Why linear
 ----------
@@ -31,7 +15,7 @@ Training
 Burges et al., 2005): for each training query, every pair of candidates with different grades is one
 example, ``x_better - x_worse`` (and its mirror), each query weighing the same.
 
-`LearnedReranker.fit_clicks` learns from click logs (`ClickSession`: what was shown, what was clicked, which
+`LearnedReranker.fit_clicks` learns from click logs (`ClickLog`: what was shown, what was clicked, which
 click "solved it"). Clicks are biased towards the top: a result is clicked only if it is looked at. Under the
 position-based model, the chance of looking at rank r is the *propensity* ``p(r) = (1 / r) ** eta``
 (Joachims et al., 2017, "Unbiased Learning-to-Rank with Biased Feedback"; ``eta`` is ``propensity_eta``,
@@ -43,155 +27,46 @@ have propensity 0 and cannot be corrected). With ``popularity=True`` (the defaul
 weighted click count of each article, log(1 + count), is a feature too: the demo corpus has no popularity
 signal of its own, so popularity exists only when click logs are given. During training each query sees the
 counts without its own clicks (no label leakage); the fitted model keeps the counts over all sessions.
-
-`simulate_clicks` draws such logs from graded judgments with the same position-based model, for tests and
-benchmarks.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .._io import atomic_open
-from .._version import __version__
-from ..applicability import Applicability
-from ..candidates import Candidates, SourceScores
-from ..errors import IndexFormatError, NotFittedError, ParameterError
-from .facts import FACTS
-from .features import (
-    ARTICLE_FEATURES,
-    RETRIEVAL_FEATURES,
-    article_ages,
-    article_features,
-    retrieval_columns,
-    retrieval_features,
-    spec_bounds,
-    version_features,
-)
-from .personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan, is_personalized
-from .policy import Policy
-from .receipts import reason_for
+from ..._io import atomic_open, sha256_bytes
+from ..._version import __version__
+from ...errors import IndexFormatError, NotFittedError, ParameterError
+from .training import BASE_FEATURES, ClickLog, QueryExamples, propensity
 
-__all__ = ["ClickSession", "LearnedPersonalizer", "LearnedReranker", "QueryExamples", "collect_examples",
-           "propensity", "simulate_clicks", "FORMAT"]
+__all__ = ["BASE_FEATURES", "FORMAT", "FORMAT_VERSION", "POPULARITY", "LearnedReranker"]
 
 FORMAT = "kbrank-learned-reranker"
 FORMAT_VERSION = 1
+#: The name of the click-popularity feature (present only in models fitted from click logs).
 POPULARITY = "popularity"
-BASE_FEATURES = (*RETRIEVAL_FEATURES, *ARTICLE_FEATURES)
 
 
-@dataclass(frozen=True)
-class QueryExamples:
-    """One training query: its candidates (article ids and corpus rows, in retrieval order) and their features
-    (candidates x `BASE_FEATURES`)."""
-
-    query_id: str
-    article_ids: tuple[str, ...]
-    rows: np.ndarray
-    features: np.ndarray
-
-
-@dataclass(frozen=True)
-class ClickSession:
-    """One search as logged: the article ids shown (best first), and per position whether it was clicked and
-    whether that click solved the problem ("this solved it")."""
-
-    query_id: str
-    shown: tuple[str, ...]
-    clicked: tuple[bool, ...]
-    solved: tuple[bool, ...]
-
-    def __post_init__(self) -> None:
-        if not len(self.shown) == len(self.clicked) == len(self.solved):
-            raise ParameterError("ClickSession", "shown, clicked and solved of the same length",
-                                 (len(self.shown), len(self.clicked), len(self.solved)))
-
-
-def propensity(ranks: np.ndarray, eta: float, clip: float) -> np.ndarray:
-    """The chance that a result at 1-based ``rank`` is looked at, ``(1 / rank) ** eta``, clipped below at ``clip``."""
-    ranks = np.asarray(ranks, dtype=np.float64)
-    return np.maximum((1.0 / ranks) ** eta, clip)
-
-
-def simulate_clicks(rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]], *,
-                    sessions_per_query: int = 10, eta: float = 1.0,
-                    click_probability: Sequence[float] = (0.05, 0.5, 0.9),
-                    solve_probability: Sequence[float] = (0.0, 0.3, 0.7),
-                    seed: int = 0) -> tuple[ClickSession, ...]:
-    """Click logs drawn from graded judgments with a position-based model (deterministic for a ``seed``).
-
-    In each session of each query (queries in sorted order), the result at rank r is looked at with
-    probability ``(1 / r) ** eta``; a result looked at is clicked with ``click_probability[grade]`` (grade 0 for
-    an unjudged article: a small noise rate), and a click solves the problem with ``solve_probability[grade]``.
-    """
-    if sessions_per_query < 1:
-        raise ParameterError("sessions_per_query", "an integer >= 1", sessions_per_query)
-    rng = np.random.default_rng(seed)
-    clicks, solves = np.asarray(click_probability, float), np.asarray(solve_probability, float)
-    out = []
-    for query_id in sorted(rankings):
-        shown = tuple(rankings[query_id])
-        if not shown:
-            continue
-        grades = np.asarray([min(int(qrels.get(query_id, {}).get(a, 0)), len(clicks) - 1) for a in shown])
-        examine = (1.0 / np.arange(1, len(shown) + 1)) ** eta
-        for _ in range(sessions_per_query):
-            clicked = (rng.random(len(shown)) < examine) & (rng.random(len(shown)) < clicks[grades])
-            solved = clicked & (rng.random(len(shown)) < solves[grades])
-            out.append(ClickSession(query_id, shown, tuple(clicked.tolist()), tuple(solved.tolist())))
-    return tuple(out)
-
-
-def _feature_plan(personalizer: Personalizer, view: Any, plan: Plan, bounds: np.ndarray,
-                  rows: np.ndarray) -> dict[str, np.ndarray]:
-    """Every article feature of ``rows`` for this view (facts and version gaps, computed for those rows)."""
-    facts = personalizer.facts(view, plan.named, rows)
-    facts.update(version_features(personalizer.applicability_.take(rows), bounds, view, plan.named))
-    return facts
-
-
-def _bounds(app: Applicability) -> np.ndarray:
-    return np.asarray([spec_bounds(s) for s in app.specs], dtype=np.float64).reshape(-1, 2)
-
-
-def collect_examples(searcher: Any, queries: Iterable[tuple[str, str, Any]]) -> list[QueryExamples]:
-    """The candidates of each ``(query_id, text, view)`` as ``searcher.search(text, profile=view)`` reranks
-    them (the policy's hides applied before retrieval, ``rerank_depth`` deep), with their features.
-
-    Views that do not personalize (no consent) are skipped: they are never reranked.
-    """
-    personalizer = searcher.personalizer_
-    app = personalizer.applicability_
-    bounds = _bounds(app)
-    ages = article_ages(app, personalizer.today or dt.date.today())
-    out = []
-    for query_id, text, view in queries:
-        if not is_personalized(view):
-            continue
-        plan = personalizer.plan(view, text)
-        pool = searcher.candidates(text, max(searcher.rerank_depth, 10), mask=~plan.hide,
-                                   query_vector=searcher.query_vector(text))
-        if len(pool) == 0:
-            continue
-        facts = _feature_plan(personalizer, view, plan, bounds, pool.rows)
-        block = article_features(facts, ages[pool.rows], ARTICLE_FEATURES)
-        features = np.hstack([retrieval_features(pool), block])
-        out.append(QueryExamples(query_id, tuple(personalizer.corpus_[r].id for r in pool.rows.tolist()),
-                                 pool.rows, features))
-    return out
+def _check_session(session: Any, number: int) -> None:
+    """A click log must name its query and give shown, clicked and solved of one length."""
+    try:
+        lengths = (len(session.shown), len(session.clicked), len(session.solved))
+        query_id = session.query_id
+    except (AttributeError, TypeError):
+        raise ParameterError(f"sessions[{number}]", "a click log with query_id, shown, clicked and solved "
+                             "(see kbrank.evaluation.ClickSession)", type(session).__name__) from None
+    if not isinstance(query_id, str) or len(set(lengths)) != 1:
+        raise ParameterError(f"sessions[{number}]", "a string query_id and shown, clicked and solved of the same "
+                             "length", (query_id, *lengths))
 
 
 def _checksum(payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+    """The model's checksum: kbrank's one format (hex sha256, `kbrank._io.sha256_bytes`) over canonical JSON."""
+    return sha256_bytes(json.dumps(payload, sort_keys=True).encode("utf-8"))
 
 
 class LearnedReranker:
@@ -275,12 +150,13 @@ class LearnedReranker:
                           "pairs": int(sum(w.size for w in weights))}
         return self
 
-    def fit_clicks(self, examples: Sequence[QueryExamples], sessions: Sequence[ClickSession]) -> LearnedReranker:
+    def fit_clicks(self, examples: Sequence[QueryExamples], sessions: Sequence[ClickLog]) -> LearnedReranker:
         """Learn from click logs with inverse propensity weighting (see the module docstring)."""
         self._check_params()
         self._check_examples(examples)
-        by_query: dict[str, list[ClickSession]] = {}
-        for session in sessions:
+        by_query: dict[str, list[ClickLog]] = {}
+        for number, session in enumerate(sessions):
+            _check_session(session, number)
             by_query.setdefault(session.query_id, []).append(session)
         counts: dict[str, float] = {}
         own: dict[str, dict[str, float]] = {}
@@ -341,7 +217,7 @@ class LearnedReranker:
                           "propensity": f"max((1/rank)^{self.propensity_eta}, {self.propensity_clip})"}
         return self
 
-    def _click_weights(self, session: ClickSession) -> np.ndarray:
+    def _click_weights(self, session: ClickLog) -> np.ndarray:
         ranks = np.arange(1, len(session.shown) + 1)
         weight = 1.0 / propensity(ranks, self.propensity_eta, self.propensity_clip)
         weight = weight * (1.0 + self.solved_weight * np.asarray(session.solved, dtype=np.float64))
@@ -469,102 +345,3 @@ class LearnedReranker:
         model.training_ = dict(payload.get("training", {}))
         return model
 
-
-class LearnedPersonalizer(Personalizer):
-    """A `Personalizer` whose promote/demote deltas are replaced by a fitted `LearnedReranker`'s score.
-
-    Parameters (keyword-only) are the `Personalizer`'s plus ``reranker`` (a fitted `LearnedReranker`). The
-    policy (``policy``, default `default_policy`) contributes only its hide rules. See the module docstring.
-    """
-
-    def __init__(self, *, reranker: LearnedReranker, policy: Policy | None = None, today: dt.date | None = None,
-                 product_aliases: Mapping[str, Sequence[str]] | None = None, analyzer: Any = None,
-                 usage_half_life_days: float = 30.0, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        super().__init__(policy=policy, today=today, product_aliases=product_aliases, analyzer=analyzer,
-                         usage_half_life_days=usage_half_life_days, cache_bytes=cache_bytes)
-        self.reranker = reranker
-
-    def fit(self, corpus: Any, applicability: Applicability | None = None) -> LearnedPersonalizer:
-        if not isinstance(self.reranker, LearnedReranker):
-            raise ParameterError("reranker", "a fitted LearnedReranker", type(self.reranker).__name__)
-        self.reranker._check_fitted()
-        names = self.reranker.feature_names_
-        if names[:len(RETRIEVAL_FEATURES)] != RETRIEVAL_FEATURES:
-            raise ParameterError("reranker", f"a model whose first features are {RETRIEVAL_FEATURES}",
-                                 names[:len(RETRIEVAL_FEATURES)])
-        super().fit(corpus, applicability)
-        self.hide_policy_ = Policy(tuple(r for r in self.policy_.rules if r.action == "hide"))
-        self.bounds_ = _bounds(self.applicability_)
-        weights, self.constant_ = self.reranker.effective_weights()
-        split = len(RETRIEVAL_FEATURES)
-        self.retrieval_weights_ = weights[:split]
-        self.article_names_ = names[split:]
-        self.article_weights_ = weights[split:]
-        known = self.reranker.popularity_
-        self.popularity_vector_ = np.asarray([known.get(a.id, 0.0) for a in corpus], dtype=np.float64)
-        return self
-
-    def _ages(self) -> np.ndarray:
-        """Article ages for today's date (computed once per date)."""
-        today = self.today or dt.date.today()
-        cached = getattr(self, "_ages_cache", None)
-        if cached is None or cached[0] != today:
-            self._ages_cache = (today, article_ages(self.applicability_, today))
-        return self._ages_cache[1]
-
-    def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray]) -> Plan:
-        """The policy's hide mask and, per article, the learned score of its article features."""
-        facts.update(version_features(self.applicability_, self.bounds_, view, named))
-        hides = self.hide_policy_.apply({name: facts[name] for name in FACTS})
-        block = article_features(facts, self._ages(), self.article_names_, {POPULARITY: self.popularity_vector_})
-        return Plan(named=named, hide=hides.hide, delta=(block @ self.article_weights_).astype(np.float32))
-
-    def rerank(self, candidates: Candidates, plan: Plan, k: int) -> tuple[Candidates, np.ndarray]:
-        """The best ``k`` candidates by learned score; hidden rows are dropped. Returns them (scores are the
-        learned scores; sources keep the retrieval ranks) and each one's normalized retrieval score."""
-        keep = ~plan.hide[candidates.rows]
-        if not keep.all():
-            sources = {n: SourceScores(s.ranks[keep], s.scores[keep]) for n, s in candidates.sources.items()}
-            candidates = Candidates(candidates.rows[keep], candidates.scores[keep], sources)
-        if len(candidates) == 0:
-            return Candidates.empty(), np.empty(0)
-        rows = candidates.rows
-        columns = retrieval_columns(candidates)
-        final = plan.delta[rows] + self.constant_
-        for weight, column in zip(self.retrieval_weights_.tolist(), columns):
-            if weight:
-                final += weight * column
-        order = np.argsort(-final, kind="stable")[:k]  # ties keep the retrieval order
-        return (Candidates(rows=rows[order], scores=final[order],
-                           sources={n: SourceScores(s.ranks[order], s.scores[order])
-                                    for n, s in candidates.sources.items()}),
-                columns[0][order])
-
-    def explain(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
-        """For each of ``rows``: the article features that moved it (``learned:<feature>``, its term ``w x``,
-        and why), computed for those rows only."""
-        rows = np.asarray(rows, dtype=np.int64)
-        facts = _feature_plan(self, view, plan, self.bounds_, rows)
-        values = article_features(facts, self._ages()[rows], self.article_names_,
-                                  {POPULARITY: self.popularity_vector_[rows]})
-        out = []
-        for j, row in enumerate(rows.tolist()):
-            article = self.corpus_[row]
-            terms = []
-            for name, weight, value in zip(self.article_names_, self.article_weights_.tolist(), values[j].tolist()):
-                delta = weight * value
-                if abs(delta) > 1e-12:
-                    terms.append(Contribution(f"learned:{name}", "promote" if delta > 0 else "demote", delta,
-                                              self._reason(name, article, view, plan)))
-            out.append(tuple(terms))
-        return out
-
-    @staticmethod
-    def _reason(name: str, article: Any, view: Any, plan: Plan) -> str:
-        if name in FACTS:
-            return reason_for(name, article, view, plan.named)
-        if name in ("version_gap_below", "version_gap_above"):
-            return reason_for("version_near_miss", article, view, plan.named)
-        if name == "article_age_years":
-            return f"last updated {article.updated_at.isoformat()}" if article.updated_at else "date unknown"
-        return "often opened by other customers"
