@@ -249,12 +249,13 @@ def evaluate_index(
     out: str = typer.Option("eval-report", "--out", "-o", help="Folder for report.md and report.json."),
 ) -> None:
     """Run a data set's queries against an index and write a markdown and JSON report."""
+    from ._io import check_output_dir
     from .datasets.beir import load_beir
     from .evaluation import Run, evaluate, write_report
     from .searcher import Searcher
 
     def body() -> None:
-        _output_path(out, "--out")
+        check_output_dir(_output_path(out, "--out"))  # refuse a bad --out before running every query
         data = load_beir(dataset, split=split)
         searcher = Searcher.load(index_dir)
         ids = set(searcher.corpus_.ids)

@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import OutputError
 
@@ -32,7 +33,7 @@ JOURNAL = ".kbrank.journal"
 _POLL = 0.02
 
 
-def _fcntl():  # noqa: ANN202 - the module, or None where flock does not exist
+def _fcntl() -> Any:  # the module, or None where flock does not exist
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows

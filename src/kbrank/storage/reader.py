@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import weakref
 from pathlib import Path
-from typing import Any, Iterator, TypeVar
+from typing import Any, Iterator, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -139,11 +139,11 @@ class IndexReader:
                 if offset + count * dtype.itemsize != size:
                     raise ValueError(f"the header says shape {shape} of {dtype}, which does not fill the "
                                      f"{size - offset} data bytes")
-                order = "F" if fortran else "C"
+                order: Literal["C", "F"] = "F" if fortran else "C"
                 if count == 0:
                     array = np.empty(shape, dtype=dtype, order=order)
                 elif mmap:
-                    array = np.memmap(handle, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+                    array = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
                 else:
                     array = np.fromfile(handle, dtype=dtype, count=count).reshape(shape, order=order)
         except (ValueError, OSError, EOFError, OverflowError, TypeError, SyntaxError) as exc:

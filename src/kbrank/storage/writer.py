@@ -204,8 +204,14 @@ class IndexWriter:
                 fd = os.open(self.path / temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:  # pragma: no cover - 64 random bits
                 continue
+            except OSError as exc:
+                raise output_error(exc, self.path, "write into the directory") from None
             self._temps.add(temp)
-            self._journal.add(temp)
+            try:
+                self._journal.add(temp)
+            except OSError as exc:
+                os.close(fd)
+                raise output_error(exc, self.path, "write the save journal") from None
             return fd, temp
 
     def _place(self, temp: str, final: str) -> None:
@@ -295,13 +301,17 @@ class IndexWriter:
                     "components": self.components, "files": self._files}
         try:
             text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False)
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             self.abort()
             raise InputError(f"the index settings hold a value JSON cannot store ({exc})",
-                             fix="use finite numbers in every parameter") from None
+                             fix="use plain finite numbers, strings, lists and dicts in every parameter") from None
         live = {entry["path"] for entry in self._files.values()}
         replaced = {n for n, size in self._owned.items() if n not in live and self._unchanged(n, size)}
-        fd, temp = self._new_temp("manifest")
+        try:
+            fd, temp = self._new_temp("manifest")
+        except BaseException:
+            self.abort()
+            raise
         try:
             for name in replaced:  # journaled first, so a crash after the swap still lets a later save delete them
                 self._journal.add(name)
