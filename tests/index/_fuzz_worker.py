@@ -51,9 +51,9 @@ def run_case(kind: str, encoder, source: Path, work: Path, seed: int) -> str:
         for mode in searcher.available_modes():
             for query in ("router wifi reset", "password", "zzz unknown"):
                 searcher.search(query, k=5, mode=mode)
-        if searcher.bm25_ is not None:
-            searcher.bm25_.add([Article(id=f"fuzz-{seed}", title="router reset wifi")])
-            searcher.bm25_.search("router", k=3)
+        searcher.add([Article(id=f"fuzz-{seed}", title="router reset wifi")])  # an edit on the loaded state
+        for mode in searcher.available_modes():
+            searcher.search("router", k=3, mode=mode)
         outcome = "ok"
     except KBRankError as exc:
         outcome = f"kbrank:{type(exc).__name__}"

@@ -502,3 +502,15 @@ def test_minilm_hybrid_index_crafted_for_the_real_cli(minilm, tmp_path: Path) ->
         outputs[code] = done
     assert json.loads(outputs[0].stdout)["results"][0]["id"] == "password"
     assert "passage_vector does not map" in outputs[3].stderr
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(lengths=st.lists(st.integers(0, 4), min_size=1, max_size=12), seed=st.integers(0, 2**16))
+def test_row_sums_equal_a_plain_python_sum(lengths: list[int], seed: int) -> None:
+    """The validator's CSR row sums (used to check ``doc_len``) against a loop over the rows."""
+    from kbrank.index._arrays import row_sums
+
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = np.random.default_rng(seed).integers(1, 9, int(indptr[-1])).astype(np.int32)
+    expected = [int(values[indptr[r]:indptr[r + 1]].sum()) for r in range(len(lengths))]
+    assert row_sums(values, indptr).tolist() == expected

@@ -28,6 +28,7 @@ from kbrank import (
     Corpus,
     CorpusError,
     DenseIndex,
+    IndexFormatError,
     OutputError,
     ParameterError,
     Searcher,
@@ -349,19 +350,28 @@ _searcher("b", 5).save({path!r})
 """
 
 
-def test_a_save_killed_midway_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", [False, True])
+def test_a_save_killed_midway_is_cleaned_up_by_the_next_one(tmp_path: Path, first: bool) -> None:
+    """SIGKILL in the middle of a save (``first``: the directory's first save). The previous index still loads;
+    the files the dead save left are named in its journal, so the next save may and does delete them."""
     path = tmp_path / "idx"
-    _searcher("a").save(path)
-    before = _listed(path)
+    if not first:
+        _searcher("a").save(path)
+    before = set() if first else _listed(path)
     code = _KILLED_SAVE.format(tests=str(Path(__file__).parent), path=str(path))
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(SRC)},
                           capture_output=True, timeout=300)
     assert done.returncode == -signal.SIGKILL, done.stderr[-500:]
-    assert _listed(path) == before and len(Searcher.load(path).state_.corpus) == 12
+    if first:
+        assert not (path / "manifest.json").exists()
+        with pytest.raises(IndexFormatError, match="no manifest.json"):
+            Searcher.load(path)
+    else:
+        assert _listed(path) == before and len(Searcher.load(path).state_.corpus) == 12
     strays = {p.name for p in path.iterdir()} - before - {"manifest.json", storage.JOURNAL}
     assert strays  # the killed save left its files behind, and its journal names them ...
-    _searcher("c", 6).save(path)
-    assert {p.name for p in path.iterdir()} == {"manifest.json", storage.JOURNAL} | _listed(path)  # ... so gone
+    _searcher("c", 6).save(path)  # ... so no force is needed even after a first save died, and they go
+    assert {p.name for p in path.iterdir()} == {"manifest.json", storage.JOURNAL} | _listed(path)
 
 
 def test_copying_an_index_directory_keeps_it_loadable(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IndexFormatError
+from ._arrays import all_finite, row_sums
 from .term_counts import TermCounts
 
 __all__ = ["BM25State"]
@@ -96,7 +97,7 @@ class BM25State:
                          f"{name} holds values outside [{low}, {high})")
 
         def finite(array: np.ndarray, name: str) -> None:
-            check(bool(np.isfinite(array).all()), f"{name} holds non-finite values")
+            check(all_finite(array), f"{name} holds non-finite values")
 
         if not kind(counts.doc_len, ("i8",), None, "counts.doc_len"):
             self._refuse(problems, where)
@@ -120,9 +121,8 @@ class BM25State:
         nnz = counts.term_ids.shape[0]
         if pointers(counts.indptr, "counts.indptr", nnz) and in_range(counts.term_ids, 0, terms, "counts.term_ids"):
             check(counts.counts.size == 0 or int(counts.counts.min()) >= 1, "counts.counts holds counts below 1")
-            rows = np.repeat(np.arange(docs, dtype=np.int64), np.diff(counts.indptr))
-            lengths = np.bincount(rows, weights=counts.counts, minlength=docs)
-            check(bool(np.array_equal(lengths, counts.doc_len)), "counts.doc_len is not the sum of each article's counts")
+            check(bool(np.array_equal(row_sums(counts.counts, counts.indptr), counts.doc_len)),
+                  "counts.doc_len is not the sum of each article's counts")
             if pointers(self.col_ptr, "col_ptr", self.row_idx.shape[0]):
                 check(bool(np.array_equal(np.diff(self.col_ptr), np.bincount(counts.term_ids, minlength=terms))),
                       "col_ptr disagrees with the term counts on how many articles hold each term")
@@ -138,3 +138,4 @@ class BM25State:
     def _refuse(problems: list[str], where: str) -> None:
         raise IndexFormatError("the BM25 arrays are inconsistent: " + "; ".join(problems or ["bad dtypes"]),
                                path=where, fix="rebuild the index (the files were changed or crafted)")
+

@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import MissingDependencyError
+from ._arrays import all_finite
 
 __all__ = ["INDEX_TYPES", "LOSSY_TYPES", "faiss_module", "build_faiss", "describe", "stored_vectors", "ranked_passages"]
 
@@ -180,10 +181,11 @@ def _flat_problems(index: Any, dim: int, code_size: int, dtype: Any, what: str) 
         problems.append(f"{what} has dimension {index.d} and code size {index.code_size}; expected {dim} and "
                         f"{code_size}")
         return problems
-    codes = _vector(index.codes)
-    if codes.size != index.ntotal * code_size:
-        problems.append(f"{what} holds {codes.size} code bytes for {index.ntotal} vectors of {code_size} bytes")
-    elif dtype is not None and not np.isfinite(codes.view(dtype)).all():
+    size = int(index.codes.size())
+    if size != index.ntotal * code_size:
+        problems.append(f"{what} holds {size} code bytes for {index.ntotal} vectors of {code_size} bytes")
+    elif dtype is not None and size and not all_finite(
+            faiss_module().rev_swig_ptr(index.codes.data(), size).view(dtype)):  # a view, not a copy
         problems.append(f"{what} holds non-finite vector components")
     return problems
 
@@ -210,7 +212,7 @@ def structure_problems(index: Any, kind: str, *, n_vectors: int, dim: int) -> li
         problems = _flat_problems(typed, dim, size, None if kind == "sq8" else np.float16, f"the {kind} index")
         trained = _vector(typed.sq.trained)
         if not typed.is_trained or trained.size != (2 * dim if kind == "sq8" else 0) \
-                or not np.isfinite(trained).all():
+                or not all_finite(trained):
             problems.append(f"the {kind} quantizer's trained ranges are missing or invalid")
         return problems
     storage = faiss.downcast_index(typed.storage)

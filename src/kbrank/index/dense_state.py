@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import IndexFormatError
+from ._arrays import all_finite
 from .passages import Passages, PassageSplitter
 
 __all__ = ["DenseState", "text_digests"]
@@ -120,7 +121,7 @@ class DenseState:
         elif n_vectors and np.bincount(vector_rows, minlength=n_vectors).min() == 0:
             problems.append("some stored vectors belong to no passage")
         if embeddings is not None and (embeddings.shape != (n_vectors, dim) or embeddings.dtype != np.float32
-                                       or not embeddings.dtype.isnative or not np.isfinite(embeddings).all()):
+                                       or not embeddings.dtype.isnative or not all_finite(embeddings)):
             problems.append(f"embeddings have dtype {embeddings.dtype} and shape {embeddings.shape}, or non-finite "
                             "values")
         if problems:
