@@ -28,6 +28,7 @@ from .errors import (
     KBRankError,
     MissingDependencyError,
     NotFittedError,
+    OutputError,
     ParameterError,
     ProfileError,
     ProfileStoreError,
@@ -67,7 +68,7 @@ __all__ = [
     "Qrels", "Result", "Results", "Rule", "Run", "Scope", "Searcher", "SentenceTransformerEncoder", "UsageEvent",
     "Where", "default_policy", "evaluate", "ConsentError", "CorpusError", "FieldNotAllowedError", "IndexFormatError",
     "InputError", "KBRankError", "MissingDependencyError", "NotFittedError", "ParameterError", "ProfileError",
-    "ProfileStoreError", "UnknownArticleError", "UnknownCustomerError", "VersionSpecError",
+    "ProfileStoreError", "OutputError", "UnknownArticleError", "UnknownCustomerError", "VersionSpecError",
 ]
 
 

@@ -1,8 +1,10 @@
 """Small file helpers shared by every reader and writer: numbered lines and JSONL with exact line numbers,
-atomic replacement, and the one checksum format (hex sha256, stored as ``"sha256"`` beside ``"bytes"``)."""
+atomic replacement, the one checksum format (hex sha256, stored as ``"sha256"`` beside ``"bytes"``), and
+the one way an operating-system failure to write becomes a `kbrank.errors.OutputError`."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -12,9 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .errors import InputError
+from .errors import InputError, KBRankError, OutputError
 
-__all__ = ["atomic_open", "fsync_dir", "iter_jsonl", "iter_lines", "sha256_bytes", "sha256_file", "unencodable_field"]
+__all__ = ["atomic_open", "check_output_dir", "fsync_dir", "iter_jsonl", "iter_lines", "output_error", "sha256_bytes",
+           "sha256_file", "unencodable_field"]
 
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -125,15 +128,55 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def output_error(exc: OSError, path: str | os.PathLike[str], doing: str) -> OutputError:
+    """An `OutputError` for an operating-system failure while ``doing`` something to ``path``, with a fix
+    that fits the cause (a full disk, no permission, a file where a directory belongs, ...)."""
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG):
+        fix = "free some disk space and try again (what was there before is intact)"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "choose a place you may write to"
+    elif code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        fix = "part of the path is a file where a directory belongs (or the reverse): choose another path"
+    elif code == errno.ENAMETOOLONG:
+        fix = "choose a shorter path"
+    else:
+        fix = "check the path, the permissions and the free space"
+    return OutputError(f"cannot {doing} ({exc.strerror or exc})", path=str(path), fix=fix, errno=code)
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, a directory path that cannot be written: one that exists as a file, lies
+    under a file, or whose nearest existing ancestor is not writable. Raises `OutputError`."""
+    target = Path(path)
+    if os.path.lexists(target) and not target.is_dir():
+        raise OutputError("exists and is not a directory", path=str(target),
+                          fix="choose a new directory, or one written by kbrank")
+    for ancestor in (target, *target.parents):
+        if os.path.lexists(ancestor):
+            if not ancestor.is_dir():
+                raise OutputError(f"{str(ancestor)!r} is a file, so no directory can be made under it",
+                                  path=str(target), fix="choose another path")
+            if not os.access(ancestor, os.W_OK | os.X_OK):
+                raise OutputError(f"{str(ancestor)!r} is not writable", path=str(target),
+                                  fix="choose a place you may write to")
+            return
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it over ``path`` only if the block succeeds.
 
-    A failure (or a crash) anywhere inside the block leaves the previous file untouched.
+    A failure (or a crash) anywhere inside the block leaves the previous file untouched. An
+    operating-system failure (no permission, a full disk, a file where a directory belongs) is raised as
+    `OutputError` naming ``path``.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise output_error(exc, target, "create the file") from None
     binary = "b" in mode
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
@@ -142,11 +185,13 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
         fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, KBRankError):
+            raise output_error(exc, target, "write the file") from None
         raise
 
 

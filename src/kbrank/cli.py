@@ -2,10 +2,11 @@
 
 Exit codes: 0 success; 1 an unexpected kbrank error; 2 bad input (a file, an argument, an unknown id, a usage
 error); 3 an index directory or profile store that cannot be trusted (missing, tampered, unknown format,
-another key); 4 a missing optional dependency; 130 interrupted. Errors are one line on stderr, never a
-traceback (set ``KBRANK_DEBUG=1`` to see it). Everything that comes from data (titles, ids, queries, error
-messages quoting them) is printed as plain text: rich markup in it is never interpreted, and terminal control
-sequences are removed.
+another key); 4 a missing optional dependency; 5 an output that cannot be written (an existing file, a
+directory kbrank did not write, a read-only or full disk; what was there is left intact); 130 interrupted.
+Errors are one line on stderr, never a traceback (set ``KBRANK_DEBUG=1`` to see it). Everything that comes
+from data (titles, ids, queries, error messages quoting them) is printed as plain text: rich markup in it is
+never interpreted, and terminal control sequences are removed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .errors import (
     KBRankError,
     MissingDependencyError,
     OutboxError,
+    OutputError,
     ParameterError,
     ProfileStoreError,
     UnknownArticleError,
@@ -43,6 +45,7 @@ errors = Console(stderr=True)
 
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (MissingDependencyError, 4),
+    (OutputError, 5),
     (IndexFormatError, 3),
     (ProfileStoreError, 3),
     (OutboxError, 3),
@@ -89,6 +92,13 @@ def _utf8(value: str, name: str) -> str:
     return value
 
 
+def _output_path(value: str, option: str) -> Path:
+    """A non-empty output path (an empty one would silently mean the current directory)."""
+    if not value.strip():
+        raise ParameterError(option, "a non-empty path", value, hint="Name the directory to write.")
+    return Path(value)
+
+
 def _load_corpus(path: Path):
     from .corpus import Corpus
 
@@ -107,15 +117,21 @@ def _progress_bar():
 @app.command()
 def index(
     corpus: Path = typer.Argument(..., help="A JSONL file of articles, or a BEIR folder holding corpus.jsonl."),
-    out: Path = typer.Option(..., "--out", "-o", help="The index directory to write (replaced atomically)."),
+    out: str = typer.Option(..., "--out", "-o", help="The index directory to write (replaced atomically): new, "
+                            "empty, or an index kbrank wrote."),
     mode: str = typer.Option("hybrid", help="bm25, dense or hybrid (both, fused)."),
     variant: str = typer.Option("okapi", help="BM25 variant: okapi, bm25l or bm25+."),
+    force: bool = typer.Option(False, "--force", help="Also write into a non-empty directory that is not a kbrank "
+                               "index (its files are never deleted or overwritten)."),
 ) -> None:
     """Build an index directory from a corpus, with a progress bar."""
     from .index import BM25Index
     from .searcher import Searcher
+    from .storage import check_target
 
     def body() -> None:
+        _output_path(out, "--out")
+        check_target(out, force=force)  # refuse a bad --out before the (long) build
         articles = _load_corpus(corpus)
         with _progress_bar() as progress:
             tasks: dict[str, Any] = {}
@@ -126,7 +142,7 @@ def index(
                 progress.update(tasks[step], completed=done)
 
             searcher = Searcher(mode=mode, bm25=BM25Index(variant=variant)).build(articles, progress=report)
-            searcher.save(out)
+            searcher.save(out, force=force)
         console.print(Text(plain(f"indexed {len(articles)} articles ({mode}) into {out}")))
 
     _run(body)
@@ -230,14 +246,16 @@ def evaluate_index(
     split: str = typer.Option("test", help="The qrels split to evaluate."),
     mode: Optional[str] = typer.Option(None, help="bm25, dense or hybrid (default: the index's mode)."),
     depth: int = typer.Option(100, "-k", min=1, help="Results per query in the run."),
-    out: Path = typer.Option(Path("eval-report"), "--out", "-o", help="Folder for report.md and report.json."),
+    out: str = typer.Option("eval-report", "--out", "-o", help="Folder for report.md and report.json."),
 ) -> None:
     """Run a data set's queries against an index and write a markdown and JSON report."""
+    from ._io import check_output_dir
     from .datasets.beir import load_beir
     from .evaluation import Run, evaluate, write_report
     from .searcher import Searcher
 
     def body() -> None:
+        check_output_dir(_output_path(out, "--out"))  # refuse a bad --out before running every query
         data = load_beir(dataset, split=split)
         searcher = Searcher.load(index_dir)
         ids = set(searcher.corpus_.ids)

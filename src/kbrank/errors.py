@@ -21,6 +21,7 @@
     ├── ProfileStoreError (OSError)        a profile store that cannot be opened or trusted (schema, key, corrupt file)
     ├── OutboxError (OSError)              a proactive outbox that cannot be opened or trusted, or a stale plan
     ├── DeliveryError (ConnectionError)    a sender that could not deliver a message (``retryable`` or not)
+    ├── OutputError (OSError)              a place kbrank cannot or must not write (a file, a foreign directory, full disk)
     └── MissingDependencyError (ImportError) an optional dependency is absent; names the extra to install
 
 Errors carry their context as attributes (``source``, ``line``, ``field``, ``value``, ``fix``) so that
@@ -53,6 +54,7 @@ __all__ = [
     "TemplateError",
     "AudienceGuardError",
     "DeliveryError",
+    "OutputError",
 ]
 
 _UNSET: Any = object()
@@ -305,3 +307,22 @@ class DeliveryError(KBRankError, ConnectionError):
     def __init__(self, problem: str, *, retryable: bool = True) -> None:
         self.retryable = retryable
         super().__init__(problem)
+
+
+class OutputError(KBRankError, OSError):
+    """A path kbrank cannot or must not write: an existing file where a directory belongs, a directory that
+    kbrank did not write (it never deletes or overwrites files it did not write), a read-only or full disk,
+    or a directory another process holds locked. Whatever was there before is left as it was.
+
+    ``path`` is the path, ``problem`` what is wrong and ``fix`` what to do; ``errno`` is the operating
+    system's error number when one caused it.
+    """
+
+    def __init__(self, problem: str, *, path: str | None = None, fix: str | None = None,
+                 errno: int | None = None) -> None:
+        self.problem, self.path, self.fix = problem, path, fix
+        super().__init__(_path_message(problem, path, fix))
+        self.errno = errno
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror) otherwise
+        return str(self.args[0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -74,6 +75,30 @@ class SearcherState:
     bm25: Any  # BM25Index or None
     dense: Any  # DenseIndex or None
     personalizer: Any  # a fitted Personalizer
+
+
+@functools.cache
+def _saved_settings() -> type:
+    """The schema of the manifest's ``"searcher"`` component (built on first use: pydantic loads lazily)."""
+    from .storage import Section
+
+    class SavedSettings(Section):
+        mode: str
+        fusion: str = DEFAULT_FUSION
+        fusion_params: dict[str, float | str | bool | None | dict[str, float]] = {}
+        depth: int = DEFAULT_DEPTH
+        rerank_depth: int = 100
+        max_query_chars: int = MAX_QUERY_CHARS
+        max_query_terms: int = MAX_QUERY_TERMS
+
+    return SavedSettings
+
+
+def _check_fusion(method: str, params: Mapping[str, Any] | None) -> None:
+    """Run the fusion method once on empty runs, so its own checks judge ``params`` now, not at the first search."""
+    from .retrieval.fusion import fuse
+
+    fuse({"bm25": Candidates.empty(), "dense": Candidates.empty()}, 1, method=method, **dict(params or {}))
 
 
 class Searcher:
@@ -352,66 +377,75 @@ class Searcher:
             register_cache(profile, f"kbrank.analyzer.tokens.{id(analyzer):x}", analyzer.clear_cache)
 
     # -- persistence -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
         """Save the whole searcher to an index directory: the corpus, each index, the personalizer's
-        settings (policy, product aliases, learned model) and the search settings; atomic."""
+        settings (policy, product aliases, learned model) and the search settings; atomic.
+
+        ``path`` must be new, empty or an index directory kbrank wrote; ``force=True`` also allows another
+        non-empty directory (kbrank never deletes or overwrites files it did not write; see `kbrank.storage`)."""
         state = self._state()
         from .corpus.io import write_corpus
         from .index.bm25_persistence import write_bm25
         from .personalize.persistence import write_personalizer
         from .storage import IndexWriter
 
-        writer = IndexWriter(path)
-        write_corpus(writer, state.corpus)
-        if state.bm25 is not None:
-            write_bm25(writer, state.bm25.state_, params=state.bm25.get_params(),
-                       analyzer=state.bm25.analyzer_.to_config())
-        if state.dense is not None:
-            from .index.dense_persistence import write_dense
+        with IndexWriter(path, force=force) as writer:
+            write_corpus(writer, state.corpus)
+            if state.bm25 is not None:
+                write_bm25(writer, state.bm25.state_, params=state.bm25.get_params(),
+                           analyzer=state.bm25.analyzer_.to_config())
+            if state.dense is not None:
+                from .index.dense_persistence import write_dense
 
-            write_dense(writer, state.dense.state_, params=state.dense.get_params(), encoder=state.dense.encoder_)
-        write_personalizer(writer, state.personalizer)
-        writer.components["searcher"] = {"mode": self.mode, "fusion": self.fusion,
-                                         "fusion_params": dict(self.fusion_params or {}), "depth": self.depth,
-                                         "rerank_depth": self.rerank_depth, "max_query_chars": self.max_query_chars,
-                                         "max_query_terms": self.max_query_terms}
-        writer.commit()
+                write_dense(writer, state.dense.state_, params=state.dense.get_params(),
+                            encoder=state.dense.encoder_)
+            write_personalizer(writer, state.personalizer)
+            writer.components["searcher"] = {"mode": self.mode, "fusion": self.fusion,
+                                             "fusion_params": dict(self.fusion_params or {}), "depth": self.depth,
+                                             "rerank_depth": self.rerank_depth,
+                                             "max_query_chars": self.max_query_chars,
+                                             "max_query_terms": self.max_query_terms}
+            writer.commit()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, encoder: Any = None, mmap: bool = True,
              personalizer: Any = None) -> Searcher:
-        """Load a directory written by `save` (checksums and array bounds verified). ``personalizer`` replaces
-        the saved personalizer settings; ``encoder`` is the dense encoder when it is not the default model."""
+        """Load a directory written by `save` (checksums, the manifest's schema and array bounds verified).
+        ``personalizer`` replaces the saved personalizer settings; ``encoder`` is the dense encoder when it is
+        not the default model. A save running meanwhile does not disturb the load (see `kbrank.storage`)."""
         from .corpus.io import read_corpus
         from .index import BM25Index
         from .personalize.persistence import read_personalizer
         from .storage import IndexReader
 
-        reader = IndexReader(path)
-        config = reader.components.get("searcher")
-        if not isinstance(config, Mapping) or "mode" not in config:
-            raise IndexFormatError("the directory holds no searcher (manifest component 'searcher')", path=str(path),
-                                   fix="build it with `kbrank index` or Searcher(...).build(corpus).save(path)")
-        searcher = cls(mode=config["mode"], fusion=config.get("fusion", DEFAULT_FUSION),
-                       fusion_params=config.get("fusion_params"), depth=config.get("depth", DEFAULT_DEPTH),
-                       rerank_depth=config.get("rerank_depth", 100), personalizer=personalizer,
-                       max_query_chars=config.get("max_query_chars", MAX_QUERY_CHARS),
-                       max_query_terms=config.get("max_query_terms", MAX_QUERY_TERMS))
-        try:
-            searcher._check_params()
-        except ParameterError as exc:
-            raise IndexFormatError(f"invalid searcher settings ({exc})", path=str(path), fix="rebuild the index") from None
-        corpus = read_corpus(reader)
-        bm25 = BM25Index.read(reader, corpus=corpus, mmap=mmap) if "bm25" in reader.components else None
-        dense = None
-        if "dense" in reader.components:
-            from .index import DenseIndex
+        with IndexReader(path) as reader:
+            config = reader.components.get("searcher")
+            if not isinstance(config, Mapping) or "mode" not in config:
+                raise IndexFormatError("the directory holds no searcher (manifest component 'searcher')",
+                                       path=str(path),
+                                       fix="build it with `kbrank index` or Searcher(...).build(corpus).save(path)")
+            config = reader.section(_saved_settings(), "searcher")
+            searcher = cls(mode=config.mode, fusion=config.fusion, fusion_params=config.fusion_params,
+                           depth=config.depth, rerank_depth=config.rerank_depth, personalizer=personalizer,
+                           max_query_chars=config.max_query_chars, max_query_terms=config.max_query_terms)
+            try:
+                searcher._check_params()
+                _check_fusion(searcher.fusion, searcher.fusion_params)
+            except (ParameterError, TypeError) as exc:
+                raise IndexFormatError(f"invalid searcher settings ({exc})", path=str(path),
+                                       fix="rebuild the index") from None
+            corpus = read_corpus(reader)
+            bm25 = BM25Index.read(reader, corpus=corpus, mmap=mmap) if "bm25" in reader.components else None
+            dense = None
+            if "dense" in reader.components:
+                from .index import DenseIndex
 
-            dense = DenseIndex.read(reader, corpus=corpus, encoder=encoder, mmap=mmap)
-        if (bm25 is None and searcher.mode != "dense") or (dense is None and searcher.mode != "bm25"):
-            raise IndexFormatError(f"the {searcher.mode} searcher lacks an index it needs", path=str(path),
-                                   fix="rebuild the index")
-        searcher._install(corpus, bm25, dense, personalizer if personalizer is not None else read_personalizer(reader))
+                dense = DenseIndex.read(reader, corpus=corpus, encoder=encoder, mmap=mmap)
+            if (bm25 is None and searcher.mode != "dense") or (dense is None and searcher.mode != "bm25"):
+                raise IndexFormatError(f"the {searcher.mode} searcher lacks an index it needs", path=str(path),
+                                       fix="rebuild the index")
+            saved = read_personalizer(reader) if personalizer is None else None
+        searcher._install(corpus, bm25, dense, personalizer if personalizer is not None else saved)
         return searcher
 
     def __repr__(self) -> str:

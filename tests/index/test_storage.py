@@ -104,7 +104,7 @@ def test_crash_mid_save_leaves_previous_index_loadable(tmp_path: Path, monkeypat
     assert BM25Index.load(tmp_path / "idx").corpus_ == newer.corpus_
     names = {p.name for p in (tmp_path / "idx").iterdir()}
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    assert names == {"manifest.json"} | {entry["path"] for entry in manifest["files"].values()}
+    assert names == {"manifest.json", storage.JOURNAL} | {entry["path"] for entry in manifest["files"].values()}
 
 
 def test_no_pickle_anywhere_in_the_project() -> None:

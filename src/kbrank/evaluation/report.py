@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._io import atomic_open
+from .._io import atomic_open, check_output_dir
 from ..errors import ParameterError
 from .compare import Comparison
 from .evaluate import Evaluation
@@ -27,7 +27,8 @@ class ReportFiles:
 def write_report(
     result: Evaluation | Comparison, folder: str | os.PathLike[str], *, alpha: float = 0.05, digits: int = 4
 ) -> ReportFiles:
-    """Write ``report.md`` and ``report.json`` into ``folder`` (created if needed), each atomically.
+    """Write ``report.md`` and ``report.json`` into ``folder`` (created if needed), atomically: a failure (a
+    full disk, a read-only folder: `OutputError`) leaves the previous report, both files, as it was.
 
     The markdown holds one table: a row per run and a column per metric, with means rounded to ``digits``;
     for a comparison each non-baseline cell adds the difference from the baseline and the p-value, and a ``*``
@@ -35,14 +36,18 @@ def write_report(
     """
     if not isinstance(result, (Evaluation, Comparison)):
         raise ParameterError("result", "an Evaluation or a Comparison", type(result).__name__)
+    if not os.fspath(folder).strip():
+        raise ParameterError("folder", "a non-empty folder path", os.fspath(folder),
+                             hint="An empty path would mean the current directory; name the folder.")
     target = Path(folder)
+    check_output_dir(target)
     markdown_path, json_path = target / "report.md", target / "report.json"
     text = render_markdown(result, alpha=alpha, digits=digits)
-    with atomic_open(markdown_path) as handle:
-        handle.write(text)
-    with atomic_open(json_path) as handle:
-        json.dump(result.to_dict(), handle, indent=2, allow_nan=False)
-        handle.write("\n")
+    # both files are written beside their targets first; neither replaces its old copy unless both were written
+    with atomic_open(markdown_path) as markdown, atomic_open(json_path) as payload:
+        markdown.write(text)
+        json.dump(result.to_dict(), payload, indent=2, allow_nan=False)
+        payload.write("\n")
     return ReportFiles(markdown=markdown_path, json=json_path)
 
 

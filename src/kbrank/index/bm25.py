@@ -336,18 +336,21 @@ class BM25Index:
         return list(pool.map(lambda t: self.search_tokens(t, k, mask=mask), token_lists))
 
     # -- persistence -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save to an index directory (atomic; see `kbrank.storage`), with the corpus when it has one."""
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
+        """Save to an index directory (atomic; see `kbrank.storage`), with the corpus when it has one.
+
+        ``path`` must be new, empty or an index directory kbrank wrote; ``force=True`` also allows another
+        non-empty directory (its files are never deleted or overwritten)."""
         from ..corpus.io import write_corpus
         from ..storage import IndexWriter
         from .bm25_persistence import write_bm25
 
         state = self._fitted()
-        writer = IndexWriter(path)
-        write_bm25(writer, state, params=self.get_params(), analyzer=self.analyzer_.to_config())
-        if state.corpus is not None:
-            write_corpus(writer, state.corpus)
-        writer.commit()
+        with IndexWriter(path, force=force) as writer:
+            if state.corpus is not None:
+                write_corpus(writer, state.corpus)
+            write_bm25(writer, state, params=self.get_params(), analyzer=self.analyzer_.to_config())
+            writer.commit()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, tokenizer: Callable[[str], Sequence[str]] | None = None,
@@ -356,18 +359,23 @@ class BM25Index:
         ``mmap=False``."""
         from ..storage import IndexReader
 
-        return cls.read(IndexReader(path), tokenizer=tokenizer, mmap=mmap)
+        with IndexReader(path) as reader:
+            return cls.read(reader, tokenizer=tokenizer, mmap=mmap)
 
     @classmethod
     def read(cls, reader: Any, *, corpus: Corpus | None = None, prefix: str = "bm25",
              tokenizer: Callable[[str], Sequence[str]] | None = None, mmap: bool = True) -> BM25Index:
         """The index stored under ``prefix`` in an opened `kbrank.storage.IndexReader` (``corpus``: the
-        directory's corpus when the caller has already read it)."""
+        directory's corpus when the caller has already read it). The stored parameters pass the
+        constructor's checks, and the arrays `BM25State.validate`, before anything uses them."""
         from .bm25_persistence import read_bm25
 
-        params, analyzer, state = read_bm25(reader, prefix, corpus=corpus, mmap=mmap)
-        index = cls(analyzer=Analyzer.from_config(analyzer, tokenizer=tokenizer), **params)
-        index._check_params()
+        def checked(params: dict[str, Any], analyzer: dict[str, Any]) -> BM25Index:
+            index = cls(analyzer=Analyzer.from_config(analyzer, tokenizer=tokenizer), **params)
+            index._check_params()
+            return index
+
+        index, state = read_bm25(reader, prefix, corpus=corpus, mmap=mmap, build=checked)
         index.state_ = state
         return index
 

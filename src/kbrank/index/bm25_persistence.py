@@ -11,13 +11,14 @@ This module knows the state, not the index class: `BM25Index.save` and `BM25Inde
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Literal, Mapping, TypeVar
 
 import numpy as np
+from pydantic import Field
 
 from ..corpus.io import read_corpus
-from ..errors import IndexFormatError
-from ..storage import IndexReader, IndexWriter
+from ..errors import IndexFormatError, ParameterError
+from ..storage import IndexReader, IndexWriter, Section
 from .bm25_state import BM25State
 from .term_counts import TermCounts
 
@@ -26,6 +27,38 @@ __all__ = ["write_bm25", "read_bm25"]
 _COUNT_ARRAYS = ("indptr", "term_ids", "counts", "doc_len")
 _WEIGHT_ARRAYS = ("col_ptr", "row_idx", "data", "idf")
 _PARAMS = ("variant", "k1", "b", "epsilon", "delta", "title_weight", "dense_share", "broad_share")
+Index = TypeVar("Index")
+
+
+class _Analyzer(Section):
+    normalization: str | None = None
+    lowercase: bool = True
+    stopwords: str | list[str] | None = None
+    stemmer: str | None = None
+    tokenizer: str | None = None
+
+
+class _Params(Section):
+    """Types only; the values pass the constructor's own checks (`BM25Index._check_params`)."""
+
+    variant: str = "okapi"
+    k1: float = 1.5
+    b: float = 0.75
+    epsilon: float | None = None
+    delta: float | None = None
+    title_weight: int = 1
+    dense_share: int = 8
+    broad_share: int = 4
+
+
+class _Component(Section):
+    class_: Literal["BM25Index"] = Field(alias="class")
+    params: _Params
+    analyzer: _Analyzer
+    articles: int = Field(ge=1)
+    terms: int = Field(ge=0)
+    has_corpus: bool
+    has_base: bool
 
 
 def write_bm25(writer: IndexWriter, state: BM25State, *, params: Mapping[str, Any], analyzer: Mapping[str, Any],
@@ -44,31 +77,42 @@ def write_bm25(writer: IndexWriter, state: BM25State, *, params: Mapping[str, An
     }
 
 
-def read_bm25(reader: IndexReader, prefix: str = "bm25", *, corpus: Any = None,
-              mmap: bool = True) -> tuple[dict[str, Any], dict[str, Any], BM25State]:
-    """``(params, analyzer_config, state)`` of the component; ``corpus`` is read from the directory unless given."""
+def read_bm25(reader: IndexReader, prefix: str = "bm25", *, corpus: Any = None, mmap: bool = True,
+              build: Callable[[dict[str, Any], dict[str, Any]], Index]) -> tuple[Index, BM25State]:
+    """``(index, state)`` of the component: ``build(params, analyzer_config)`` makes the (unfitted) index and
+    runs the constructor's checks, whose `ParameterError` becomes an `IndexFormatError`; ``corpus`` is read
+    from the directory unless given. The state is validated before it is returned."""
     where = str(reader.path)
-    meta = reader.components.get(prefix)
-    if not isinstance(meta, Mapping) or meta.get("class") != "BM25Index":
+    if not isinstance(reader.components.get(prefix), Mapping) or reader.components[prefix].get("class") != "BM25Index":
         raise IndexFormatError(f"the index has no BM25 component {prefix!r}", path=where,
                                fix="build it with `kbrank index` (mode bm25 or hybrid)")
-    params = {name: meta["params"][name] for name in _PARAMS if name in meta["params"]}
+    meta = reader.section(_Component, prefix)
+    params = meta.params.model_dump(include=set(meta.params.model_fields_set))
+    try:
+        index = build(params, meta.analyzer.model_dump(exclude_unset=True))
+    except ParameterError as exc:
+        if exc.parameter == "tokenizer":  # the caller must pass the custom tokenizer: not a damaged file
+            raise
+        raise IndexFormatError(f"manifest.json, components.{prefix}: invalid setting ({exc})", path=where,
+                               fix="rebuild the index (the manifest was changed or damaged)") from None
     terms = []
     for line, term in reader.jsonl(f"{prefix}.terms"):
         if not isinstance(term, str):
-            raise IndexFormatError(f"vocabulary line {line} is not a string", path=str(reader.file(f"{prefix}.terms")))
+            raise IndexFormatError(f"vocabulary line {line} is not a string", path=str(reader.file(f"{prefix}.terms")),
+                                   fix="rebuild the index")
         terms.append(term)
+    if len(set(terms)) != len(terms):
+        raise IndexFormatError("the vocabulary lists a term twice", path=str(reader.file(f"{prefix}.terms")),
+                               fix="rebuild the index")
     arrays = {name: reader.array(f"{prefix}.{name}", mmap=mmap) for name in _COUNT_ARRAYS + _WEIGHT_ARRAYS}
     counts = TermCounts(arrays["indptr"], arrays["term_ids"], arrays["counts"], arrays["doc_len"], tuple(terms))
-    if counts.n_terms != meta["terms"] or counts.n_docs != meta["articles"]:
-        raise IndexFormatError("array sizes disagree with the manifest", path=where, fix="rebuild the index")
-    if meta["has_corpus"] and corpus is None:
+    if meta.has_corpus and corpus is None:
         corpus = read_corpus(reader)
-    base = reader.array(f"{prefix}.base", mmap=mmap) if meta["has_base"] else None
-    raw = BM25State(counts, corpus if meta["has_corpus"] else None, np.asarray(arrays["col_ptr"]),
-                    arrays["row_idx"], arrays["data"], arrays["idf"], base, np.empty(0, np.int64),
-                    np.empty(0, np.int64), np.zeros((0, 0)), False)
-    raw.validate(where)
+    base = reader.array(f"{prefix}.base", mmap=mmap) if meta.has_base else None
+    raw = BM25State(counts, corpus if meta.has_corpus else None, arrays["col_ptr"], arrays["row_idx"],
+                    arrays["data"], arrays["idf"], base, np.empty(0, np.int64), np.empty(0, np.int64),
+                    np.zeros((0, 0)), False)
+    raw.validate(where, n_docs=meta.articles, n_terms=meta.terms)
     state = BM25State.assemble(raw.counts, raw.corpus, raw.col_ptr, raw.row_idx, raw.data, raw.idf, raw.base,
                                dense_share=int(params.get("dense_share", 8)))
-    return params, dict(meta["analyzer"]), state
+    return index, state

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IndexFormatError
+from ._arrays import all_finite, row_sums
 from .term_counts import TermCounts
 
 __all__ = ["BM25State"]
@@ -65,47 +66,76 @@ class BM25State:
         dense_slot[common] = np.arange(common.size)
         return cls(counts, corpus, col_ptr, row_idx, data, idf, base, df, dense_slot, dense, broad_ok)
 
-    def validate(self, where: str) -> None:
+    def validate(self, where: str, *, n_docs: int | None = None, n_terms: int | None = None) -> None:
         """Refuse arrays that would make the compiled kernels read out of bounds (a crafted or damaged index).
 
-        One vectorized pass over each array: dtypes, shapes, monotonic pointers and index ranges.
+        One vectorized pass over each array: dtypes (native byte order), shapes, monotonic pointers, index
+        ranges, finite weights, and the term counts against the weights (each term's postings, each article's
+        length). ``n_docs`` and ``n_terms`` are the sizes the manifest records.
         """
-        counts, n_docs, n_terms = self.counts, self.counts.n_docs, self.counts.n_terms
-        problems = []
+        counts = self.counts
+        problems: list[str] = []
 
-        def check(ok: bool, what: str) -> None:
+        def check(ok: bool, what: str) -> bool:
             if not ok:
                 problems.append(what)
+            return ok
 
         def kind(array: Any, dtypes: tuple[str, ...], shape: tuple[int, ...] | None, name: str) -> bool:
-            good = isinstance(array, np.ndarray) and array.dtype.kind + str(array.dtype.itemsize) in dtypes and (
-                shape is None and array.ndim == 1 or array.shape == shape)
-            check(good, f"{name} has dtype {getattr(array, 'dtype', '?')} and shape {getattr(array, 'shape', '?')}")
-            return good
+            good = isinstance(array, np.ndarray) and array.dtype.isnative and (
+                array.dtype.kind + str(array.dtype.itemsize) in dtypes) and (
+                array.ndim == 1 if shape is None else array.shape == shape)
+            return check(good, f"{name} has dtype {getattr(array, 'dtype', '?')} and shape "
+                               f"{getattr(array, 'shape', '?')}")
 
-        def pointers(array: np.ndarray, name: str, end: int) -> None:
-            check(array[0] == 0 and array[-1] == end and bool(np.all(np.diff(array) >= 0)),
-                  f"{name} is not a monotonic pointer array from 0 to {end}")
+        def pointers(array: np.ndarray, name: str, end: int) -> bool:
+            return check(int(array[0]) == 0 and int(array[-1]) == end and bool(np.all(array[1:] >= array[:-1])),
+                         f"{name} is not a monotonic pointer array from 0 to {end}")
 
-        if kind(counts.indptr, ("i8",), (n_docs + 1,), "counts.indptr") and n_docs >= 1:
-            pointers(counts.indptr, "counts.indptr", counts.term_ids.shape[0])
-        if kind(counts.term_ids, ("i4", "i8"), None, "counts.term_ids") and counts.term_ids.size:
-            check(0 <= counts.term_ids.min() and counts.term_ids.max() < n_terms, "counts.term_ids out of range")
-        if kind(counts.counts, ("i4", "i8"), counts.term_ids.shape, "counts.counts") and counts.counts.size:
-            check(counts.counts.min() >= 1, "counts.counts holds counts below 1")
-        kind(counts.doc_len, ("i8",), (n_docs,), "counts.doc_len")
-        if kind(self.col_ptr, ("i8",), (n_terms + 1,), "col_ptr"):
-            pointers(self.col_ptr, "col_ptr", self.row_idx.shape[0])
-        if kind(self.row_idx, ("i4",), None, "row_idx") and self.row_idx.size:
-            check(0 <= self.row_idx.min() and self.row_idx.max() < n_docs, "row_idx out of range")
-        if kind(self.data, ("f8",), self.row_idx.shape, "data"):
-            check(bool(np.all(np.isfinite(self.data))), "data holds non-finite weights")
-        if kind(self.idf, ("f8",), (n_terms,), "idf"):
-            check(bool(np.all(np.isfinite(self.idf))), "idf holds non-finite values")
-        if self.base is not None and kind(self.base, ("f8",), (n_terms,), "base"):
-            check(bool(np.all(np.isfinite(self.base))), "base holds non-finite values")
+        def in_range(array: np.ndarray, low: int, high: int, name: str) -> bool:
+            return check(array.size == 0 or (int(array.min()) >= low and int(array.max()) < high),
+                         f"{name} holds values outside [{low}, {high})")
+
+        def finite(array: np.ndarray, name: str) -> None:
+            check(all_finite(array), f"{name} holds non-finite values")
+
+        if not kind(counts.doc_len, ("i8",), None, "counts.doc_len"):
+            self._refuse(problems, where)
+        docs, terms = counts.n_docs, counts.n_terms
+        check(docs >= 1, "the index holds no article")
+        check(n_docs is None or docs == n_docs, f"{docs} articles in the arrays, the manifest says {n_docs}")
+        check(n_terms is None or terms == n_terms, f"{terms} terms in the vocabulary, the manifest says {n_terms}")
         if self.corpus is not None:
-            check(len(self.corpus) == n_docs, f"{len(self.corpus)} articles in the corpus, {n_docs} in the arrays")
+            check(len(self.corpus) == docs, f"{len(self.corpus)} articles in the corpus, {docs} in the arrays")
+        ok = kind(counts.indptr, ("i8",), (docs + 1,), "counts.indptr")
+        ok &= kind(counts.term_ids, ("i4", "i8"), None, "counts.term_ids")
+        ok = kind(counts.counts, ("i4", "i8"), getattr(counts.term_ids, "shape", None), "counts.counts") and ok
+        ok = kind(self.col_ptr, ("i8",), (terms + 1,), "col_ptr") and ok
+        ok = kind(self.row_idx, ("i4",), None, "row_idx") and ok
+        ok = kind(self.data, ("f8",), getattr(self.row_idx, "shape", None), "data") and ok
+        ok = kind(self.idf, ("f8",), (terms,), "idf") and ok
+        if self.base is not None:
+            ok = kind(self.base, ("f8",), (terms,), "base") and ok
+        if problems or not ok:
+            self._refuse(problems, where)
+        nnz = counts.term_ids.shape[0]
+        if pointers(counts.indptr, "counts.indptr", nnz) and in_range(counts.term_ids, 0, terms, "counts.term_ids"):
+            check(counts.counts.size == 0 or int(counts.counts.min()) >= 1, "counts.counts holds counts below 1")
+            check(bool(np.array_equal(row_sums(counts.counts, counts.indptr), counts.doc_len)),
+                  "counts.doc_len is not the sum of each article's counts")
+            if pointers(self.col_ptr, "col_ptr", self.row_idx.shape[0]):
+                check(bool(np.array_equal(np.diff(self.col_ptr), np.bincount(counts.term_ids, minlength=terms))),
+                      "col_ptr disagrees with the term counts on how many articles hold each term")
+        in_range(self.row_idx, 0, docs, "row_idx")
+        finite(self.data, "data")
+        finite(self.idf, "idf")
+        if self.base is not None:
+            finite(self.base, "base")
         if problems:
-            raise IndexFormatError("the BM25 arrays are inconsistent: " + "; ".join(problems), path=where,
-                                   fix="rebuild the index (the files were changed or crafted)")
+            self._refuse(problems, where)
+
+    @staticmethod
+    def _refuse(problems: list[str], where: str) -> None:
+        raise IndexFormatError("the BM25 arrays are inconsistent: " + "; ".join(problems or ["bad dtypes"]),
+                               path=where, fix="rebuild the index (the files were changed or crafted)")
+

@@ -385,17 +385,20 @@ class DenseIndex:
         return article.text[int(p.starts[passage_row]) : int(p.ends[passage_row])]
 
     # -- persistence -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save to an index directory with its corpus (atomic; faiss's native file plus ``.npy`` arrays)."""
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
+        """Save to an index directory with its corpus (atomic; faiss's native file plus ``.npy`` arrays).
+
+        ``path`` must be new, empty or an index directory kbrank wrote; ``force=True`` also allows another
+        non-empty directory (its files are never deleted or overwritten)."""
         from ..corpus.io import write_corpus
         from ..storage import IndexWriter
         from .dense_persistence import write_dense
 
         state = self._fitted()
-        writer = IndexWriter(path)
-        write_dense(writer, state, params=self.get_params(), encoder=self.encoder_)
-        write_corpus(writer, state.corpus)
-        writer.commit()
+        with IndexWriter(path, force=force) as writer:
+            write_corpus(writer, state.corpus)
+            write_dense(writer, state, params=self.get_params(), encoder=self.encoder_)
+            writer.commit()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, encoder: Encoder | None = None,
@@ -405,18 +408,23 @@ class DenseIndex:
         `SentenceTransformerEncoder`)."""
         from ..storage import IndexReader
 
-        return cls.read(IndexReader(path), encoder=encoder, cache_dir=cache_dir, mmap=mmap)
+        with IndexReader(path) as reader:
+            return cls.read(reader, encoder=encoder, cache_dir=cache_dir, mmap=mmap)
 
     @classmethod
     def read(cls, reader: Any, *, corpus: Corpus | None = None, prefix: str = "dense", encoder: Encoder | None = None,
              cache_dir: str | os.PathLike[str] | None = None, mmap: bool = True) -> DenseIndex:
         """The index stored under ``prefix`` in an opened `kbrank.storage.IndexReader` (``corpus``: the
-        directory's corpus when the caller has already read it)."""
+        directory's corpus when the caller has already read it). The stored parameters pass the
+        constructor's checks, and the arrays and faiss file `DenseState`'s, before anything uses them."""
         from .dense_persistence import read_dense
 
-        params, resolved, state = read_dense(reader, prefix, corpus=corpus, encoder=encoder, mmap=mmap)
-        index = cls(encoder, cache_dir=cache_dir, **params)
-        index._check_params()
+        def checked(params: dict[str, Any], given: Encoder | None) -> DenseIndex:
+            index = cls(given, cache_dir=cache_dir, **params)
+            index._check_params()
+            return index
+
+        index, resolved, state = read_dense(reader, prefix, corpus=corpus, encoder=encoder, mmap=mmap, build=checked)
         if encoder is None:
             index._default_encoder = resolved
         index.state_ = state

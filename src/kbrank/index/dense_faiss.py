@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import MissingDependencyError
+from ._arrays import all_finite
 
 __all__ = ["INDEX_TYPES", "LOSSY_TYPES", "faiss_module", "build_faiss", "describe", "stored_vectors", "ranked_passages"]
 
@@ -143,3 +144,102 @@ def ranked_passages(index: Any, kind: str, query: np.ndarray, allowed: np.ndarra
         if cutoff is None or satisfied(scores, ids, cutoff):
             return scores, ids, cutoff  # ``bits`` lived until here: the selector points into it
         depth *= 4
+
+
+#: The first four bytes faiss writes for each index type (its "fourcc"), checked before faiss parses a file.
+_FOURCC = {"flat": b"IxFI", "hnsw": b"IHNf", "sq8": b"IxSQ", "fp16": b"IxSQ"}
+
+
+def read_faiss(path: str, kind: str, *, n_vectors: int, dim: int) -> tuple[Any, list[str]]:
+    """``(index, problems)``: the faiss file of a ``kind`` index, and what is wrong with its structure.
+
+    faiss's reader and search kernels trust the file, so it is checked on both sides: the file must start
+    with the type's fourcc before faiss parses it (``problems`` then holds that one problem and ``index`` is
+    None); after reading, the sizes, codes, graph links and quantizer ranges must fit ``n_vectors`` vectors of
+    ``dim`` dimensions (`structure_problems`). faiss's own errors become problems too.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head != _FOURCC.get(kind):
+        return None, [f"the faiss file does not start like a {kind} index (found {head!r})"]
+    faiss = faiss_module()
+    try:
+        index = faiss.read_index(path)
+    except (RuntimeError, MemoryError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        return None, [f"faiss cannot read the file ({first})"]
+    return index, structure_problems(index, kind, n_vectors=n_vectors, dim=dim)
+
+
+def _vector(values: Any) -> np.ndarray:
+    return np.asarray(faiss_module().vector_to_array(values))
+
+
+def _flat_problems(index: Any, dim: int, code_size: int, dtype: Any, what: str) -> list[str]:
+    problems = []
+    if index.d != dim or index.code_size != code_size:
+        problems.append(f"{what} has dimension {index.d} and code size {index.code_size}; expected {dim} and "
+                        f"{code_size}")
+        return problems
+    size = int(index.codes.size())
+    if size != index.ntotal * code_size:
+        problems.append(f"{what} holds {size} code bytes for {index.ntotal} vectors of {code_size} bytes")
+    elif dtype is not None and size and not all_finite(
+            faiss_module().rev_swig_ptr(index.codes.data(), size).view(dtype)):  # a view, not a copy
+        problems.append(f"{what} holds non-finite vector components")
+    return problems
+
+
+def structure_problems(index: Any, kind: str, *, n_vectors: int, dim: int) -> list[str]:
+    """What makes a read faiss index unsafe or wrong to search (empty when it is sound); see `read_faiss`."""
+    faiss = faiss_module()
+    if describe(index) != kind:
+        return [f"the faiss file holds a {describe(index)} index, the manifest says {kind}"]
+    typed = faiss.downcast_index(index)
+    problems = []
+    if typed.ntotal != n_vectors:
+        problems.append(f"the faiss file holds {typed.ntotal} vectors, the passage map {n_vectors}")
+    if typed.d != dim:
+        problems.append(f"vectors have dim {typed.d}, the manifest says {dim}")
+    if typed.metric_type != faiss.METRIC_INNER_PRODUCT:
+        problems.append(f"the faiss index uses metric {typed.metric_type}, not inner product")
+    if problems:
+        return problems
+    if kind == "flat":
+        return _flat_problems(typed, dim, 4 * dim, np.float32, "the flat index")
+    if kind in LOSSY_TYPES:
+        size = dim if kind == "sq8" else 2 * dim
+        problems = _flat_problems(typed, dim, size, None if kind == "sq8" else np.float16, f"the {kind} index")
+        trained = _vector(typed.sq.trained)
+        if not typed.is_trained or trained.size != (2 * dim if kind == "sq8" else 0) \
+                or not all_finite(trained):
+            problems.append(f"the {kind} quantizer's trained ranges are missing or invalid")
+        return problems
+    storage = faiss.downcast_index(typed.storage)
+    if not isinstance(storage, faiss.IndexFlat) or storage.ntotal != typed.ntotal \
+            or storage.metric_type != faiss.METRIC_INNER_PRODUCT:
+        return ["the HNSW index's vector storage does not match the graph"]
+    problems = _flat_problems(storage, dim, 4 * dim, np.float32, "the HNSW vector storage")
+    return problems + _graph_problems(typed.hnsw, typed.ntotal)
+
+
+def _graph_problems(hnsw: Any, n: int) -> list[str]:
+    """The HNSW graph's arrays: levels, offsets and links must index each other within bounds."""
+    levels = _vector(hnsw.levels).astype(np.int64)
+    offsets = _vector(hnsw.offsets).astype(np.uint64)
+    neighbors = _vector(hnsw.neighbors)
+    cum = _vector(hnsw.cum_nneighbor_per_level).astype(np.int64)
+    if levels.shape != (n,) or offsets.shape != (n + 1,) or cum.size < 2 or cum[0] != 0 or np.any(np.diff(cum) < 0):
+        return ["the HNSW graph's level and offset tables do not fit the vectors"]
+    if n == 0:
+        return [] if neighbors.size == 0 and hnsw.entry_point == -1 else ["an empty HNSW graph holds links"]
+    if levels.min() < 1 or levels.max() >= cum.size:
+        return ["the HNSW graph's node levels are out of range"]
+    if hnsw.max_level != levels.max() - 1 or not 0 <= hnsw.entry_point < n or levels[hnsw.entry_point] - 1 != hnsw.max_level:
+        return ["the HNSW graph's entry point or top level is invalid"]
+    expected = np.concatenate([[0], np.cumsum(cum[levels])]).astype(np.uint64)
+    if not np.array_equal(offsets, expected) or int(offsets[-1]) != neighbors.size:
+        return ["the HNSW graph's offsets do not match the node levels"]
+    if neighbors.size and (neighbors.min() < -1 or neighbors.max() >= n):
+        return ["the HNSW graph links to vectors that do not exist"]
+    return []

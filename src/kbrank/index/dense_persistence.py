@@ -19,14 +19,15 @@ the index class: `DenseIndex.save` and `DenseIndex.read` call it.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import Any, Callable, Literal, Mapping, TypeVar
 
 import numpy as np
+from pydantic import Field
 
 from ..corpus.io import read_corpus
-from ..errors import IndexFormatError, ParameterError
-from ..storage import IndexReader, IndexWriter
-from .dense_faiss import describe, faiss_module
+from ..errors import IndexFormatError, KBRankError, ParameterError
+from ..storage import IndexReader, IndexWriter, Section
+from .dense_faiss import faiss_module, read_faiss
 from .dense_state import DenseState
 from .encoders import Encoder, SentenceTransformerEncoder
 from .passages import Passages, PassageSplitter
@@ -36,6 +37,40 @@ __all__ = ["write_dense", "read_dense"]
 _PASSAGE_ARRAYS = (("passage_article", "article_rows"), ("passage_start", "starts"), ("passage_end", "ends"))
 _PARAMS = ("index_type", "hnsw_m", "ef_search", "ef_construction", "passage_words", "passage_stride",
            "passage_title")
+_REBUILD = "rebuild the index (the manifest was changed or damaged)"
+Index = TypeVar("Index")
+
+
+class _Params(Section):
+    """Types only; the values pass the constructor's own checks (`DenseIndex._check_params`)."""
+
+    index_type: str = "flat"
+    hnsw_m: int = 32
+    ef_search: int = 128
+    ef_construction: int = 40
+    passage_words: int = 128
+    passage_stride: int = 96
+    passage_title: bool = True
+
+
+class _EncoderRecord(Section):
+    class_: str = Field(alias="class")
+    name: str
+    dim: int = Field(ge=1)
+    fingerprint: str = Field(min_length=1)
+    model: str | None = None
+
+
+class _Component(Section):
+    class_: Literal["DenseIndex"] = Field(alias="class")
+    params: _Params
+    encoder: _EncoderRecord
+    articles: int = Field(ge=1)
+    passages: int = Field(ge=1)
+    vectors: int = Field(ge=1)
+    dim: int = Field(ge=1)
+    metric: Literal["inner_product"]
+    has_embeddings: bool
 
 
 def _encoder_record(encoder: Encoder, fingerprint: str) -> dict[str, Any]:
@@ -65,17 +100,24 @@ def write_dense(writer: IndexWriter, state: DenseState, *, params: Mapping[str, 
     }
 
 
-def _resolve_encoder(meta: Mapping[str, Any], encoder: Encoder | None, where: str) -> Encoder:
-    record = meta["encoder"]
+def _resolve_encoder(record: _EncoderRecord, encoder: Encoder | None, where: str) -> Encoder:
     if encoder is None:
-        if record.get("class") != "SentenceTransformerEncoder" or "model" not in record:
-            raise ParameterError("encoder", f"the encoder this index was built with ({record.get('class')} "
-                                 f"{record.get('name')!r})", None, hint="pass it: DenseIndex.load(path, encoder=...)")
-        encoder = SentenceTransformerEncoder(record["model"])
-    if int(encoder.dim) != record["dim"] or encoder.fingerprint != record["fingerprint"]:
+        if record.class_ != "SentenceTransformerEncoder" or "model" not in record.model_fields_set:
+            raise ParameterError("encoder", f"the encoder this index was built with ({record.class_} "
+                                 f"{record.name!r})", None, hint="pass it: DenseIndex.load(path, encoder=...)")
+        encoder = SentenceTransformerEncoder(record.model)
+        try:
+            encoder.dim, encoder.fingerprint  # noqa: B018 - load the recorded model now
+        except KBRankError:
+            raise
+        except Exception as exc:  # a third-party loader on a path read from the manifest
+            raise IndexFormatError(f"cannot load the model the index names ({record.model!r}: "
+                                   f"{type(exc).__name__})", path=where,
+                                   fix="pass the encoder: DenseIndex.load(path, encoder=...), or rebuild") from None
+    if int(encoder.dim) != record.dim or encoder.fingerprint != record.fingerprint:
         raise IndexFormatError(
-            f"the index was built with encoder {record.get('name')!r} (dim {record['dim']}, fingerprint "
-            f"{record['fingerprint'][:12]}...), but the given encoder {encoder.name!r} has dim {encoder.dim} and "
+            f"the index was built with encoder {record.name!r} (dim {record.dim}, fingerprint "
+            f"{record.fingerprint[:12]}...), but the given encoder {encoder.name!r} has dim {encoder.dim} and "
             f"fingerprint {encoder.fingerprint[:12]}...",
             path=where,
             fix="load with the encoder the index was built with, or rebuild the index with this one",
@@ -83,35 +125,59 @@ def _resolve_encoder(meta: Mapping[str, Any], encoder: Encoder | None, where: st
     return encoder
 
 
+def _int64(reader: IndexReader, name: str, mmap: bool) -> np.ndarray:
+    array = reader.array(name, mmap=mmap)
+    if array.dtype != np.int64 or array.ndim != 1:
+        raise IndexFormatError(f"{name} has dtype {array.dtype} and shape {array.shape}, not a 1-d int64 array",
+                               path=str(reader.path), fix="rebuild the index (the files were changed or crafted)")
+    return array
+
+
 def read_dense(reader: IndexReader, prefix: str = "dense", *, corpus: Any = None, encoder: Encoder | None = None,
-               mmap: bool = True) -> tuple[dict[str, Any], Encoder, DenseState]:
-    """``(params, encoder, state)`` of the component (checksums were verified by the reader)."""
+               mmap: bool = True, build: Callable[[dict[str, Any], Encoder | None], Index]
+               ) -> tuple[Index, Encoder, DenseState]:
+    """``(index, encoder, state)`` of the component (checksums were verified by the reader).
+
+    ``build(params, encoder)`` makes the unfitted index and runs the constructor's checks (a `ParameterError`
+    becomes an `IndexFormatError`). Every array is checked against the others, and the faiss file's structure
+    against them, before the state is returned (`DenseState.validate`).
+    """
     where = str(reader.path)
-    meta = reader.components.get(prefix)
-    if not isinstance(meta, Mapping) or meta.get("class") != "DenseIndex":
+    if not isinstance(reader.components.get(prefix), Mapping) or reader.components[prefix].get("class") != "DenseIndex":
         raise IndexFormatError(f"the index has no dense component {prefix!r}", path=where,
                                fix="build it with DenseIndex(...).build(corpus) and save it")
-    params = {name: meta["params"][name] for name in _PARAMS if name in meta["params"]}
-    resolved = _resolve_encoder(meta, encoder, where)
-    splitter = PassageSplitter(words=params["passage_words"], stride=params["passage_stride"],
-                               title=bool(params["passage_title"]))
-    arrays = {field: reader.array(f"{prefix}.{name}", mmap=mmap) for name, field in _PASSAGE_ARRAYS}
+    meta = reader.section(_Component, prefix)
+    params = meta.params.model_dump(include=set(meta.params.model_fields_set))
+    try:
+        index = build(params, encoder)
+        splitter = PassageSplitter(words=meta.params.passage_words, stride=meta.params.passage_stride,
+                                   title=meta.params.passage_title)
+    except ParameterError as exc:
+        raise IndexFormatError(f"manifest.json, components.{prefix}: invalid setting ({exc})", path=where,
+                               fix=_REBUILD) from None
+    if meta.encoder.dim != meta.dim:
+        raise IndexFormatError(f"manifest.json, components.{prefix}: the encoder's dim {meta.encoder.dim} is not the "
+                               f"index's {meta.dim}", path=where, fix=_REBUILD)
+    resolved = _resolve_encoder(meta.encoder, encoder, where)
+    arrays = {field: _int64(reader, f"{prefix}.{name}", mmap) for name, field in _PASSAGE_ARRAYS}
     try:
         passages = Passages(**arrays)
     except ValueError as exc:
         raise IndexFormatError(f"passage arrays are inconsistent ({exc})", path=where, fix="rebuild the index") from None
-    vector_rows = np.asarray(reader.array(f"{prefix}.passage_vector", mmap=False))
+    vector_rows = np.asarray(_int64(reader, f"{prefix}.passage_vector", False))
     digests = np.asarray(reader.array(f"{prefix}.digests", mmap=False))
-    embeddings = reader.array(f"{prefix}.embeddings", mmap=mmap) if meta["has_embeddings"] else None
+    embeddings = reader.array(f"{prefix}.embeddings", mmap=mmap) if meta.has_embeddings else None
     corpus = read_corpus(reader) if corpus is None else corpus
-    faiss_index = faiss_module().read_index(str(reader.file(f"{prefix}.faiss")))
-    if describe(faiss_index) != params["index_type"]:
-        raise IndexFormatError(f"the faiss file holds a {describe(faiss_index)} index, the manifest says "
-                               f"{params['index_type']}", path=where, fix="rebuild the index")
-    if vector_rows.dtype != np.int64 or len(passages) != meta["passages"]:
-        raise IndexFormatError(f"the passage map does not match the manifest ({meta['passages']} passages)",
-                               path=where, fix="rebuild the index")
-    state = DenseState.assemble(corpus, passages, faiss_index, embeddings, splitter, meta["encoder"]["fingerprint"],
+    if len(passages) != meta.passages or digests.shape[:1] != (meta.vectors,) or len(corpus) != meta.articles:
+        raise IndexFormatError(f"the passage map does not match the manifest ({meta.articles} articles, "
+                               f"{meta.passages} passages, {meta.vectors} vectors)", path=where,
+                               fix="rebuild the index")
+    DenseState.validate_arrays(where, corpus, passages, vector_rows, digests, embeddings, dim=meta.dim)
+    faiss_index, problems = read_faiss(str(reader.file(f"{prefix}.faiss")), meta.params.index_type,
+                                       n_vectors=meta.vectors, dim=meta.dim)
+    if problems:
+        raise IndexFormatError("the dense index files do not fit together: " + "; ".join(problems), path=where,
+                               fix="rebuild the index (the files were changed or crafted)")
+    state = DenseState.assemble(corpus, passages, faiss_index, embeddings, splitter, meta.encoder.fingerprint,
                                 vector_rows, digests)
-    state.validate(where, n_articles=len(corpus), dim=int(meta["dim"]))
-    return params, resolved, state
+    return index, resolved, state

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import IndexFormatError
+from ._arrays import all_finite
 from .passages import Passages, PassageSplitter
 
 __all__ = ["DenseState", "text_digests"]
@@ -93,28 +94,46 @@ class DenseState:
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
         return np.repeat(scores, lengths), self.vector_passages[offsets + np.arange(int(lengths.sum()))]
 
-    def validate(self, where: str, *, n_articles: int, dim: int) -> None:
-        """Refuse arrays that do not fit together (a crafted or damaged index), before any search uses them."""
+    @staticmethod
+    def validate_arrays(where: str, corpus: Any, passages: Passages, vector_rows: np.ndarray, digests: np.ndarray,
+                        embeddings: np.ndarray | None, *, dim: int) -> None:
+        """Refuse arrays that do not fit together (a crafted or damaged index), before faiss or a search sees them.
+
+        The passage map must cover every article of ``corpus`` in order, with spans inside each article's text;
+        every passage must point at a stored vector and every vector serve a passage; digests are 16-byte
+        strings; kept embeddings are finite float32 of ``dim`` dimensions. (The faiss file is checked by
+        `kbrank.index.dense_faiss.read_faiss`.)
+        """
         problems = []
-        p, n_vectors = self.passages, self.n_vectors
-        if len(p) and (p.article_rows[0] < 0 or p.article_rows[-1] >= n_articles or p.n_articles != n_articles):
-            problems.append(f"the passage map covers {p.n_articles} articles, the corpus has {n_articles}")
-        if len(p) and (np.any(p.starts < 0) or np.any(p.ends < p.starts)):
-            problems.append("passage offsets are negative or reversed")
-        rows = self.vector_rows
-        if rows.shape != (len(p),) or (rows.size and (rows.min() < 0 or rows.max() >= n_vectors)):
+        p, n_articles, n_vectors = passages, len(corpus), int(digests.shape[0]) if digests.ndim else -1
+        rows = p.article_rows
+        if len(p) == 0 or rows[0] != 0 or rows[-1] != n_articles - 1 or np.any(np.diff(rows) > 1):
+            problems.append(f"the passage map does not cover the corpus's {n_articles} articles in order")
+        else:
+            lengths = np.fromiter((len(a.text) for a in corpus), dtype=np.int64, count=n_articles)
+            if np.any(p.starts < 0) or np.any(p.ends < p.starts) or np.any(p.ends > lengths[rows]):
+                problems.append("passage offsets are negative, reversed or beyond their article's text")
+        if digests.dtype != np.dtype(f"S{DIGEST_BYTES}") or digests.ndim != 1:
+            problems.append(f"digests have dtype {digests.dtype} and shape {digests.shape}")
+        elif vector_rows.shape != (len(p),) or (vector_rows.size and (vector_rows.min() < 0
+                                                                       or vector_rows.max() >= n_vectors)):
             problems.append(f"passage_vector does not map {len(p)} passages into {n_vectors} vectors")
-        elif n_vectors and np.bincount(rows, minlength=n_vectors).min() == 0:
+        elif n_vectors and np.bincount(vector_rows, minlength=n_vectors).min() == 0:
             problems.append("some stored vectors belong to no passage")
-        if self.digests.dtype != np.dtype(f"S{DIGEST_BYTES}") or self.digests.ndim != 1:
-            problems.append(f"digests have dtype {self.digests.dtype} and shape {self.digests.shape}")
-        if self.faiss_index.ntotal != n_vectors:
-            problems.append(f"the faiss file holds {self.faiss_index.ntotal} vectors, the passage map {n_vectors}")
-        if self.faiss_index.d != dim:
-            problems.append(f"vectors have dim {self.faiss_index.d}, the manifest says {dim}")
-        if self.embeddings is not None and (self.embeddings.shape != (n_vectors, dim)
-                                            or self.embeddings.dtype != np.float32):
-            problems.append(f"embeddings have dtype {self.embeddings.dtype} and shape {self.embeddings.shape}")
+        if embeddings is not None and (embeddings.shape != (n_vectors, dim) or embeddings.dtype != np.float32
+                                       or not embeddings.dtype.isnative or not all_finite(embeddings)):
+            problems.append(f"embeddings have dtype {embeddings.dtype} and shape {embeddings.shape}, or non-finite "
+                            "values")
+        if problems:
+            raise IndexFormatError("the dense index files do not fit together: " + "; ".join(problems), path=where,
+                                   fix="rebuild the index (the files were changed or crafted)")
+
+    def validate(self, where: str, *, dim: int) -> None:
+        """`validate_arrays` on this state, and the faiss index's structure (`dense_faiss.structure_problems`)."""
+        from .dense_faiss import describe, structure_problems
+
+        self.validate_arrays(where, self.corpus, self.passages, self.vector_rows, self.digests, self.embeddings, dim=dim)
+        problems = structure_problems(self.faiss_index, describe(self.faiss_index), n_vectors=self.n_vectors, dim=dim)
         if problems:
             raise IndexFormatError("the dense index files do not fit together: " + "; ".join(problems), path=where,
                                    fix="rebuild the index (the files were changed or crafted)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -35,6 +36,7 @@ __all__ = ["EmbeddingCache", "encode_documents", "passage_key"]
 FORMAT = "kbrank-embedding-cache"
 FORMAT_VERSION = 1
 _MAX_SEGMENTS = 32
+_SEGMENT = re.compile(r"seg\.[0-9a-f]{16}\.(npy|jsonl)")
 #: Texts per call to ``encode_documents`` (one progress tick); the encoder batches inside a call.
 ENCODE_CHUNK = 256
 #: Texts encoded between two cache writes (each write adds a segment).
@@ -180,7 +182,7 @@ class EmbeddingCache:
             return
         # each .jsonl before its .npy, so a crash never leaves a committed segment without vectors
         for path in sorted(self.folder.glob("seg.*"), key=lambda p: p.suffix != ".jsonl"):
-            if path.name not in current:
+            if path.name not in current and _SEGMENT.fullmatch(path.name):  # only names this cache writes
                 path.unlink(missing_ok=True)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Mapping
 
+from .._cache import ByteBoundedCache
 from ..errors import IndexFormatError, KBRankError
 from .personalizer import Personalizer
 from .policy import Policy
@@ -65,6 +66,7 @@ def read_personalizer(reader: Any) -> Personalizer | None:
         else:
             raise ValueError(f"unknown class {record['class']!r}")
         personalizer._check_params()
+        ByteBoundedCache(personalizer.cache_bytes)  # the bound fit() will build: checked now, at load
     except (KeyError, TypeError, ValueError, KBRankError) as exc:
         if isinstance(exc, IndexFormatError):
             raise
