@@ -217,7 +217,7 @@ def test_tampered_or_mismatched_files_are_refused(built, tmp_path, minilm) -> No
 def test_errors_name_the_problem(built, corpus, minilm) -> None:
     with pytest.raises(NotFittedError, match="not built yet"):
         DenseIndex(minilm).search("x")
-    with pytest.raises(ParameterError, match=r"index_type must be one of .*; got 'hnws'. did you mean 'hnsw'\?"):
+    with pytest.raises(ParameterError, match=r"index_type must be one of .*; got 'hnws'. Did you mean 'hnsw'\?"):
         DenseIndex(minilm, index_type="hnws").build(corpus)
     with pytest.raises(ParameterError, match="passage_stride must be an integer between 1 and passage_words"):
         DenseIndex(minilm, passage_words=10, passage_stride=20).build(corpus)
