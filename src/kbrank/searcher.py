@@ -7,7 +7,7 @@ corpus, or loaded from an index directory that holds the corpus and every index 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -124,7 +124,7 @@ class Searcher:
         return Results(query=query, mode=mode, items=tuple(items), **extra)
 
     def search(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,
-               profile: Any = None, explain_hidden: bool = False) -> Results:
+               profile: Any = None, explain_hidden: bool = False, named: Sequence[str] = ()) -> Results:
         """The best ``k`` articles; with a ``profile`` (a `ProfileView` for purpose personalization), reranked
         for that customer, each result with its receipt.
 
@@ -132,6 +132,8 @@ class Searcher:
         unpersonalized one. Hidden articles are masked out before any top-k. If the profile would hide
         every match, the best unpersonalized matches are returned and ``notice`` says so.
         ``explain_hidden`` also lists the articles the profile hid from the unpersonalized top ``k``.
+        ``named`` lists products the query's context names although its text does not (the chat retriever
+        passes the product a conversation is about); the profile treats them as named by the query.
         """
         from .personalize import is_personalized
 
@@ -140,7 +142,10 @@ class Searcher:
             notice = None if profile is None else (getattr(profile, "reason", None) or "no personalization consent")
             return self._results(query, mode, self.candidates(query, k, mode=mode, mask=mask),
                                  notice=None if notice is None else f"not personalized: {notice}")
-        plan = self.personalizer_.plan(profile, query)
+        if named:
+            plan = self.personalizer_.plan(profile, query, named=tuple(named))
+        else:  # the two-argument call keeps custom personalizers without ``named`` working
+            plan = self.personalizer_.plan(profile, query)
         allowed = ~plan.hide if mask is None else (~plan.hide & mask)
         pool = self.candidates(query, max(self.rerank_depth, k), mode=mode, mask=allowed)
         hidden: tuple[HiddenResult, ...] = ()

@@ -7,5 +7,7 @@
 
 from .beir import BeirDataset, load_beir, read_beir_queries
 from .helpcentre import AS_OF, DemoQuery, HelpCentre, generate_helpcentre, load_helpcentre, write_helpcentre
+from ._helpcentre_conversations import ConversationTurn, DemoConversation, chat_catalogue, generate_conversations
 
-__all__ = ["AS_OF", "BeirDataset", "load_beir", "read_beir_queries", "DemoQuery", "HelpCentre", "generate_helpcentre", "load_helpcentre", "write_helpcentre"]
+__all__ = ["AS_OF", "BeirDataset", "load_beir", "read_beir_queries", "DemoQuery", "HelpCentre", "generate_helpcentre", "load_helpcentre", "write_helpcentre",
+           "ConversationTurn", "DemoConversation", "chat_catalogue", "generate_conversations"]

@@ -116,10 +116,14 @@ class Personalizer:
                     found |= products
         return tuple(sorted(found))
 
-    def plan(self, view: Any, query: str) -> Plan:
-        """The hide mask and deltas for this view and query (cached per view and named products)."""
+    def plan(self, view: Any, query: str, *, named: Sequence[str] = ()) -> Plan:
+        """The hide mask and deltas for this view and query (cached per view and named products).
+
+        ``named`` adds products that the query text does not name but its context did (a conversation
+        about the X200 whose latest turn is "it still blinks red"); they count exactly as named ones.
+        """
         self._check_fitted()
-        named = self.named_products(query)
+        named = tuple(sorted(set(self.named_products(query)) | set(named)))
         key = (_view_key(view), named)
         cached = self._cache.get(key)
         if cached is not None:
