@@ -19,6 +19,7 @@ from rich.table import Table
 
 from .errors import IndexFormatError, InputError, KBRankError, MissingDependencyError, ParameterError, UnknownArticleError
 from .errors import ProfileStoreError, UnknownCustomerError
+from .cli_chat import chat_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="kbrank: personalized knowledge-base search (BM25 + dense, fused, explained).")
@@ -222,6 +223,9 @@ def demo(
     from .demo import run_demo
 
     _run(lambda: run_demo(console, k=k, mode=mode))
+
+
+app.add_typer(chat_app, name="chat")  # kbrank chat: a conversation with the demo help centre (cli_chat.py)
 
 
 # -- privacy ---------------------------------------------------------------------------------------------------

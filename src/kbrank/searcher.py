@@ -94,14 +94,24 @@ class Searcher:
 
     # -- searching ---------------------------------------------------------------------------------
     def candidates(self, query: str, k: int = 10, *, mode: str | None = None,
-                   mask: np.ndarray | None = None) -> Candidates:
-        """Rows and scores (the internal currency); `search` turns them into `Results` with ids."""
+                   mask: np.ndarray | None = None, query_vector: np.ndarray | None = None) -> Candidates:
+        """Rows and scores (the internal currency); `search` turns them into `Results` with ids.
+
+        ``query_vector`` is the query's dense vector (`DenseIndex.encode_query`), to encode a query once
+        for several searches; the lexical side still reads ``query``.
+        """
         mode = mode or self.mode
         _check_mode(mode)
         if mode not in self.available_modes():
             raise ParameterError("mode", f"one this searcher was built for {self.available_modes()}", mode,
                                  hint="rebuild with that mode (kbrank index --mode ...)")
-        found = self._retriever(mode).search(query, k, mask=mask)
+        retriever = self._retriever(mode)
+        if query_vector is None or mode == "bm25":
+            found = retriever.search(query, k, mask=mask)
+        elif mode == "dense":
+            found = retriever.search(query_vector, k, mask=mask)
+        else:
+            found = retriever.search(query, k, mask=mask, query_vector=query_vector)
         if not found.sources:
             found = Candidates(found.rows, found.scores,
                                sources={mode: SourceScores(np.arange(1, len(found) + 1), found.scores)})
@@ -124,7 +134,8 @@ class Searcher:
         return Results(query=query, mode=mode, items=tuple(items), **extra)
 
     def search(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,
-               profile: Any = None, explain_hidden: bool = False, named: Sequence[str] = ()) -> Results:
+               profile: Any = None, explain_hidden: bool = False, named: Sequence[str] = (),
+               query_vector: np.ndarray | None = None) -> Results:
         """The best ``k`` articles; with a ``profile`` (a `ProfileView` for purpose personalization), reranked
         for that customer, each result with its receipt.
 
@@ -134,23 +145,26 @@ class Searcher:
         ``explain_hidden`` also lists the articles the profile hid from the unpersonalized top ``k``.
         ``named`` lists products the query's context names although its text does not (the chat retriever
         passes the product a conversation is about); the profile treats them as named by the query.
+        ``query_vector``: the query's dense vector, when it is already encoded (see `candidates`).
         """
         from .personalize import is_personalized
 
         mode = mode or self.mode
         if not is_personalized(profile):
             notice = None if profile is None else (getattr(profile, "reason", None) or "no personalization consent")
-            return self._results(query, mode, self.candidates(query, k, mode=mode, mask=mask),
+            return self._results(query, mode, self.candidates(query, k, mode=mode, mask=mask,
+                                                              query_vector=query_vector),
                                  notice=None if notice is None else f"not personalized: {notice}")
         if named:
             plan = self.personalizer_.plan(profile, query, named=tuple(named))
         else:  # the two-argument call keeps custom personalizers without ``named`` working
             plan = self.personalizer_.plan(profile, query)
         allowed = ~plan.hide if mask is None else (~plan.hide & mask)
-        pool = self.candidates(query, max(self.rerank_depth, k), mode=mode, mask=allowed)
+        pool = self.candidates(query, max(self.rerank_depth, k), mode=mode, mask=allowed,
+                               query_vector=query_vector)
         hidden: tuple[HiddenResult, ...] = ()
         if explain_hidden or len(pool) == 0:
-            plain = self.candidates(query, k, mode=mode, mask=mask)
+            plain = self.candidates(query, k, mode=mode, mask=mask, query_vector=query_vector)
             hidden = tuple(
                 HiddenResult(self.corpus_[r].id, self.corpus_[r].title, rank,
                              self.personalizer_.hidden_reasons(r, plan))

@@ -4,7 +4,7 @@
 
     [1] <title>
     <url>
-    <passage text>
+    <passage text (without the title it may open with)>
 
     [2] ...
 
@@ -142,7 +142,10 @@ def _customer_note(profile: Any) -> str:
 
 
 def _block(number: int, passage: Any) -> str:
-    return f"[{number}] {passage.title}\n{passage.url}\n{passage.text}\n"
+    text = passage.text
+    if passage.title and text.startswith(passage.title):  # an article's first passage opens with its title
+        text = text[len(passage.title):].lstrip()
+    return f"[{number}] {passage.title}\n{passage.url}\n{text}\n"
 
 
 def build_context(passages: Sequence[Any], budget_tokens: int, tokenizer: Any = None, *,
@@ -158,26 +161,38 @@ def build_context(passages: Sequence[Any], budget_tokens: int, tokenizer: Any = 
     count, name = _counter(tokenizer)
     note = _customer_note(profile)
     ranked = sorted(passages, key=lambda p: p.rank)
-    kept = list(ranked)
-    dropped: list[DroppedPassage] = []
+    blocks = [_block(i, p) for i, p in enumerate(ranked, start=1)]
 
-    def render(items: list[Any]) -> str:
-        return note + "\n".join(_block(i, p) for i, p in enumerate(items, start=1))
+    def render(n: int) -> str:
+        return note + "\n".join(blocks[:n])
 
+    # a first guess from the blocks' own counts (each block is counted once), then the whole text decides
+    sizes = [count(note)] + [count(b) + 1 for b in blocks]
+    total, kept = sizes[0], 0
+    while kept < len(blocks) and total + sizes[kept + 1] <= budget_tokens:
+        total += sizes[kept + 1]
+        kept += 1
     text = render(kept)
     used = count(text)
-    while used > budget_tokens and kept:
-        out = kept.pop()
-        dropped.append(DroppedPassage(out.citation_id, out.article_id, out.rank,
-                                      f"over the budget of {budget_tokens} tokens"))
+    while kept < len(blocks):  # the guess may be short: add the next passage while the whole text still fits
+        longer = render(kept + 1)
+        longer_used = count(longer)
+        if longer_used > budget_tokens:
+            break
+        kept, text, used = kept + 1, longer, longer_used
+    while used > budget_tokens and kept > 0:  # or long: drop the lowest-ranked passage, whole
+        kept -= 1
         text = render(kept)
         used = count(text)
     if used > budget_tokens:  # only the customer note is left, and it does not fit either
         note, text, used = "", "", 0
+    dropped = [DroppedPassage(p.citation_id, p.article_id, p.rank, f"over the budget of {budget_tokens} tokens")
+               for p in ranked[kept:]]
+    kept_passages = ranked[:kept]
     citations = tuple(ContextCitation(i, p.citation_id, p.article_id, p.title, p.url, p.start, p.end, p.text)
-                      for i, p in enumerate(kept, start=1))
+                      for i, p in enumerate(kept_passages, start=1))
     return ChatContext(text=text, tokens=used, budget=budget_tokens, tokenizer=name, citations=citations,
-                       dropped=tuple(reversed(dropped)))
+                       dropped=tuple(dropped))
 
 
 @dataclass(frozen=True)

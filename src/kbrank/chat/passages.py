@@ -73,7 +73,7 @@ class ChatPassage:
                 "score": self.score, "receipt": self.receipt.to_dict()}
 
 
-def _dense_choice(searcher: Any, query: str, rows: Sequence[int]) -> dict[int, tuple[int, int, str]]:
+def _dense_choice(searcher: Any, query: Any, rows: Sequence[int]) -> dict[int, tuple[int, int, str]]:
     dense = searcher.dense_
     passages = dense.passages_
     mask = np.zeros(len(searcher.corpus_), bool)
@@ -111,14 +111,16 @@ def _lexical_choice(searcher: Any, weights: Any, query: str, rows: Sequence[int]
 
 
 def best_passages(searcher: Any, weights: Any, query: str, results: Any, *, focus: str,
-                  restricted_to: Sequence[str], first_rank: int = 1) -> tuple[ChatPassage, ...]:
-    """The best passage of each of ``results`` (a `kbrank.results.Results`), in their order."""
+                  restricted_to: Sequence[str], first_rank: int = 1,
+                  query_vector: Any = None) -> tuple[ChatPassage, ...]:
+    """The best passage of each of ``results`` (a `kbrank.results.Results`), in their order
+    (``query_vector``: the query already encoded, for the dense index)."""
     corpus = searcher.corpus_
     rows = [corpus.row(r.article_id) for r in results]
     if not rows:
         return ()
     if getattr(searcher, "dense_", None) is not None:
-        chosen = _dense_choice(searcher, query, rows)
+        chosen = _dense_choice(searcher, query if query_vector is None else query_vector, rows)
     else:
         chosen = _lexical_choice(searcher, weights, query, rows)
     out = []

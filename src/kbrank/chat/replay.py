@@ -140,8 +140,11 @@ def score_replays(conversations: Sequence[Any], outcomes: Sequence[TurnOutcome],
         asked = sum(o.asked for o in items)
         should = sum(turns[o.turn_id].should_ask for o in items)
         hits = sum(o.asked and turns[o.turn_id].should_ask for o in items)
-        entry["clarification"] = {"precision": hits / asked if asked else math.nan,
-                                  "recall": hits / should if should else math.nan, "asked": asked, "should": should}
+        entry["clarification"] = {
+            "precision": hits / asked if asked else math.nan, "recall": hits / should if should else math.nan,
+            "asked": asked, "should": should,
+            "wrongly_asked": [o.turn_id for o in items if o.asked and not turns[o.turn_id].should_ask],
+            "not_asked": [o.turn_id for o in items if not o.asked and turns[o.turn_id].should_ask]}
         times = sorted(o.seconds * 1000 for o in items)
         entry["ms"] = {"median": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))]}
         report["systems"][system] = entry

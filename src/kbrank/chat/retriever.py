@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Collection, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 import numpy as np
 
@@ -69,6 +69,21 @@ class ChatRetrieval:
                 "clarification": None if self.clarification is None else self.clarification.to_dict(),
                 "products": list(self.tracking.products), "tracking": self.tracking.how,
                 "query": dataclasses.asdict(self.query), "personalized": self.personalized, "notice": self.notice}
+
+
+class _QueryVectors:
+    """Each query text of one retrieval encoded once (the search, its passages and every option reuse it)."""
+
+    def __init__(self, searcher: Any) -> None:
+        self._dense = getattr(searcher, "dense_", None)
+        self._vectors: dict[str, Any] = {}
+
+    def __call__(self, text: str) -> Any:
+        if self._dense is None:
+            return None
+        if text not in self._vectors:
+            self._vectors[text] = self._dense.encode_query(text)
+        return self._vectors[text]
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -220,18 +235,19 @@ class ChatRetriever:
                 raise ParameterError("rewriter.rewrite()", "a string or None", type(rewritten).__name__)
             query = dataclasses.replace(query, rewritten=rewritten or None)
         self._log(chat.texts, tracking, query)
-        results, notice = self._search(query, view, personal, tracking.products, max(self.clarify_depth, k))
+        vectors = _QueryVectors(self.searcher)
+        results, notice = self._search(query, view, personal, tracking.products, max(self.clarify_depth, k), vectors)
         focus_line = tracking.describe(self.tracker_.names_)
         out = None
         # ask only about a clear new topic: an ambiguous turn carries the topic, and the decision, of earlier ones
         if clarify and personal and len(owned) >= 2 and len(tracking.products) != 1 and not asked_last \
                 and not query.ambiguous:
             candidates = [p for p in tracking.products if p in owned] if tracking.products else list(owned)
-            out = self._clarification(results, candidates, query, view, k)
+            out = self._clarification(results, candidates, query, view, k, vectors)
         if out is None:
             restricted = [self.tracker_.names_.name(p) for p in tracking.products]
             passages = best_passages(self.searcher, self.weights_, query.text, results[:k], focus=focus_line,
-                                     restricted_to=restricted)
+                                     restricted_to=restricted, query_vector=vectors(query.text))
             retrieval = ChatRetrieval(passages, None, tracking, query, personal, notice)
         else:
             retrieval = ChatRetrieval((), out, tracking, query, personal, notice)
@@ -240,13 +256,14 @@ class ChatRetriever:
                                                             out.products if out else (), len(chat.texts)))
         return retrieval
 
-    def _search(self, query: ChatQuery, view: Any, personal: bool, products: tuple[str, ...],
-                depth: int) -> tuple[list[Any], str | None]:
+    def _search(self, query: ChatQuery, view: Any, personal: bool, products: tuple[str, ...], depth: int,
+                vectors: Callable[[str], Any]) -> tuple[list[Any], str | None]:
         searcher = self.searcher
         allowed = self._allowed(products, view, personal)
         named = products if personal else ()
         texts = [query.text] + ([query.rewritten] if query.rewritten else [])
-        runs = [searcher.search(text, depth, profile=view, mask=allowed, named=named) for text in texts]
+        runs = [searcher.search(text, depth, profile=view, mask=allowed, named=named, query_vector=vectors(text))
+                for text in texts]
         if personal and any(not r.personalized for r in runs):
             return [], "your profile would hide every match, so no passage is offered"
         if allowed is not None:  # belt and braces: nothing outside the mask, whatever a searcher does
@@ -276,7 +293,7 @@ class ChatRetriever:
                 for i, (row, score) in enumerate(zip(fused.rows.tolist(), fused.scores.tolist()), start=1)]
 
     def _clarification(self, results: list[Any], candidates: list[str], query: ChatQuery, view: Any,
-                       k: int) -> Clarification | None:
+                       k: int, vectors: Callable[[str], Any]) -> Clarification | None:
         corpus = self.searcher.corpus_
         products_of = {r.article_id: corpus.get(r.article_id).products for r in results}
         close, lead, source = contenders(results, products_of, candidates, depth=self.clarify_depth,
@@ -286,10 +303,10 @@ class ChatRetriever:
         names = self.tracker_.names_
         options = []
         for product, similarity in close:
-            found, _ = self._search(query, view, True, (product,), k)
+            found, _ = self._search(query, view, True, (product,), k, vectors)
             focus_line = f"about {names.name(product)}, if that is your answer"
             passages = best_passages(self.searcher, self.weights_, query.text, found[:k], focus=focus_line,
-                                     restricted_to=[names.name(product)])
+                                     restricted_to=[names.name(product)], query_vector=vectors(query.text))
             options.append(ClarificationOption(product, names.name(product), similarity, passages))
         measure = "cosine" if source == "dense" else "relative BM25 score"
         reason = (f"the best articles for {len(options)} of your products are equally close to the question "
