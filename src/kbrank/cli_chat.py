@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import typer
 
@@ -23,7 +24,7 @@ chat_app = typer.Typer(add_completion=False, help="Chat with the demo help centr
 _STOP = {"", "quit", "exit", "bye"}
 
 
-def _lines(script: Optional[Path]) -> Iterator[str]:
+def _lines(script: Path | None) -> Iterator[str]:
     import sys
 
     from .errors import InputError
@@ -110,8 +111,8 @@ def _reply(console: Any, retriever: Any, turns: list[dict[str, Any]], view: Any,
     if found.notice:
         console.print(Text(found.notice, style="yellow"))
     console.print(Text("kbrank: ", style="bold green") + Text(answer.text))
-    console.print(Text(f"  {found.tracking.describe(retriever.names)}; searched \u201c{found.query.text}\u201d; "
-                       f"context {context.tokens}/{budget} tokens ({context.tokenizer}), "
+    console.print(Text(f"  {found.tracking.describe(retriever.names)}; searched \u201c{found.query.text}"
+                       f"\u201d; context {context.tokens}/{budget} tokens ({context.tokenizer}), "
                        f"{len(context.dropped)} passage(s) dropped", style="dim"))
     _show_passages(console, found.passages[:len(context.citations)], receipts)
     return turn
@@ -119,9 +120,9 @@ def _reply(console: Any, retriever: Any, turns: list[dict[str, Any]], view: Any,
 
 @chat_app.callback(invoke_without_command=True)
 def chat(
-    customer: Optional[str] = typer.Option(None, "--customer", help="A demo customer id (default: one who owns "
+    customer: str | None = typer.Option(None, "--customer", help="A demo customer id (default: one who owns "
                                                                      "several products)."),
-    script: Optional[Path] = typer.Option(None, "--script", help="Messages to send, one per line ('-': stdin)."),
+    script: Path | None = typer.Option(None, "--script", help="Messages to send, one per line ('-': stdin)."),
     mode: str = typer.Option("hybrid", help="bm25, dense or hybrid."),
     k: int = typer.Option(3, "-k", min=1, help="Passages per reply."),
     budget: int = typer.Option(600, "--budget", min=0, help="Token budget of the prompt context."),
@@ -148,11 +149,12 @@ def chat(
         with ProfileGateway.from_helpcentre(hc, key=key) as gateway:
             retriever.register_erasure(gateway)
             view = gateway.read(who, "chat", requester="kbrank-chat", degrade=True)
-        owned = ", ".join(f"{o['product']} {o['version']}" for o in profile["owned"] if o["status"] == "active")
+        owned = ", ".join(f"{o['product']} {o['version']}" for o in profile["owned"]
+                          if o["status"] == "active")
         if not as_json:
-            console.print(Text(f"Chatting as {who} ({profile['region']}, owns {owned}); profile read for 'chat': "
-                               f"{', '.join(view.fields) or 'not personalized (' + str(view.reason) + ')'}.",
-                               style="dim"))
+            fields = ", ".join(view.fields) or f"not personalized ({view.reason})"
+            console.print(Text(f"Chatting as {who} ({profile['region']}, owns {owned}); profile read for "
+                               f"'chat': {fields}.", style="dim"))
         turns: list[dict[str, Any]] = []
         interactive = script is None
         while True:

@@ -1,5 +1,6 @@
 """Smoke test of benchmarks/chat.py on a small run (BM25, 30 conversations): the JSON holds what the report
-needs, the report renders, the chat retriever beats the last turn alone on follow-ups. Timings never asserted."""
+needs, the report renders, the chat retriever beats the last turn alone on follow-ups. Timings never
+asserted."""
 
 from __future__ import annotations
 
@@ -33,8 +34,15 @@ bench = _load_script()
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("chat")
-    measured = bench.run(mode="bm25", seeds=[0], n_conversations=30, tracking_names=200, command="smoke test",
-                         cache=out / "cache", log=lambda _: None)
+    measured = bench.run(
+        mode="bm25",
+        seeds=[0],
+        n_conversations=30,
+        tracking_names=200,
+        command="smoke test",
+        cache=out / "cache",
+        log=lambda _: None,
+    )
     markdown = bench.write(measured, out, readme=None)
     assert (out / "chat.md").read_text() == markdown and "| follow-up (" in markdown
     return json.loads((out / "chat.json").read_text())
@@ -53,7 +61,9 @@ def test_the_json_has_every_field(result: dict) -> None:
 def test_the_chat_retriever_beats_the_last_turn_on_follow_ups(result: dict) -> None:
     systems = result["seeds"][0]["systems"]
     assert systems["chat-profile"]["ndcg"]["follow-up"] > systems["last-turn"]["ndcg"]["follow-up"] + 0.2
-    assert systems["chat-profile"]["tracking_accuracy"] >= 0.9 and systems["oracle"]["tracking_accuracy"] == 1.0
+    assert (
+        systems["chat-profile"]["tracking_accuracy"] >= 0.9 and systems["oracle"]["tracking_accuracy"] == 1.0
+    )
 
 
 def test_the_synthetic_catalogue_has_unique_model_numbers() -> None:

@@ -1,5 +1,5 @@
-"""End to end with the real parts: the demo help centre, hybrid search with the real all-MiniLM-L6-v2 and faiss,
-profiles read through the privacy gate for 'chat', the MiniLM tokenizer for the context budget.
+"""End to end with the real parts: the demo help centre, hybrid search with the real all-MiniLM-L6-v2 and
+faiss, profiles read through the privacy gate for 'chat', the MiniLM tokenizer for the context budget.
 
 Slow the first time on a machine (the demo's articles are encoded once, about a minute on 2 cores, then cached
 in ~/.cache/kbrank, `kbrank.demo.cache_dir()`); a few seconds after that."""
@@ -25,8 +25,11 @@ def demo():
     from kbrank.searcher import Searcher
 
     hc = load_helpcentre()
-    searcher = Searcher(mode="hybrid", dense=DenseIndex(cache_dir=cache_dir() / "embeddings"),
-                        personalizer=Personalizer(today=hc.as_of)).build(hc.corpus)
+    searcher = Searcher(
+        mode="hybrid",
+        dense=DenseIndex(cache_dir=cache_dir() / "embeddings"),
+        personalizer=Personalizer(today=hc.as_of),
+    ).build(hc.corpus)
     retriever = ChatRetriever(searcher, catalogue=chat_catalogue(hc))
     gateway = ProfileGateway.from_helpcentre(hc, key="an end-to-end test key, 32 bytes")
     retriever.register_erasure(gateway)
@@ -77,13 +80,15 @@ def test_a_conversation_with_a_question_an_answer_and_a_follow_up(demo) -> None:
     assert check_citations(answer.text, context).ok and answer.citations == (1,)
     assert "@example.com" not in context.text  # the chat view holds no address, and the context quotes none
 
-    turns += [{"speaker": "assistant", "text": answer.text},
-              {"speaker": "customer", "text": "still happening after I restarted it"}]
+    turns += [
+        {"speaker": "assistant", "text": answer.text},
+        {"speaker": "customer", "text": "still happening after I restarted it"},
+    ]
     follow = retriever.retrieve(turns, view, k=5)
     assert follow.tracking.products == ("cam-c10",) and follow.query.ambiguous and follow.query.carried
     for passage in follow.passages:
         article = hc.corpus.get(passage.article_id)
-        assert passage.text == article.text[passage.start:passage.end]
+        assert passage.text == article.text[passage.start : passage.end]
         assert _applies(hc, passage.article_id, {"cam-c10"})
 
 
@@ -95,14 +100,19 @@ def test_typo_switch_and_presales_at_demo_scale(demo) -> None:
     turns = [{"speaker": "customer", "text": "my X20O keeps dropping off the wifi"}]
     first = retriever.retrieve(turns, view, k=5)
     assert first.tracking.products == ("router-x200",)
-    turns += [{"speaker": "assistant", "text": "ok"}, {"speaker": "customer", "text": "and my C1O shows offline"}]
+    turns += [
+        {"speaker": "assistant", "text": "ok"},
+        {"speaker": "customer", "text": "and my C1O shows offline"},
+    ]
     switched = retriever.retrieve(turns, view, k=5)
     assert switched.tracking.products == ("cam-c10",)
     assert all(_applies(hc, p.article_id, {"cam-c10"}) for p in switched.passages)
     not_owned = next(p for p in ("cam-c30", "thermo-t2", "bell-d2", "router-x300") if p not in ever)
     short = hc.catalog[not_owned]["short_name"]
-    turns += [{"speaker": "assistant", "text": "ok"},
-              {"speaker": "customer", "text": f"before I buy the {short}: how do I set it up?"}]
+    turns += [
+        {"speaker": "assistant", "text": "ok"},
+        {"speaker": "customer", "text": f"before I buy the {short}: how do I set it up?"},
+    ]
     presales = retriever.retrieve(turns, view, k=5)
     assert presales.tracking.products == (not_owned,) and presales.passages
     assert all(_applies(hc, p.article_id, {not_owned}) for p in presales.passages)
@@ -117,8 +127,12 @@ def test_erasure_drops_the_conversation_state(demo) -> None:
     customer = _customer(hc, "router-x200", "cam-c10")
     view = gateway.read(customer["customer_id"], "chat")
     pseudonym = gateway.pseudonymize(customer["customer_id"])
-    retriever.retrieve([{"speaker": "customer", "text": "wifi keeps dropping"}], view, conversation="demo-1",
-                       customer=pseudonym)
+    retriever.retrieve(
+        [{"speaker": "customer", "text": "wifi keeps dropping"}],
+        view,
+        conversation="demo-1",
+        customer=pseudonym,
+    )
     assert "demo-1" in retriever.state_
     report = gateway.erase(customer["customer_id"])
     assert report.hooks["kbrank.chat"] == 1 and "demo-1" not in retriever.state_

@@ -20,10 +20,16 @@ def _script(tmp_path: Path, *lines: str) -> Path:
 
 
 def test_a_scripted_conversation_with_receipts(tmp_path: Path) -> None:
-    script = _script(tmp_path, "# the customer owns a router and a doorbell", "my X200 keeps dropping the wifi",
-                     "", "any other ideas? [bold red]boom[/]")
-    result = runner.invoke(app, ["chat", "--customer", "cust-0003", "--mode", "bm25", "--script", str(script),
-                                 "-k", "2"])
+    script = _script(
+        tmp_path,
+        "# the customer owns a router and a doorbell",
+        "my X200 keeps dropping the wifi",
+        "",
+        "any other ideas? [bold red]boom[/]",
+    )
+    result = runner.invoke(
+        app, ["chat", "--customer", "cust-0003", "--mode", "bm25", "--script", str(script), "-k", "2"]
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Chatting as cust-0003" in out and "profile read for 'chat': owned, region, locale, segment" in out
@@ -35,8 +41,9 @@ def test_a_scripted_conversation_with_receipts(tmp_path: Path) -> None:
 
 def test_json_replies_and_a_clarifying_question(tmp_path: Path) -> None:
     script = _script(tmp_path, "error E-102 keeps popping up", "the router")
-    result = runner.invoke(app, ["chat", "--customer", "cust-0003", "--mode", "bm25", "--script", str(script),
-                                 "--json"])
+    result = runner.invoke(
+        app, ["chat", "--customer", "cust-0003", "--mode", "bm25", "--script", str(script), "--json"]
+    )
     assert result.exit_code == 0, result.output
     decoder, text, replies = json.JSONDecoder(), result.stdout.strip(), []
     while text:
@@ -50,11 +57,14 @@ def test_json_replies_and_a_clarifying_question(tmp_path: Path) -> None:
 
 
 def test_stdin_script_and_errors(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["chat", "--mode", "bm25", "--script", "-", "--no-receipts"],
-                           input="my C10 is dark at night\n")
+    result = runner.invoke(
+        app, ["chat", "--mode", "bm25", "--script", "-", "--no-receipts"], input="my C10 is dark at night\n"
+    )
     assert result.exit_code == 0, result.output
     assert "kbrank: " in result.output and "rank 1 for" not in result.output
-    bad = runner.invoke(app, ["chat", "--customer", "CUST-7", "--mode", "bm25", "--script", "-"], input="hi\n")
+    bad = runner.invoke(
+        app, ["chat", "--customer", "CUST-7", "--mode", "bm25", "--script", "-"], input="hi\n"
+    )
     assert bad.exit_code == 2 and "Did you mean 'cust-0007'" in bad.output
     missing = runner.invoke(app, ["chat", "--mode", "bm25", "--script", str(tmp_path / "nope.txt")])
     assert missing.exit_code == 2 and "cannot read the script" in missing.output

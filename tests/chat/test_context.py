@@ -12,8 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kbrank import ParameterError
-from kbrank.chat import ChatPassage, ExtractiveAnswerer, PassageReceipt, build_context, check_citations
-from kbrank.chat import estimate_tokens
+from kbrank.chat import (
+    ChatPassage,
+    ExtractiveAnswerer,
+    PassageReceipt,
+    build_context,
+    check_citations,
+    estimate_tokens,
+)
 from kbrank.privacy import ProfileView
 from kbrank.results import Result
 
@@ -28,11 +34,24 @@ def minilm_tokenizer():
 
 def passage(rank: int, text: str, title: str = "A title") -> ChatPassage:
     article_id = f"kb-{rank:03d}"
-    result = Result(rank=rank, article_id=article_id, title=title, url=f"https://kb.example/{article_id}", score=1.0)
-    receipt = PassageReceipt(query="q", focus="no product named", restricted_to=(), passage="passage 1 of 1",
-                             result=result)
-    return ChatPassage(rank=rank, article_id=article_id, title=title, url=result.url, start=0, end=len(text),
-                       text=text, citation_id=f"{article_id}:0-{len(text)}", score=1.0 / rank, receipt=receipt)
+    result = Result(
+        rank=rank, article_id=article_id, title=title, url=f"https://kb.example/{article_id}", score=1.0
+    )
+    receipt = PassageReceipt(
+        query="q", focus="no product named", restricted_to=(), passage="passage 1 of 1", result=result
+    )
+    return ChatPassage(
+        rank=rank,
+        article_id=article_id,
+        title=title,
+        url=result.url,
+        start=0,
+        end=len(text),
+        text=text,
+        citation_id=f"{article_id}:0-{len(text)}",
+        score=1.0 / rank,
+        receipt=receipt,
+    )
 
 
 _TEXT = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), min_size=0, max_size=400)
@@ -45,8 +64,10 @@ def test_the_estimated_budget_is_never_exceeded(texts: list[str], budget: int) -
     context = build_context(passages, budget)
     assert context.tokens == estimate_tokens(context.text) <= budget
     kept = [c.citation_id for c in context.citations]
-    assert kept == [p.citation_id for p in passages[:len(kept)]]  # a prefix of the ranking: lowest dropped first
-    assert [d.citation_id for d in context.dropped] == [p.citation_id for p in passages[len(kept):]]
+    assert kept == [
+        p.citation_id for p in passages[: len(kept)]
+    ]  # a prefix of the ranking: lowest dropped first
+    assert [d.citation_id for d in context.dropped] == [p.citation_id for p in passages[len(kept) :]]
     assert [c.number for c in context.citations] == list(range(1, len(kept) + 1))
     for citation in context.citations:
         assert f"[{citation.number}] " in context.text
@@ -79,8 +100,10 @@ def test_passages_are_dropped_whole_and_the_drop_is_recorded() -> None:
     passages = [passage(1, "short answer about the router."), passage(2, "word " * 300), passage(3, "tiny")]
     context = build_context(passages, 60)
     assert [c.citation_id for c in context.citations] == [passages[0].citation_id]
-    assert [(d.rank, d.reason) for d in context.dropped] == [(2, "over the budget of 60 tokens"),
-                                                             (3, "over the budget of 60 tokens")]
+    assert [(d.rank, d.reason) for d in context.dropped] == [
+        (2, "over the budget of 60 tokens"),
+        (3, "over the budget of 60 tokens"),
+    ]
     assert "word word" not in context.text and "tiny" not in context.text
     assert build_context(passages, 0).text == "" and build_context(passages, 0).tokens == 0
 
@@ -105,7 +128,9 @@ def test_check_citations_reports_every_marker_that_points_at_nothing() -> None:
 
 
 def test_the_extractive_answer_cites_only_what_the_context_holds() -> None:
-    passages = [passage(1, "Router drops wifi. Pick a fixed channel. Update the firmware. Call us.", title="Wifi")]
+    passages = [
+        passage(1, "Router drops wifi. Pick a fixed channel. Update the firmware. Call us.", title="Wifi")
+    ]
     context = build_context(passages, 200)
     answer = ExtractiveAnswerer().answer("my router drops the wifi channel", context)
     assert answer.citations == (1,) and answer.text.endswith("[1]")
@@ -117,10 +142,16 @@ def test_the_extractive_answer_cites_only_what_the_context_holds() -> None:
 def test_the_customer_note_holds_only_fields_the_chat_purpose_allows() -> None:
     view = chat_view(*ROUTER_AND_CAMERA, locale="en-GB", segment="pro")
     context = build_context([passage(1, "Restart the router.")], 200, profile=view)
-    assert context.text.startswith("Customer: owns router-x200 2.3.1, cam-c10 4.2.0; region eu; locale en-GB; "
-                                   "segment pro")
-    contact = ProfileView.of("proactive-contact", owned=(), addresses={"email": "jo@example.com"},
-                             channels=("email",), customer="p-123")
+    assert context.text.startswith(
+        "Customer: owns router-x200 2.3.1, cam-c10 4.2.0; region eu; locale en-GB; segment pro"
+    )
+    contact = ProfileView.of(
+        "proactive-contact",
+        owned=(),
+        addresses={"email": "jo@example.com"},
+        channels=("email",),
+        customer="p-123",
+    )
     with pytest.raises(ParameterError, match=r"'chat' purpose.*'proactive-contact'"):
         build_context([passage(1, "x")], 100, profile=contact)
     tight = build_context([passage(1, "Restart the router.")], 5, profile=view)

@@ -1,6 +1,6 @@
 """ChatRetriever on a tiny BM25 help centre: carry-over, product switch, typos, clarifications that offer only
-owned products, the ownership and product restrictions (narrowing, never replacing the profile's mask), no leak
-of masked articles, refusal of other purposes' views, redacted logs and erasable conversation state."""
+owned products, the ownership and product restrictions (narrowing, never replacing the profile's mask), no
+leak of masked articles, refusal of other purposes' views, redacted logs and erasable conversation state."""
 
 from __future__ import annotations
 
@@ -58,14 +58,18 @@ def test_a_typo_in_the_model_number_still_finds_the_product(retriever: ChatRetri
     assert found.passages[0].article_id == "x200-e102"
 
 
-def test_an_ambiguous_opener_asks_with_only_owned_products_and_the_answer_resolves(retriever: ChatRetriever) -> None:
+def test_an_ambiguous_opener_asks_with_only_owned_products_and_the_answer_resolves(
+    retriever: ChatRetriever,
+) -> None:
     view = chat_view(*ROUTER_AND_CAMERA)
     asked = retriever.retrieve(say("error E-102 keeps popping up"), view, k=3)
     question = asked.clarification
     assert question is not None and asked.passages == ()
     assert set(question.products) == {"router-x200", "cam-c10"}  # both owned; never the X300 or the C30
-    assert question.question == "Is this about your Lumio Router X200 or your Lumio Cam C10?" or \
-        question.question == "Is this about your Lumio Cam C10 or your Lumio Router X200?"
+    assert (
+        question.question == "Is this about your Lumio Router X200 or your Lumio Cam C10?"
+        or question.question == "Is this about your Lumio Cam C10 or your Lumio Router X200?"
+    )
     by_product = {o.product: o for o in question.options}
     assert by_product["router-x200"].passages[0].article_id == "x200-e102"
     assert by_product["cam-c10"].passages[0].article_id == "c10-e102"
@@ -78,21 +82,26 @@ def test_an_ambiguous_opener_asks_with_only_owned_products_and_the_answer_resolv
     assert retriever.retrieve(turns, view, k=3).tracking.products == (question.products[0],)
 
 
-def test_no_question_when_the_results_agree_or_the_customer_owns_one_product(retriever: ChatRetriever) -> None:
+def test_no_question_when_the_results_agree_or_the_customer_owns_one_product(
+    retriever: ChatRetriever,
+) -> None:
     found = retriever.retrieve(say("night vision is dark"), chat_view(*ROUTER_AND_CAMERA), k=3)
     assert found.clarification is None and found.passages[0].article_id == "c10-night"
     single = retriever.retrieve(say("error E-102 keeps popping up"), chat_view(("router-x200", "2.3.1")), k=3)
     assert single.clarification is None and single.passages[0].article_id == "x200-e102"
-    never = retriever.retrieve(say("error E-102 keeps popping up"), chat_view(*ROUTER_AND_CAMERA), k=3,
-                               clarify=False)
+    never = retriever.retrieve(
+        say("error E-102 keeps popping up"), chat_view(*ROUTER_AND_CAMERA), k=3, clarify=False
+    )
     assert never.clarification is None and len(never.passages) == 3
 
 
 def test_no_question_twice_in_a_row(retriever: ChatRetriever) -> None:
     view = chat_view(*ROUTER_AND_CAMERA)
     question = retriever.retrieve(say("error E-102 keeps popping up"), view, k=3).clarification
-    turns = say("error E-102 keeps popping up") + [question.as_turn(),
-                                                  {"speaker": "customer", "text": "error E-102 keeps popping up"}]
+    turns = say("error E-102 keeps popping up") + [
+        question.as_turn(),
+        {"speaker": "customer", "text": "error E-102 keeps popping up"},
+    ]
     assert retriever.retrieve(turns, view, k=3).clarification is None
 
 
@@ -100,7 +109,10 @@ def test_no_passage_for_a_product_the_customer_neither_owns_nor_named(searcher: 
     view = chat_view(*ROUTER_AND_CAMERA)
     permissive = Policy(tuple(r for r in default_policy().rules if r.action != "hide"))  # hides nothing
     loose = Searcher(mode="bm25", personalizer=Personalizer(policy=permissive)).build(searcher.corpus_)
-    for retriever in (ChatRetriever(searcher, catalogue=CATALOGUE), ChatRetriever(loose, catalogue=CATALOGUE)):
+    for retriever in (
+        ChatRetriever(searcher, catalogue=CATALOGUE),
+        ChatRetriever(loose, catalogue=CATALOGUE),
+    ):
         found = retriever.retrieve(say("wifi keeps dropping"), view, k=10, clarify=False)
         assert found.passages and _products(retriever, found) <= {"router-x200", "cam-c10"}
         assert "x300-drops" not in found.article_ids and "c30-night" not in found.article_ids
@@ -112,7 +124,14 @@ def test_no_passage_for_a_product_the_customer_neither_owns_nor_named(searcher: 
 def test_the_product_restriction_narrows_the_profiles_hide_mask(retriever: ChatRetriever) -> None:
     view = chat_view(*ROUTER_AND_CAMERA)  # the default policy hides nothing here but unowned products
     found = retriever.retrieve(say("wifi keeps dropping on my X200"), view, k=10)
-    assert set(found.article_ids) <= {"x200-drops", "x200-old", "x200-reset", "x200-e102", "cancel", "password"}
+    assert set(found.article_ids) <= {
+        "x200-drops",
+        "x200-old",
+        "x200-reset",
+        "x200-e102",
+        "cancel",
+        "password",
+    }
     assert "x200-old" not in found.article_ids[:1]  # the near miss (<2.0 while they run 2.3.1) is demoted
 
 
@@ -130,11 +149,23 @@ def test_masked_articles_never_leak_with_score_zero(retriever: ChatRetriever) ->
 
 def test_a_profile_that_would_hide_every_match_gives_no_passage(searcher: Searcher) -> None:
     view = chat_view(*ROUTER_AND_CAMERA, region="us")
-    regional = Searcher(mode="bm25").build(searcher.corpus_.with_replaced([
-        searcher.corpus_.get("t1-temp").__class__(**{**vars(searcher.corpus_.get("t1-temp")), "products": (),
-                                                     "versions": {}, "regions": ("eu",)})]))
-    found = ChatRetriever(regional, catalogue=CATALOGUE).retrieve(say("thermostat shows the wrong temperature"),
-                                                                  view, k=3)
+    regional = Searcher(mode="bm25").build(
+        searcher.corpus_.with_replaced(
+            [
+                searcher.corpus_.get("t1-temp").__class__(
+                    **{
+                        **vars(searcher.corpus_.get("t1-temp")),
+                        "products": (),
+                        "versions": {},
+                        "regions": ("eu",),
+                    }
+                )
+            ]
+        )
+    )
+    found = ChatRetriever(regional, catalogue=CATALOGUE).retrieve(
+        say("thermostat shows the wrong temperature"), view, k=3
+    )
     assert found.passages == () and "hide every match" in found.notice
 
 
@@ -149,7 +180,7 @@ def test_passages_carry_offsets_citation_ids_and_receipts(retriever: ChatRetriev
     corpus = retriever.searcher.corpus_
     for passage in found.passages:
         article = corpus.get(passage.article_id)
-        assert passage.text == article.text[passage.start:passage.end] and passage.url == article.url
+        assert passage.text == article.text[passage.start : passage.end] and passage.url == article.url
         assert passage.citation_id == f"{article.id}:{passage.start}-{passage.end}"
     reasons = found.passages[0].receipt.reasons()
     assert any("restricted to Lumio Router X200" in line for line in reasons)
@@ -167,15 +198,24 @@ def test_a_view_read_for_another_purpose_is_refused(retriever: ChatRetriever) ->
     assert not retriever.retrieve(say("wifi drops"), no_consent).personalized
 
 
-@pytest.mark.parametrize("turns, message", [
-    ("wifi drops", "turns must be a list"),
-    ([], "last turn is the customer's"),
-    ([{"speaker": "customer", "text": "hi"}, {"speaker": "assistant", "text": "hello"}], "last turn is the customer"),
-    ([{"speaker": "robot", "text": "hi"}], r"turns\[0\]\['speaker'\] must be one of customer, user"),
-    ([{"speaker": "customer", "text": 3}], r"turns\[0\]\['text'\] must be a string"),
-    ([{"speaker": "assistant", "text": "?", "options": "x200"}, {"speaker": "user", "text": "hi"}], "options"),
-    ([{"speaker": "customer", "text": "x" * 20_001}], "at most 20,000 characters"),
-])
+@pytest.mark.parametrize(
+    "turns, message",
+    [
+        ("wifi drops", "turns must be a list"),
+        ([], "last turn is the customer's"),
+        (
+            [{"speaker": "customer", "text": "hi"}, {"speaker": "assistant", "text": "hello"}],
+            "last turn is the customer",
+        ),
+        ([{"speaker": "robot", "text": "hi"}], r"turns\[0\]\['speaker'\] must be one of customer, user"),
+        ([{"speaker": "customer", "text": 3}], r"turns\[0\]\['text'\] must be a string"),
+        (
+            [{"speaker": "assistant", "text": "?", "options": "x200"}, {"speaker": "user", "text": "hi"}],
+            "options",
+        ),
+        ([{"speaker": "customer", "text": "x" * 20_001}], "at most 20,000 characters"),
+    ],
+)
 def test_bad_turns_are_refused_with_the_fix(retriever: ChatRetriever, turns, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         retriever.retrieve(turns, None)
@@ -190,8 +230,9 @@ def test_bad_parameters_are_refused(searcher: Searcher) -> None:
         ChatRetriever(searcher, rewriter="an llm").fit()
 
 
-def test_conversation_text_is_redacted_before_it_is_logged(retriever: ChatRetriever,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_conversation_text_is_redacted_before_it_is_logged(
+    retriever: ChatRetriever, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.DEBUG, logger="kbrank.chat"):
         retriever.retrieve(say("my X200 drops, mail me at jo@example.com or call +44 7700 900123"), None)
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -199,17 +240,32 @@ def test_conversation_text_is_redacted_before_it_is_logged(retriever: ChatRetrie
     assert "jo@example.com" not in logged and "7700" not in logged
 
 
-def test_conversation_state_answers_plain_text_turns_and_is_erased_with_the_customer(searcher: Searcher) -> None:
+def test_conversation_state_answers_plain_text_turns_and_is_erased_with_the_customer(
+    searcher: Searcher,
+) -> None:
     retriever = ChatRetriever(searcher, catalogue=CATALOGUE)
     gateway = ProfileGateway.in_memory(key="a test key of at least 16 bytes")
-    gateway.load_records([{"customer_id": "cust-1", "region": "eu", "locale": "en-GB", "segment": "consumer",
-                           "owned": [{"product": "router-x200", "version": "2.3.1", "status": "active"},
-                                     {"product": "cam-c10", "version": "4.2.0", "status": "active"}],
-                           "consents": {"chat": True}}])
+    gateway.load_records(
+        [
+            {
+                "customer_id": "cust-1",
+                "region": "eu",
+                "locale": "en-GB",
+                "segment": "consumer",
+                "owned": [
+                    {"product": "router-x200", "version": "2.3.1", "status": "active"},
+                    {"product": "cam-c10", "version": "4.2.0", "status": "active"},
+                ],
+                "consents": {"chat": True},
+            }
+        ]
+    )
     retriever.register_erasure(gateway)
     view = gateway.read("cust-1", "chat")
     pseudonym = gateway.pseudonymize("cust-1")
-    asked = retriever.retrieve(say("error E-102 keeps popping up"), view, conversation="c-1", customer=pseudonym)
+    asked = retriever.retrieve(
+        say("error E-102 keeps popping up"), view, conversation="c-1", customer=pseudonym
+    )
     assert asked.clarification is not None and "c-1" in retriever.state_
     plain = say("error E-102 keeps popping up", "the second one")  # the caller kept no options in its turns
     answered = retriever.retrieve(plain, view, conversation="c-1", customer=pseudonym)
@@ -245,8 +301,10 @@ def test_a_rewriters_query_is_fused_by_rrf(searcher: Searcher) -> None:
     found = retriever.retrieve(turns, view, k=4)
     assert found.query.rewritten == "my C10 keeps dropping the wifi what about the night"
     mask = retriever._allowed(("cam-c10",), view, True)
-    runs = [searcher.search(q, 24, profile=view, mask=mask, named=("cam-c10",)).ids
-            for q in (found.query.text, found.query.rewritten)]
+    runs = [
+        searcher.search(q, 24, profile=view, mask=mask, named=("cam-c10",)).ids
+        for q in (found.query.text, found.query.rewritten)
+    ]
     scores: dict[str, float] = {}
     for run in runs:  # reciprocal rank fusion, written out (constant 30: the searcher's)
         for rank, article_id in enumerate(run, start=1):

@@ -1,9 +1,10 @@
-"""Product tracking: exact and multi-word names, typos (checked against a brute-force plain-Python edit distance),
-owned products first, most recent mention wins, follow-ups keep the product, answers to a question."""
+"""Product tracking: exact and multi-word names, typos (checked against a brute-force plain-Python edit
+distance), owned products first, most recent mention wins, follow-ups keep the product, answers to a question."""
 
 from __future__ import annotations
 
 import pytest
+from _chat_helpers import CATALOGUE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,13 +12,12 @@ from kbrank import ParameterError
 from kbrank.chat import ProductTracker, product_names
 from kbrank.chat.names import normalize_tokens
 
-from _chat_helpers import CATALOGUE
-
 
 @pytest.fixture(scope="module")
 def tracker() -> ProductTracker:
     return ProductTracker(catalogue=CATALOGUE, vocabulary={"keeps", "dropping", "cameras", "wifi"}).fit(
-        ["router-x200", "cam-c10", "bell-d1"])
+        ["router-x200", "cam-c10", "bell-d1"]
+    )
 
 
 def test_exact_multi_word_name_wins_over_its_parts(tracker: ProductTracker) -> None:
@@ -39,15 +39,18 @@ def test_most_recent_mention_wins_across_and_within_turns(tracker: ProductTracke
     assert tracker.track(["the X200 router drops"]).product == "router-x200"
 
 
-@pytest.mark.parametrize("typed, product", [
-    ("X20O", "router-x200"),       # letter O for zero
-    ("X2000", "router-x200"),      # doubled character
-    ("X02", "router-x200"),        # not a typo of anything within one edit
-    ("x20", "router-x200"),        # dropped character
-    ("2X00", "router-x200"),       # swapped neighbors
-    ("C1O", "cam-c10"),
-    ("x 200", "router-x200"),      # letter and number typed apart
-])
+@pytest.mark.parametrize(
+    "typed, product",
+    [
+        ("X20O", "router-x200"),  # letter O for zero
+        ("X2000", "router-x200"),  # doubled character
+        ("X02", "router-x200"),  # not a typo of anything within one edit
+        ("x20", "router-x200"),  # dropped character
+        ("2X00", "router-x200"),  # swapped neighbors
+        ("C1O", "cam-c10"),
+        ("x 200", "router-x200"),  # letter and number typed apart
+    ],
+)
 def test_typos_in_model_numbers(tracker: ProductTracker, typed: str, product: str) -> None:
     found = tracker.track([f"my {typed} keeps dropping"]).products
     if typed == "X02":
@@ -56,7 +59,9 @@ def test_typos_in_model_numbers(tracker: ProductTracker, typed: str, product: st
         assert found == (product,)
 
 
-def test_typo_as_close_to_two_models_prefers_the_same_start_then_the_owned_one(tracker: ProductTracker) -> None:
+def test_typo_as_close_to_two_models_prefers_the_same_start_then_the_owned_one(
+    tracker: ProductTracker,
+) -> None:
     # "c300" is one edit from c30 (extra 0) and x300 (c for x): Jaro-Winkler keeps the one starting alike
     assert tracker.track(["my c300 is dark"]).products == ("cam-c30",)
     # "c20" is one edit from c10 and c30, alike from the start: the customer's own one decides
@@ -85,8 +90,12 @@ def test_answers_to_a_clarifying_question(tracker: ProductTracker) -> None:
     assert tracking.products == ("cam-c10",) and tracking.how == "option"
     assert tracker.track(["it keeps dropping", "the camera"], options=options).products == ("cam-c10",)
     # a long reply is a new message, not an ordinal answer
-    assert tracker.track(["it keeps dropping", "it was the first time it did that after the update"],
-                         options=options).products == ()
+    assert (
+        tracker.track(
+            ["it keeps dropping", "it was the first time it did that after the update"], options=options
+        ).products
+        == ()
+    )
 
 
 def test_names_from_product_ids_alone() -> None:
@@ -103,12 +112,15 @@ def test_the_brand_in_every_name_is_not_an_alias() -> None:
     assert "lumio" not in table.aliases and table.name("cam-c30") == "Lumio Cam C30 Outdoor"
 
 
-@pytest.mark.parametrize("catalogue, message", [
-    (["router-x200"], "catalogue must be a mapping"),
-    ({"router-x200": 3}, "a name or a list of names"),
-    ({"router-x200": ["", "X200"]}, "each with a letter or digit"),
-    ({"": ["X"]}, "non-empty product id"),
-])
+@pytest.mark.parametrize(
+    "catalogue, message",
+    [
+        (["router-x200"], "catalogue must be a mapping"),
+        ({"router-x200": 3}, "a name or a list of names"),
+        ({"router-x200": ["", "X200"]}, "each with a letter or digit"),
+        ({"": ["X"]}, "non-empty product id"),
+    ],
+)
 def test_a_bad_catalogue_is_refused_with_the_fix(catalogue, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         ProductTracker(catalogue=catalogue).fit()
@@ -134,14 +146,22 @@ _LETTERS = "abcdehkmrstxz0123456789"
 
 
 @settings(max_examples=300, deadline=None)
-@given(alias=st.sampled_from(["x200", "x300", "c10", "c30", "thermostat", "camera", "t1"]),
-       op=st.sampled_from(["sub", "drop", "add", "swap"]), at=st.integers(0, 9), char=st.sampled_from(_LETTERS))
-def test_fuzzy_matches_equal_a_brute_force_search_over_every_alias(tracker: ProductTracker, alias: str, op: str,
-                                                                  at: int, char: str) -> None:
+@given(
+    alias=st.sampled_from(["x200", "x300", "c10", "c30", "thermostat", "camera", "t1"]),
+    op=st.sampled_from(["sub", "drop", "add", "swap"]),
+    at=st.integers(0, 9),
+    char=st.sampled_from(_LETTERS),
+)
+def test_fuzzy_matches_equal_a_brute_force_search_over_every_alias(
+    tracker: ProductTracker, alias: str, op: str, at: int, char: str
+) -> None:
     i = at % len(alias)
-    typed = {"sub": alias[:i] + char + alias[i + 1:], "drop": alias[:i] + alias[i + 1:],
-             "add": alias[:i] + char + alias[i:],
-             "swap": alias[:i] + alias[i + 1:i + 2] + alias[i] + alias[i + 2:]}[op]
+    typed = {
+        "sub": alias[:i] + char + alias[i + 1 :],
+        "drop": alias[:i] + alias[i + 1 :],
+        "add": alias[:i] + char + alias[i:],
+        "swap": alias[:i] + alias[i + 1 : i + 2] + alias[i] + alias[i + 2 :],
+    }[op]
     token = normalize_tokens(typed)[0]
     if len(token) != 1:
         return
@@ -151,8 +171,11 @@ def test_fuzzy_matches_equal_a_brute_force_search_over_every_alias(tracker: Prod
     if token in single:  # typed another name exactly
         assert found and found[0].how == "exact" and found[0].products == single[token]
         return
-    eligible = len(token) >= (3 if any(c.isdigit() for c in token) else 4) and not token.isdigit() \
+    eligible = (
+        len(token) >= (3 if any(c.isdigit() for c in token) else 4)
+        and not token.isdigit()
         and any(c.isalpha() for c in token)
+    )
     close = {a for a in single if len(a) >= 3 and _osa(token, a) <= 1}
     if not eligible or not close:
         assert found == []

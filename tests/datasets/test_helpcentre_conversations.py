@@ -1,5 +1,6 @@
 """The demo conversations: deterministic, every scenario and turn kind present, ground truth from the help
-centre's own judge, questions needed exactly on ambiguous openers, and turns that should name no product name none."""
+centre's own judge, questions needed exactly on ambiguous openers, and turns that should name no product
+name none."""
 
 from __future__ import annotations
 
@@ -29,11 +30,13 @@ def test_deterministic_and_independent_of_the_rest_of_the_help_centre(helpcentre
     again = generate_conversations(helpcentre, seed=0)
     assert again == conversations
     assert generate_conversations(helpcentre, seed=1) != conversations
-    assert len(conversations) == 160 and len(generate_conversations(helpcentre, seed=0, n_conversations=5)) == 5
+    assert (
+        len(conversations) == 160 and len(generate_conversations(helpcentre, seed=0, n_conversations=5)) == 5
+    )
 
 
 def test_every_scenario_and_turn_kind_is_present(conversations) -> None:
-    assert set(c.scenario for c in conversations) == set(SCENARIOS)
+    assert {c.scenario for c in conversations} == set(SCENARIOS)
     kinds = collections.Counter(t.kind for c in conversations for t in c.turns)
     assert set(kinds) == set(TURN_KINDS) and kinds["follow-up"] > 200
     assert all(2 <= len(c.turns) <= 6 for c in conversations)
@@ -58,8 +61,11 @@ def test_questions_are_needed_exactly_on_ambiguous_openers(helpcentre, conversat
         if first.kind in ("ambiguous", "unambiguous"):
             # which active products have articles of their own for the symptom (the reason a question helps)
             judge = _Judge(helpcentre.corpus, helpcentre.as_of)
-            own = [p for p in active if any(p in helpcentre.corpus.get(a).products
-                                            for a in judge(customer, first.intent, p))]
+            own = [
+                p
+                for p in active
+                if any(p in helpcentre.corpus.get(a).products for a in judge(customer, first.intent, p))
+            ]
             assert (len(own) >= 2) == (first.kind == "ambiguous")
             assert conversation.turns[1].kind == ("answer" if first.kind == "ambiguous" else "follow-up")
         if first.kind in ("opener", "typo"):
@@ -68,8 +74,11 @@ def test_questions_are_needed_exactly_on_ambiguous_openers(helpcentre, conversat
             assert first.product not in {o["product"] for o in customer["owned"]}
 
 
-_NAMES = re.compile(r"\b(router|cam|camera|thermostat|doorbell|mesh|app|" +
-                    "|".join(p["short"].lower() for p in PRODUCTS.values() if " " not in p["short"]) + r")\b")
+_NAMES = re.compile(
+    r"\b(router|cam|camera|thermostat|doorbell|mesh|app|"
+    + "|".join(p["short"].lower() for p in PRODUCTS.values() if " " not in p["short"])
+    + r")\b"
+)
 
 
 def test_turns_that_name_no_product_name_none(conversations) -> None:
@@ -79,7 +88,8 @@ def test_turns_that_name_no_product_name_none(conversations) -> None:
                 assert not _NAMES.search(turn.text.lower()), turn.text
             if turn.typo is not None:
                 assert turn.typo.lower() in turn.text.lower() and turn.typo.lower() not in {
-                    p["short"].lower() for p in PRODUCTS.values()}
+                    p["short"].lower() for p in PRODUCTS.values()
+                }
 
 
 def test_products_carry_until_the_next_name(conversations) -> None:

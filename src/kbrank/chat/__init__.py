@@ -20,8 +20,15 @@ context that fits its token budget, with numbered citations it can check::
 
 from .answer import NO_ANSWER, Answer, Answerer, ExtractiveAnswerer
 from .clarify import Clarification, ClarificationOption
-from .context import ChatContext, CitationCheck, ContextCitation, DroppedPassage, build_context, check_citations
-from .context import estimate_tokens
+from .context import (
+    ChatContext,
+    CitationCheck,
+    ContextCitation,
+    DroppedPassage,
+    build_context,
+    check_citations,
+    estimate_tokens,
+)
 from .names import AliasTable, product_names
 from .passages import ChatPassage, PassageReceipt
 from .query import ChatQuery, QueryBuilder, QueryRewriter, TermWeights
@@ -31,9 +38,34 @@ from .tracking import Mention, ProductTracker, Tracking
 from .turns import ASSISTANT_SPEAKERS, CUSTOMER_SPEAKERS
 
 __all__ = [
-    "ASSISTANT_SPEAKERS", "AliasTable", "Answer", "Answerer", "CUSTOMER_SPEAKERS", "ChatContext", "ChatPassage",
-    "ChatQuery", "ChatRetrieval", "ChatRetriever", "CitationCheck", "Clarification", "ClarificationOption",
-    "ContextCitation", "ConversationState", "ConversationStore", "DroppedPassage", "ExtractiveAnswerer",
-    "Mention", "NO_ANSWER", "PassageReceipt", "ProductTracker", "QueryBuilder", "QueryRewriter", "TermWeights",
-    "Tracking", "build_context", "check_citations", "estimate_tokens", "product_names",
+    "ASSISTANT_SPEAKERS",
+    "CUSTOMER_SPEAKERS",
+    "NO_ANSWER",
+    "AliasTable",
+    "Answer",
+    "Answerer",
+    "ChatContext",
+    "ChatPassage",
+    "ChatQuery",
+    "ChatRetrieval",
+    "ChatRetriever",
+    "CitationCheck",
+    "Clarification",
+    "ClarificationOption",
+    "ContextCitation",
+    "ConversationState",
+    "ConversationStore",
+    "DroppedPassage",
+    "ExtractiveAnswerer",
+    "Mention",
+    "PassageReceipt",
+    "ProductTracker",
+    "QueryBuilder",
+    "QueryRewriter",
+    "TermWeights",
+    "Tracking",
+    "build_context",
+    "check_citations",
+    "estimate_tokens",
+    "product_names",
 ]

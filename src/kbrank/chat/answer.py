@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import ParameterError
 from .context import ChatContext
 
-__all__ = ["Answer", "Answerer", "ExtractiveAnswerer", "NO_ANSWER"]
+__all__ = ["NO_ANSWER", "Answer", "Answerer", "ExtractiveAnswerer"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 NO_ANSWER = "I could not find a help article that applies to this. Could you describe it in other words?"
@@ -58,18 +58,22 @@ class ExtractiveAnswerer:
         return self.analyzer
 
     def answer(self, question: str, context: ChatContext) -> Answer:
-        if isinstance(self.max_sentences, bool) or not isinstance(self.max_sentences, int) or self.max_sentences < 1:
+        most = self.max_sentences
+        if isinstance(most, bool) or not isinstance(most, int) or most < 1:
             raise ParameterError("max_sentences", "an integer >= 1", self.max_sentences)
         if not context.citations:
             return Answer(NO_ANSWER, (), self.name)
         best = context.citations[0]
-        body = best.text[len(best.title):].strip() if best.title and best.text.startswith(best.title) else best.text
+        body = best.text
+        if best.title and body.startswith(best.title):  # an article's first passage opens with its title
+            body = body[len(best.title):].strip()
         sentences = [s.strip() for s in _SENTENCE_END.split(body) if s.strip()]
         if not sentences:
             return Answer(f"See \u201c{best.title}\u201d [{best.number}].", (best.number,), self.name)
         analyze = self._analyzer()
         wanted = set(analyze(question))
-        scored = sorted(range(len(sentences)), key=lambda i: (-len(wanted.intersection(analyze(sentences[i]))), i))
+        overlap = [len(wanted.intersection(analyze(sentence))) for sentence in sentences]
+        scored = sorted(range(len(sentences)), key=lambda i: (-overlap[i], i))
         chosen = sorted(scored[: self.max_sentences])
         text = " ".join(sentences[i] for i in chosen) + f" [{best.number}]"
         return Answer(text, (best.number,), self.name)

@@ -22,8 +22,9 @@ Agreeing top results, or a customer with one product, never ask.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any
 
 __all__ = ["MARGINS", "Clarification", "ClarificationOption", "contenders", "question_for"]
 
@@ -62,7 +63,8 @@ class Clarification:
         return {"speaker": "assistant", "text": self.question, "options": list(self.products)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"question": self.question, "reason": self.reason, "options": [o.to_dict() for o in self.options]}
+        return {"question": self.question, "reason": self.reason,
+                "options": [o.to_dict() for o in self.options]}
 
 
 def question_for(labels: Sequence[str]) -> str:
@@ -74,7 +76,8 @@ def question_for(labels: Sequence[str]) -> str:
 
 def _similarities(results: Sequence[Any]) -> tuple[list[float | None], str]:
     if any(r.sources.get("dense") is not None and r.sources["dense"].score is not None for r in results):
-        return [None if r.sources.get("dense") is None else r.sources["dense"].score for r in results], "dense"
+        return [None if r.sources.get("dense") is None else r.sources["dense"].score
+                for r in results], "dense"
     values = [None if r.sources.get("bm25") is None else r.sources["bm25"].score for r in results]
     top = max((v for v in values if v is not None), default=0.0)
     return [None if v is None or top <= 0 else v / top for v in values], "bm25"
@@ -84,8 +87,8 @@ def _similarities(results: Sequence[Any]) -> tuple[list[float | None], str]:
 MARGINS = {"dense": 0.08, "bm25": 0.25}
 
 
-def contenders(results: Sequence[Any], products_of: Mapping[str, Collection[str]], candidates: Collection[str], *,
-               depth: int = 20, margin: float | None = None,
+def contenders(results: Sequence[Any], products_of: Mapping[str, Collection[str]],
+               candidates: Collection[str], *, depth: int = 20, margin: float | None = None,
                max_options: int = 4) -> tuple[list[tuple[str, float]], float, str]:
     """(contenders as (product, similarity of its best article), best first; the lead; the similarity used).
 
@@ -104,5 +107,6 @@ def contenders(results: Sequence[Any], products_of: Mapping[str, Collection[str]
         for product in products_of.get(result.article_id, ()):
             if product in candidates:
                 best[product] = max(best.get(product, -math.inf), value)
-    close = sorted(((p, v) for p, v in best.items() if v >= lead - allowed), key=lambda item: (-item[1], item[0]))
+    close = sorted(((p, v) for p, v in best.items() if v >= lead - allowed),
+                   key=lambda item: (-item[1], item[0]))
     return close[:max_options], lead, source

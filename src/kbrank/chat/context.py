@@ -17,16 +17,17 @@ segment), and only when the view was read for ``chat``.
 
 `estimate_tokens`, when no tokenizer is given: a run of up to 4 ASCII letters counts 1 token and a longer
 one ``1 + length // 4``; a run of other letters (CJK, say) 1 per character; a run of digits 1 per 2 digits
-(rounded up); any other visible character 1. On all 1,703 passages and citation headers of the demo help centre it is never
-below the count of all-MiniLM-L6-v2's WordPiece tokenizer, and 28% above it on average.
+(rounded up); any other visible character 1. On all 1,703 passages and citation headers of the demo help
+centre it is never below the count of all-MiniLM-L6-v2's WordPiece tokenizer, and 28% above it on average.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..errors import ParameterError
 
@@ -186,8 +187,8 @@ def build_context(passages: Sequence[Any], budget_tokens: int, tokenizer: Any = 
         used = count(text)
     if used > budget_tokens:  # only the customer note is left, and it does not fit either
         note, text, used = "", "", 0
-    dropped = [DroppedPassage(p.citation_id, p.article_id, p.rank, f"over the budget of {budget_tokens} tokens")
-               for p in ranked[kept:]]
+    reason = f"over the budget of {budget_tokens} tokens"
+    dropped = [DroppedPassage(p.citation_id, p.article_id, p.rank, reason) for p in ranked[kept:]]
     kept_passages = ranked[:kept]
     citations = tuple(ContextCitation(i, p.citation_id, p.article_id, p.title, p.url, p.start, p.end, p.text)
                       for i, p in enumerate(kept_passages, start=1))

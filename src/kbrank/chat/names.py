@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..errors import ParameterError
 
@@ -79,15 +80,18 @@ def _catalogue_names(catalogue: Mapping[str, Any] | None) -> dict[str, list[str]
         return {}
     if not isinstance(catalogue, Mapping):
         raise ParameterError("catalogue", "a mapping of product id -> name or list of names",
-                             type(catalogue).__name__, hint='e.g. {"router-x200": ["Lumio Router X200", "X200"]}')
+                             type(catalogue).__name__,
+                             hint='e.g. {"router-x200": ["Lumio Router X200", "X200"]}')
     out: dict[str, list[str]] = {}
     for product, names in catalogue.items():
         if not isinstance(product, str) or not product.strip():
             raise ParameterError("catalogue", "keys that are non-empty product id strings", product)
         listed = [names] if isinstance(names, str) else names
-        if not isinstance(listed, (list, tuple)) or not all(isinstance(n, str) and normalize(n) for n in listed):
-            raise ParameterError(f"catalogue[{product!r}]", "a name or a list of names, each with a letter or digit",
-                                 names, hint='e.g. ["Lumio Router X200", "X200"]')
+        if not isinstance(listed, (list, tuple)) or not all(isinstance(n, str) and normalize(n)
+                                                             for n in listed):
+            raise ParameterError(f"catalogue[{product!r}]",
+                                 "a name or a list of names, each with a letter or digit", names,
+                                 hint='e.g. ["Lumio Router X200", "X200"]')
         out[product] = list(listed)
     return out
 

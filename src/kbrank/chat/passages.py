@@ -10,8 +10,9 @@ offsets give the same id on every run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -85,12 +86,14 @@ def _dense_choice(searcher: Any, query: Any, rows: Sequence[int]) -> dict[int, t
     for p, row, score, start, end in zip(hits.passage_rows.tolist(), hits.article_rows.tolist(),
                                          hits.scores.tolist(), hits.starts.tolist(), hits.ends.tolist()):
         if row not in out:
-            out[row] = (start, end, f"passage {p - first[row] + 1} of {counts[row]}, the closest to the query "
-                                    f"by the dense model (cosine {score:.2f})")
+            how = (f"passage {p - first[row] + 1} of {counts[row]}, the closest to the query by the dense "
+                   f"model (cosine {score:.2f})")
+            out[row] = (start, end, how)
     return out
 
 
-def _lexical_choice(searcher: Any, weights: Any, query: str, rows: Sequence[int]) -> dict[int, tuple[int, int, str]]:
+def _lexical_choice(searcher: Any, weights: Any, query: str,
+                    rows: Sequence[int]) -> dict[int, tuple[int, int, str]]:
     from ..index.passages import PassageSplitter
 
     dense = getattr(searcher, "dense_", None)

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Collection, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -44,12 +45,12 @@ _WORD = re.compile(r"\S+")
 _HAS_DIGIT = re.compile(r"\d")
 #: Words of conversation rather than of a topic (greetings, thanks, yes and no, attempts, "the same problem"):
 #: rare in help articles, so their IDF is high, yet they say nothing about what the customer needs.
-CHAT_STOPWORDS = ("hi", "hello", "hey", "thanks", "thank", "please", "pls", "sorry", "ok", "okay", "yes", "yeah",
-                  "yep", "no", "nope", "sure", "still", "again", "also", "another", "question", "thing", "things",
-                  "stuff", "idea", "ideas", "luck", "try", "tried", "trying", "did", "done", "doing", "happen",
-                  "happens", "happened", "happening", "change", "changed", "nothing", "anything", "something",
-                  "else", "other", "same", "problem", "issue", "work", "works", "worked", "working", "help", "fix",
-                  "fixed", "mine", "urgent", "now")
+CHAT_STOPWORDS = (
+    "hi", "hello", "hey", "thanks", "thank", "please", "pls", "sorry", "ok", "okay", "yes", "yeah", "yep",
+    "no", "nope", "sure", "still", "again", "also", "another", "question", "thing", "things", "stuff", "idea",
+    "ideas", "luck", "try", "tried", "trying", "did", "done", "doing", "happen", "happens", "happened",
+    "happening", "change", "changed", "nothing", "anything", "something", "else", "other", "same", "problem",
+    "issue", "work", "works", "worked", "working", "help", "fix", "fixed", "mine", "urgent", "now")
 
 
 @runtime_checkable
@@ -172,7 +173,7 @@ class QueryBuilder:
         ambiguous = len(texts) > 1 and clarity < self.clarity_threshold
         if not ambiguous:
             return ChatQuery(text=current, turn=current, ambiguous=False, clarity=clarity)
-        allowed_names = frozenset().union(*(self.name_terms_.get(p, ()) for p in focus)) if focus else frozenset()
+        allowed_names = frozenset().union(*(self.name_terms_.get(p, ()) for p in focus))
         scores: dict[str, tuple[float, str]] = {}
         for back, text in enumerate(reversed(texts[:-1]), start=1):
             for term, surface in self.weights_.terms(text):

@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["SYSTEMS", "TurnOutcome", "replay", "score_replays", "tracking_speed"]
 
@@ -135,7 +136,8 @@ def score_replays(conversations: Sequence[Any], outcomes: Sequence[TurnOutcome],
                 entry["ndcg"][kind] = evaluate(qrels, run, [metric], missing="zero").mean(metric)
             else:
                 entry["ndcg"][kind] = math.nan
-        correct = [o.focus == ((turns[o.turn_id].product,) if turns[o.turn_id].product else ()) for o in items]
+        truth = {o.turn_id: (turns[o.turn_id].product,) if turns[o.turn_id].product else () for o in items}
+        correct = [o.focus == truth[o.turn_id] for o in items]
         entry["tracking_accuracy"] = sum(correct) / len(correct)
         asked = sum(o.asked for o in items)
         should = sum(turns[o.turn_id].should_ask for o in items)
@@ -169,3 +171,36 @@ def tracking_speed(tracker: Any, conversations: Sequence[Sequence[str]], *, owne
                 tracker.track(texts[:end], owned=owned)
         again.append((clock() - started) / n_turns * 1e6)
     return {"per_turn_us": statistics.median(once), "retrack_us": statistics.median(again), "turns": n_turns}
+
+
+def chat_latency(retriever: Any, conversations: Sequence[Any], views: Mapping[str, Any], *, k: int = 10,
+                 max_turns: int = 150, clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Milliseconds per customer turn of `ChatRetriever.retrieve` and, side by side on the same turns, of a
+    plain personalized `Searcher.search` of the turn's text: median, p95 and the ratio of the medians."""
+    chat, plain = [], []
+    done = 0
+    for conversation in conversations:
+        view = views[conversation.customer_id]
+        history: list[dict[str, Any]] = []
+        for turn in conversation.turns:
+            if done >= max_turns:
+                break
+            history.append({"speaker": "customer", "text": turn.text})
+            started = clock()
+            found = retriever.retrieve(history, view, k)
+            chat.append((clock() - started) * 1000)
+            started = clock()
+            retriever.searcher.search(turn.text, k, profile=view)
+            plain.append((clock() - started) * 1000)
+            history.append(found.clarification.as_turn() if found.clarification else
+                           {"speaker": "assistant", "text": "(answer)"})
+            done += 1
+    chat.sort()
+    plain.sort()
+
+    def p95(values: list[float]) -> float:
+        return values[int(0.95 * (len(values) - 1))]
+
+    return {"turns": float(done), "chat_median_ms": statistics.median(chat), "chat_p95_ms": p95(chat),
+            "search_median_ms": statistics.median(plain), "search_p95_ms": p95(plain),
+            "ratio": statistics.median(chat) / statistics.median(plain)}

@@ -24,8 +24,9 @@ import dataclasses
 import logging
 import re
 import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from .state import ConversationState, ConversationStore
 from .tracking import ProductTracker, Tracking
 from .turns import check_chat_view, read_turns
 
-__all__ = ["ChatRetriever", "ChatRetrieval"]
+__all__ = ["ChatRetrieval", "ChatRetriever"]
 
 log = logging.getLogger("kbrank.chat")
 _WORDS = re.compile(r"[^\W_]+")
@@ -68,7 +69,8 @@ class ChatRetrieval:
         return {"passages": [p.to_dict() for p in self.passages],
                 "clarification": None if self.clarification is None else self.clarification.to_dict(),
                 "products": list(self.tracking.products), "tracking": self.tracking.how,
-                "query": dataclasses.asdict(self.query), "personalized": self.personalized, "notice": self.notice}
+                "query": dataclasses.asdict(self.query), "personalized": self.personalized,
+                "notice": self.notice}
 
 
 class _QueryVectors:
@@ -127,14 +129,17 @@ class ChatRetriever:
     def fit(self) -> ChatRetriever:
         searcher = self.searcher
         if not hasattr(searcher, "corpus_") or not hasattr(searcher, "personalizer_"):
-            raise NotFittedError("the searcher is not built; call searcher.build(corpus) or Searcher.load(path)")
+            raise NotFittedError("the searcher is not built; call searcher.build(corpus) or "
+                                 "Searcher.load(path)")
         _check_int("clarify_depth", self.clarify_depth, 1)
         _check_int("max_options", self.max_options, 2)
         margin = self.clarify_margin
-        if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 1):
+        if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
+                                   or not 0 <= margin <= 1):
             raise ParameterError("clarify_margin", "None or a number between 0 and 1", margin)
         if self.rewriter is not None and not isinstance(self.rewriter, QueryRewriter):
-            raise ParameterError("rewriter", "an object with rewrite(turns) -> str | None", type(self.rewriter).__name__)
+            raise ParameterError("rewriter", "an object with rewrite(turns) -> str | None",
+                                 type(self.rewriter).__name__)
         corpus = searcher.corpus_
         applicability = searcher.personalizer_.applicability_
         vocabulary: set[str] = set()
@@ -194,7 +199,8 @@ class ChatRetriever:
 
     # -- retrieval ---------------------------------------------------------------------------------------
     def retrieve(self, turns: Any, profile: Any = None, k: int = 5, *, focus: Iterable[str] | None = None,
-                 clarify: bool = True, conversation: str | None = None, customer: str | None = None) -> ChatRetrieval:
+                 clarify: bool = True, conversation: str | None = None,
+                 customer: str | None = None) -> ChatRetrieval:
         """The passages for the conversation's last turn, or a clarifying question.
 
         ``turns``: ``{"speaker", "text"}`` mappings, oldest first (see `kbrank.chat.turns`); ``profile``: a
@@ -208,8 +214,9 @@ class ChatRetriever:
         _check_int("k", k, 1)
         view = check_chat_view(profile)
         if conversation is not None and (not isinstance(customer, str) or not customer):
-            raise ParameterError("customer", "the customer's pseudonym when a conversation id is given", customer,
-                                 hint="use gateway.pseudonymize(customer_id); state is erased with the customer")
+            raise ParameterError("customer", "the customer's pseudonym when a conversation id is given",
+                                 customer, hint="use gateway.pseudonymize(customer_id); state is erased with "
+                                                "the customer")
         chat = read_turns(turns)
         state = self.state_.get(conversation) if conversation is not None else None
         options = dict(chat.options)
@@ -220,7 +227,8 @@ class ChatRetriever:
         from ..personalize import is_personalized
 
         personal = is_personalized(view)
-        owned = tuple(dict.fromkeys(o.product for o in view.owned if o.status == "active")) if personal else ()
+        active = (o.product for o in view.owned if o.status == "active") if personal else ()
+        owned = tuple(dict.fromkeys(active))
         if focus is not None:
             given = tuple(dict.fromkeys(focus))
             tracking = Tracking(given, "given" if given else "none")
@@ -230,16 +238,18 @@ class ChatRetriever:
         if self.rewriter is not None:
             from ..privacy import redact
 
-            rewritten = self.rewriter.rewrite([{"speaker": "customer", "text": redact(t)} for t in chat.texts])
+            redacted = [{"speaker": "customer", "text": redact(t)} for t in chat.texts]
+            rewritten = self.rewriter.rewrite(redacted)
             if rewritten is not None and not isinstance(rewritten, str):
                 raise ParameterError("rewriter.rewrite()", "a string or None", type(rewritten).__name__)
             query = dataclasses.replace(query, rewritten=rewritten or None)
         self._log(chat.texts, tracking, query)
         vectors = _QueryVectors(self.searcher)
-        results, notice = self._search(query, view, personal, tracking.products, max(self.clarify_depth, k), vectors)
+        depth = max(self.clarify_depth, k)
+        results, notice = self._search(query, view, personal, tracking.products, depth, vectors)
         focus_line = tracking.describe(self.tracker_.names_)
         out = None
-        # ask only about a clear new topic: an ambiguous turn carries the topic, and the decision, of earlier ones
+        # ask only about a clear new topic: an ambiguous turn carries the topic (and decision) of earlier ones
         if clarify and personal and len(owned) >= 2 and len(tracking.products) != 1 and not asked_last \
                 and not query.ambiguous:
             candidates = [p for p in tracking.products if p in owned] if tracking.products else list(owned)
@@ -252,8 +262,9 @@ class ChatRetriever:
         else:
             retrieval = ChatRetrieval((), out, tracking, query, personal, notice)
         if conversation is not None:
-            self.state_.put(conversation, ConversationState(customer, tracking.products,  # type: ignore[arg-type]
-                                                            out.products if out else (), len(chat.texts)))
+            state = ConversationState(customer, tracking.products,  # type: ignore[arg-type]
+                                      out.products if out else (), len(chat.texts))
+            self.state_.put(conversation, state)
         return retrieval
 
     def _search(self, query: ChatQuery, view: Any, personal: bool, products: tuple[str, ...], depth: int,
@@ -262,8 +273,8 @@ class ChatRetriever:
         allowed = self._allowed(products, view, personal)
         named = products if personal else ()
         texts = [query.text] + ([query.rewritten] if query.rewritten else [])
-        runs = [searcher.search(text, depth, profile=view, mask=allowed, named=named, query_vector=vectors(text))
-                for text in texts]
+        runs = [searcher.search(text, depth, profile=view, mask=allowed, named=named,
+                                query_vector=vectors(text)) for text in texts]
         if personal and any(not r.personalized for r in runs):
             return [], "your profile would hide every match, so no passage is offered"
         if allowed is not None:  # belt and braces: nothing outside the mask, whatever a searcher does

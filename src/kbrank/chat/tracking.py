@@ -27,8 +27,9 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..errors import MissingDependencyError, NotFittedError, ParameterError
 from .names import AliasTable, normalize_tokens, product_names
@@ -128,8 +129,8 @@ class ProductTracker:
     'fuzzy'
     """
 
-    def __init__(self, *, catalogue: Mapping[str, Any] | None = None, vocabulary: Collection[str] | None = None,
-                 min_fuzzy_length: int = 4) -> None:
+    def __init__(self, *, catalogue: Mapping[str, Any] | None = None,
+                 vocabulary: Collection[str] | None = None, min_fuzzy_length: int = 4) -> None:
         self.catalogue = catalogue
         self.vocabulary = vocabulary
         self.min_fuzzy_length = min_fuzzy_length
@@ -198,7 +199,8 @@ class ProductTracker:
         close = [a for a in seen if OSA.distance(token, a, score_cutoff=1) <= 1]
         if len(close) < 2:
             return tuple(close)
-        similarity = {a: round(JaroWinkler.similarity(token, a), 9) for a in close}  # slips at the start are rarer
+        # slips at the start of a word are rarer: keep the candidates most alike from the start
+        similarity = {a: round(JaroWinkler.similarity(token, a), 9) for a in close}
         best = max(similarity.values())
         return tuple(sorted(a for a in close if similarity[a] == best))
 
@@ -222,9 +224,10 @@ class ProductTracker:
         for i, token in enumerate(tokens):
             if covered[i]:
                 continue
-            if i + 1 < len(tokens) and not covered[i + 1] and len(token) <= 2 and not _HAS_DIGIT.search(token) \
-                    and tokens[i + 1].isdigit() and (token + tokens[i + 1]) in self._single:
-                add(i, 2, token + tokens[i + 1], self._single[token + tokens[i + 1]], "exact")
+            joined = token + tokens[i + 1] if i + 1 < len(tokens) else ""
+            if joined in self._single and not covered[i + 1] and len(token) <= 2 and token.isalpha() \
+                    and tokens[i + 1].isdigit():  # a letter and a number typed apart: "X 200"
+                add(i, 2, joined, self._single[joined], "exact")
                 continue
             close = self._fuzzy(token)
             if close:
@@ -261,7 +264,7 @@ class ProductTracker:
 
 
 def _last_mention(mentions: list[Mention]) -> Mention | None:
-    """The mention that counts in a turn: the last one, a shared name yielding to a product named beside it."""
+    """The mention that counts in a turn: the last one; a shared name yields to a product named beside it."""
     specific = {m.products[0] for m in mentions if not m.generic}
     for mention in reversed(mentions):
         if mention.generic and specific & set(mention.products):

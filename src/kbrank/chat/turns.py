@@ -9,8 +9,9 @@ The last turn must be the customer's. The profile is a `ProfileView` read for th
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import ParameterError
 
@@ -50,12 +51,13 @@ def read_turns(turns: Any) -> Conversation:
             raise ParameterError(where, 'a mapping {"speaker": ..., "text": ...}', type(turn).__name__)
         speaker, text = turn.get("speaker"), turn.get("text")
         if speaker not in CUSTOMER_SPEAKERS + ASSISTANT_SPEAKERS:
-            raise ParameterError(f"{where}['speaker']", f"one of {', '.join(CUSTOMER_SPEAKERS + ASSISTANT_SPEAKERS)}",
-                                 speaker)
+            speakers = ", ".join(CUSTOMER_SPEAKERS + ASSISTANT_SPEAKERS)
+            raise ParameterError(f"{where}['speaker']", f"one of {speakers}", speaker)
         if not isinstance(text, str):
             raise ParameterError(f"{where}['text']", "a string", type(text).__name__)
         if len(text) > _MAX_TEXT:
-            raise ParameterError(f"{where}['text']", f"at most {_MAX_TEXT:,} characters", f"{len(text):,} characters",
+            raise ParameterError(f"{where}['text']", f"at most {_MAX_TEXT:,} characters",
+                                 f"{len(text):,} characters",
                                  hint="pass the customer's message, not a document")
         if speaker in ASSISTANT_SPEAKERS:
             offered = turn.get("options", ())
@@ -70,8 +72,8 @@ def read_turns(turns: Any) -> Conversation:
             pending = ()
         last_speaker = speaker
     if not texts or last_speaker not in CUSTOMER_SPEAKERS:
-        raise ParameterError("turns", "a conversation whose last turn is the customer's",
-                             f"{len(turns)} turns, the last by {last_speaker!r}" if len(turns) else "no turns",
+        got = f"{len(turns)} turns, the last by {last_speaker!r}" if len(turns) else "no turns"
+        raise ParameterError("turns", "a conversation whose last turn is the customer's", got,
                              hint="append the customer's message before retrieving")
     asked_last = len(texts) - 1 in options
     return Conversation(tuple(texts), options, asked_last)

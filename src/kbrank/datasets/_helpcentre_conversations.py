@@ -37,32 +37,49 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import ParameterError
 from ._helpcentre_catalog import LINES, OWNED_SUBJECTS, PRESALES_SUBJECTS, PRODUCTS, UNNAMED_SUBJECTS
 from ._helpcentre_intents import INTENTS
 from ._helpcentre_people import _noise, intents_for
+from ._helpcentre_typos import one_edit, slip
 
-__all__ = ["SCENARIOS", "TURN_KINDS", "ConversationTurn", "DemoConversation", "chat_catalogue",
-           "generate_conversations"]
+__all__ = [
+    "SCENARIOS",
+    "TURN_KINDS",
+    "ConversationTurn",
+    "DemoConversation",
+    "chat_catalogue",
+    "generate_conversations",
+]
 
 SCENARIOS = {"named": 28, "typo": 15, "switch": 15, "ambiguous": 17, "unambiguous": 15, "presales": 10}
 TURN_KINDS = ("opener", "typo", "switch", "ambiguous", "answer", "unambiguous", "presales", "follow-up")
-_LINE_WORDS = re.compile(r"\b(router|routers|cam|camera|cameras|thermostat|thermostats|doorbell|doorbells|"
-                         r"mesh|app)\b", re.IGNORECASE)
-_DETAILS = ("still happening after I restarted it", "I already tried that, no luck", "what else can I try?",
-            "tried all of that, still the same", "any other ideas?", "it's doing it again this morning",
-            "that didn't fix it", "nope, same problem", "ok did that, nothing changed", "still no luck, sorry")
+_LINE_WORDS = re.compile(
+    r"\b(router|routers|cam|camera|cameras|thermostat|thermostats|doorbell|doorbells|"
+    r"mesh|app)\b",
+    re.IGNORECASE,
+)
+_DETAILS = (
+    "still happening after I restarted it",
+    "I already tried that, no luck",
+    "what else can I try?",
+    "tried all of that, still the same",
+    "any other ideas?",
+    "it's doing it again this morning",
+    "that didn't fix it",
+    "nope, same problem",
+    "ok did that, nothing changed",
+    "still no luck, sorry",
+)
 _NEW_TOPIC = ("also, {q}", "one more thing: {q}", "and {q}", "another question: {q}", "{q}")
 _SAME_ON = ("and the same on my {short}", "my {short} does the same", "same problem with the {name}")
 _ANSWERS_LINE = ("the {noun}", "it's the {noun}", "my {noun}")
 _ANSWERS_MODEL = ("my {short}", "the {name}", "it's the {short}")
-_KEYBOARD = {"0": "9p", "1": "2q", "2": "13w", "3": "24e", "4": "35r", "5": "46t", "6": "57y", "7": "68u",
-             "8": "79i", "9": "80o", "a": "sq", "e": "wr", "o": "ip", "r": "et", "t": "ry", "m": "n", "d": "sf",
-             "c": "xv", "x": "zc", "h": "gj", "s": "ad", "l": "k", "b": "vn", "i": "uo", "u": "yi"}
 
 
 @dataclass(frozen=True)
@@ -129,12 +146,22 @@ class _Writer:
                 found.append(pid)
         return found
 
-    def turn(self, text: str, kind: str, intent: str, product: str | None, names: str | None,
-             should_ask: bool = False, typo: str | None = None) -> ConversationTurn:
+    def turn(
+        self,
+        text: str,
+        kind: str,
+        intent: str,
+        product: str | None,
+        names: str | None,
+        should_ask: bool = False,
+        typo: str | None = None,
+    ) -> ConversationTurn:
         grades = self.grades(intent, product)
         if not grades:
             raise LookupError("no relevant article")
-        return ConversationTurn(text, kind, intent, product, names, should_ask, MappingProxyType(grades), typo)
+        return ConversationTurn(
+            text, kind, intent, product, names, should_ask, MappingProxyType(grades), typo
+        )
 
     # -- wording ---------------------------------------------------------------------------------------
     def intent_for(self, pid: str, exclude: tuple[str, ...] = ()) -> str:
@@ -154,7 +181,9 @@ class _Writer:
         if subj and self.rng.random() < 0.5:
             return _noise(self.rng, self.rng.choice(subj).format(subj=subject))
         bare = self.bare(intent)
-        return _noise(self.rng, self.rng.choice((f"{short}: {bare}", f"{bare} on my {short}", f"{subject} - {bare}")))
+        return _noise(
+            self.rng, self.rng.choice((f"{short}: {bare}", f"{bare} on my {short}", f"{subject} - {bare}"))
+        )
 
     def unnamed_text(self, intent: str) -> str:
         subj = [q for q in INTENTS[intent]["subj_queries"] if not _LINE_WORDS.search(q)]
@@ -170,7 +199,9 @@ class _Writer:
     def typo(self, pid: str) -> tuple[str, str, str] | None:
         """(subject with a typo, short form with it, the typo) or None when no safe typo exists."""
         p = PRODUCTS[pid]
-        taken = {q["short"].lower() for q in PRODUCTS.values()} | {LINES[q["line"]]["noun"] for q in PRODUCTS.values()}
+        taken = {q["short"].lower() for q in PRODUCTS.values()} | {
+            LINES[q["line"]]["noun"] for q in PRODUCTS.values()
+        }
         if len(p["short"]) >= 3 and any(c.isdigit() for c in p["short"]):
             word = p["short"]
         else:
@@ -181,45 +212,14 @@ class _Writer:
             word = noun
         others = [t for t in taken if t != word.lower()]
         for _ in range(20):
-            slipped = _slip(self.rng, word)
-            if len(slipped) >= 3 and slipped.lower() != word.lower() and not any(
-                    _one_edit(slipped.lower(), t) for t in others):  # one reading only, as a person would see it
+            slipped = slip(self.rng, word)
+            if (
+                len(slipped) >= 3
+                and slipped.lower() != word.lower()
+                and not any(one_edit(slipped.lower(), t) for t in others)
+            ):  # one reading only, as a person would see it
                 return f"my {slipped}", slipped, slipped
         return None
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are at most one insertion, deletion, substitution or swap apart."""
-    a, b = a.replace("o", "0"), b.replace("o", "0")
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
-
-
-def _slip(rng: random.Random, word: str) -> str:
-    """One typing slip: a neighboring key, a dropped or doubled character, two swapped, or O for zero."""
-    i = rng.randrange(len(word))
-    op = rng.choice(("key", "drop", "double", "swap", "zero"))
-    if op == "zero" and "0" in word:
-        j = word.index("0")
-        return word[:j] + "O" + word[j + 1:]
-    if op == "swap" and i + 1 < len(word):
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-    if op == "double":
-        return word[:i] + word[i] + word[i:]
-    if op == "drop" and len(word) > 3:
-        return word[:i] + word[i + 1:]
-    near = _KEYBOARD.get(word[i].lower())
-    if near:
-        return word[:i] + rng.choice(near) + word[i + 1:]
-    return word[:i] + word[i] + word[i:]
 
 
 def _follow_ups(w: _Writer, intent: str, product: str | None, count: int) -> list[ConversationTurn]:
@@ -280,7 +280,11 @@ def _ambiguous(w: _Writer) -> list[ConversationTurn]:
     chosen = w.rng.choice(w.supporting(intent))
     p = PRODUCTS[chosen]
     same_line = [q for q in w.active if PRODUCTS[q]["line"] == p["line"]]
-    frames = _ANSWERS_LINE if len(same_line) == 1 and p["line"] != "app" and w.rng.random() < 0.6 else _ANSWERS_MODEL
+    frames = (
+        _ANSWERS_LINE
+        if len(same_line) == 1 and p["line"] != "app" and w.rng.random() < 0.6
+        else _ANSWERS_MODEL
+    )
     text = w.rng.choice(frames).format(noun=LINES[p["line"]]["noun"], **p)
     answer = w.turn(text, "answer", intent, chosen, chosen)
     return [first, answer, *_follow_ups(w, intent, chosen, w.rng.randint(1, 2))]
@@ -301,24 +305,41 @@ def _unambiguous(w: _Writer) -> list[ConversationTurn]:
 
 def _presales(w: _Writer) -> list[ConversationTurn]:
     ever = {o["product"] for o in w.customer["owned"]}
-    options = [p for p, d in PRODUCTS.items() if d["status"] == "current" and d["line"] != "app" and p not in ever]
+    options = [
+        p for p, d in PRODUCTS.items() if d["status"] == "current" and d["line"] != "app" and p not in ever
+    ]
     if not options:
         raise LookupError("owns everything")
     pid = w.rng.choice(options)
     p = PRODUCTS[pid]
     intent = w.intent_for(pid)
     subject = w.rng.choice(PRESALES_SUBJECTS).format(**p)
-    framings = (f"before I buy the {p['short']}: {w.bare(intent)}", f"question about the {p['name']}, {w.bare(intent)}")
-    text = w.named_text(intent, subject, p["short"]) if w.rng.random() < 0.4 else _noise(w.rng, w.rng.choice(framings))
+    framings = (
+        f"before I buy the {p['short']}: {w.bare(intent)}",
+        f"question about the {p['name']}, {w.bare(intent)}",
+    )
+    text = (
+        w.named_text(intent, subject, p["short"])
+        if w.rng.random() < 0.4
+        else _noise(w.rng, w.rng.choice(framings))
+    )
     first = w.turn(text, "presales", intent, pid, pid)
     return [first, *_follow_ups(w, intent, pid, w.rng.randint(1, 2))]
 
 
-_SCENARIO_WRITERS = {"named": lambda w: _named(w, False), "typo": lambda w: _named(w, True), "switch": _switch,
-                     "ambiguous": _ambiguous, "unambiguous": _unambiguous, "presales": _presales}
+_SCENARIO_WRITERS = {
+    "named": lambda w: _named(w, False),
+    "typo": lambda w: _named(w, True),
+    "switch": _switch,
+    "ambiguous": _ambiguous,
+    "unambiguous": _unambiguous,
+    "presales": _presales,
+}
 
 
-def generate_conversations(helpcentre: Any, *, seed: int = 0, n_conversations: int = 160) -> tuple[DemoConversation, ...]:
+def generate_conversations(
+    helpcentre: Any, *, seed: int = 0, n_conversations: int = 160
+) -> tuple[DemoConversation, ...]:
     """``n_conversations`` conversations of the help centre's chat-consenting customers, the same for the same
     help centre and ``seed`` on every run (their own random stream; articles, customers and queries are
     untouched)."""
@@ -329,8 +350,12 @@ def generate_conversations(helpcentre: Any, *, seed: int = 0, n_conversations: i
             raise ParameterError(name, f"an integer >= {low}", value)
     rng = random.Random(f"kbrank-helpcentre/{seed}/conversations")
     judge = _Judge(helpcentre.corpus, helpcentre.as_of)
-    customers = [c for c in helpcentre.customers if c["consents"]["chat"]
-                 and any(o["status"] == "active" and PRODUCTS[o["product"]]["line"] != "app" for o in c["owned"])]
+    customers = [
+        c
+        for c in helpcentre.customers
+        if c["consents"]["chat"]
+        and any(o["status"] == "active" and PRODUCTS[o["product"]]["line"] != "app" for o in c["owned"])
+    ]
     if not customers:
         raise ParameterError("helpcentre", "a help centre with customers who consented to chat", helpcentre)
     scenarios = list(SCENARIOS)
@@ -343,7 +368,8 @@ def generate_conversations(helpcentre: Any, *, seed: int = 0, n_conversations: i
                 turns = _SCENARIO_WRITERS[scenario](_Writer(rng, customer, judge, helpcentre.corpus))
             except LookupError:
                 continue
-            out.append(DemoConversation(f"conv-{len(out) + 1:04d}", customer["customer_id"], scenario,
-                                        tuple(turns)))
+            out.append(
+                DemoConversation(f"conv-{len(out) + 1:04d}", customer["customer_id"], scenario, tuple(turns))
+            )
             break
     return tuple(out)
