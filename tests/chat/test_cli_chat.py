@@ -70,3 +70,9 @@ def test_stdin_script_and_errors(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "cannot read the script" in missing.output
     mode = runner.invoke(app, ["chat", "--mode", "fast", "--script", "-"], input="hi\n")
     assert mode.exit_code == 2 and "--mode must be one of bm25, dense, hybrid" in mode.output
+
+
+def test_interactive_until_quit() -> None:
+    result = runner.invoke(app, ["chat", "--mode", "bm25", "--no-receipts"], input="my C10 is dark at night\nquit\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("kbrank: ") == 1 and "named as 'C10' in turn 1" in result.output

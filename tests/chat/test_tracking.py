@@ -184,3 +184,13 @@ def test_fuzzy_matches_equal_a_brute_force_search_over_every_alias(
     chosen = set(found[0].alias.split("|"))
     assert chosen and chosen <= close  # Jaro-Winkler picks among the brute-force candidates, never beyond
     assert set(found[0].products) == {p for a in chosen for p in single[a]}
+
+
+def test_importing_kbrank_chat_loads_no_optional_dependency() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, kbrank.chat, kbrank.cli; "
+            "print(sorted(m for m in ('ahocorasick', 'rapidfuzz', 'torch', 'faiss') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

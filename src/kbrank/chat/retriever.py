@@ -101,7 +101,7 @@ class ChatRetriever:
     name or a list of names and aliases, e.g. ``{"router-x200": ["Lumio Router X200", "X200"]}``; without
     it names come from the corpus's product ids), ``query_builder`` (a `QueryBuilder`, default settings),
     ``rewriter`` (a `QueryRewriter` whose query is fused with HQE's by reciprocal rank fusion, or ``None``),
-    ``clarify_depth`` (top results weighed for a clarification, 20), ``clarify_margin`` (``None``: 0.08 cosine
+    ``clarify_depth`` (top results weighed for a clarification, 20), ``clarify_margin`` (``None``: 0.09 cosine
     with a dense index, else 0.25 of the BM25 scale; see `kbrank.chat.clarify`), ``max_options`` (4),
     ``state_bytes`` (the conversation-state bound, 1 MiB). Fitted on first use, or by `fit`.
 

@@ -186,7 +186,10 @@ class ProductTracker:
 
     def _fuzzy(self, token: str) -> tuple[str, ...]:
         """The single-word aliases one edit from ``token`` (empty if it looks like an ordinary word)."""
-        from rapidfuzz.distance import OSA, JaroWinkler
+        try:
+            from rapidfuzz.distance import OSA, JaroWinkler
+        except ImportError:  # pragma: no cover - the chat extra
+            raise MissingDependencyError("rapidfuzz", "chat") from None
 
         has_digit = bool(_HAS_DIGIT.search(token))
         if has_digit and not _HAS_LETTER.search(token):
