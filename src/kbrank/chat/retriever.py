@@ -275,7 +275,7 @@ class ChatRetriever:
         texts = [query.text] + ([query.rewritten] if query.rewritten else [])
         runs = [searcher.search(text, depth, profile=view, mask=allowed, named=named,
                                 query_vector=vectors(text)) for text in texts]
-        if personal and any(not r.personalized for r in runs):
+        if personal and any(not r.personalized and len(r) for r in runs):  # the searcher fell back
             return [], "your profile would hide every match, so no passage is offered"
         if allowed is not None:  # belt and braces: nothing outside the mask, whatever a searcher does
             corpus = searcher.corpus_
