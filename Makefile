@@ -17,7 +17,7 @@ $(BIN)/python:
 # Stamps re-run the install only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[dense,proactive]"
+	$(BIN)/pip install --quiet -e ".[dense,proactive,chat]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

@@ -30,8 +30,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("searcher",),
     ("chat", "proactive"),
     ("datasets",),
-    ("cli_notify", "cli_chat"),
+    ("_cli_common",),
+    ("cli_notify",),
     ("demo", "web"),
+    ("cli_chat",),
     ("cli", "__main__", "__init__"),
 )
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}

@@ -13,85 +13,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ._cli_common import _error_line, _progress_bar, _run, _utf8, console, errors, plain
+from .cli_chat import chat_app
 from .cli_notify import notify_app
-from .errors import (
-    IndexFormatError,
-    InputError,
-    KBRankError,
-    MissingDependencyError,
-    OutboxError,
-    OutputError,
-    ParameterError,
-    ProfileStoreError,
-    UnknownArticleError,
-    UnknownCustomerError,
-    did_you_mean,
-)
+from .errors import InputError, ParameterError, did_you_mean
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="kbrank: personalized knowledge-base search (BM25 + dense, fused, explained).")
-console = Console()
-errors = Console(stderr=True)
-
-EXIT_CODES: list[tuple[type[BaseException], int]] = [
-    (MissingDependencyError, 4),
-    (OutputError, 5),
-    (IndexFormatError, 3),
-    (ProfileStoreError, 3),
-    (OutboxError, 3),
-    (InputError, 2),
-    (ParameterError, 2),
-    (UnknownArticleError, 2),
-    (UnknownCustomerError, 2),
-    (KBRankError, 1),
-]
-
-
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def plain(text: object) -> str:
-    """Text from data, safe for a terminal: ANSI escape sequences and other control characters removed, and
-    anything UTF-8 cannot encode (a lone surrogate) shown as its escape."""
-    return _CONTROL.sub("", str(text)).encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _error_line(message: object) -> Text:
-    return Text.assemble(("error:", "bold red"), " ", plain(message).replace("\n", " "))
-
-
-def _run(action: Callable[[], Any]) -> Any:
-    """Run a command body, turning kbrank errors into one line and a meaningful exit code."""
-    try:
-        return action()
-    except KBRankError as exc:
-        if os.environ.get("KBRANK_DEBUG") == "1":
-            raise
-        code = next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
-        errors.print(_error_line(exc), highlight=False, soft_wrap=True)
-        raise typer.Exit(code) from None
-
-
-def _utf8(value: str, name: str) -> str:
-    """A command-line argument as text; bytes that are not UTF-8 (kept by Python as surrogates) are refused."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputError("the argument is not valid UTF-8 text", field=name,
-                         fix="pass the text in UTF-8 (check the terminal's or the script's encoding)") from None
-    return value
-
-
 def _output_path(value: str, option: str) -> Path:
     """A non-empty output path (an empty one would silently mean the current directory)."""
     if not value.strip():
@@ -105,13 +41,6 @@ def _load_corpus(path: Path):
     if path.is_dir():
         return Corpus.from_beir(path)
     return Corpus.from_jsonl(path)
-
-
-def _progress_bar():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=errors)
 
 
 @app.command()
@@ -294,6 +223,9 @@ def demo(
     from .demo import run_demo
 
     _run(lambda: run_demo(console, k=k, mode=mode))
+
+
+app.add_typer(chat_app, name="chat")  # kbrank chat: a conversation with the demo help centre (cli_chat.py)
 
 
 # -- privacy ---------------------------------------------------------------------------------------------------

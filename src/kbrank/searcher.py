@@ -320,7 +320,8 @@ class Searcher:
         return Results(query=query, mode=mode, items=tuple(items), **extra)
 
     def search(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,
-               profile: Any = None, explain_hidden: bool = False) -> Results:
+               profile: Any = None, explain_hidden: bool = False, named: Iterable[str] = (),
+               query_vector: np.ndarray | None = None) -> Results:
         """The best ``k`` articles; with a ``profile`` (a `ProfileView` read for purpose personalization),
         reranked for that customer, each result with its receipt.
 
@@ -328,8 +329,10 @@ class Searcher:
         unpersonalized one. Hidden articles are masked out before any top-k, without reordering the others.
         If the profile would hide every match, the best unpersonalized matches are returned and ``notice``
         says so. ``explain_hidden`` also lists the articles the profile hid from the unpersonalized top ``k``.
-        The query is encoded once, however many retrievals the request needs. An empty query finds nothing
-        (``notice`` says so), in every mode.
+        The query is encoded once, however many retrievals the request needs (``query_vector`` passes a
+        vector already encoded, `query_vector`). An empty query finds nothing (``notice`` says so), in every
+        mode. ``named`` lists products the query's context names although its text does not (the chat
+        retriever passes the product a conversation is about); the profile treats them as named by the query.
         """
         from .personalize import is_personalized
 
@@ -342,12 +345,13 @@ class Searcher:
             return Results(query=query, mode=mode, items=(), notice="the query is empty")
         if not is_personalized(profile):
             notice = None if profile is None else f"not personalized: {profile.reason or 'no personalization consent'}"
-            return self._results(state, query, mode, self._candidates(state, mode, query, k, mask, None),
+            return self._results(state, query, mode, self._candidates(state, mode, query, k, mask, query_vector),
                                  notice=notice)
         personalizer = state.personalizer
         self._register_caches(state, profile)
-        plan = personalizer.plan(profile, query)
-        vector = state.dense.encode_query(query) if mode != "bm25" else None
+        named = tuple(named)
+        plan = personalizer.plan(profile, query, named=named) if named else personalizer.plan(profile, query)
+        vector = query_vector if query_vector is not None or mode == "bm25" else state.dense.encode_query(query)
         allowed = ~plan.hide if mask is None else (~plan.hide & mask)
         pool = self._candidates(state, mode, query, max(self.rerank_depth, k), allowed, vector)
         hidden: tuple[HiddenResult, ...] = ()

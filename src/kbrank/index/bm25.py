@@ -194,6 +194,7 @@ class BM25Index:
     idf_ = property(lambda self: self._fitted().idf)
     base_ = property(lambda self: self._fitted().base)
     broad_ok_ = property(lambda self: self._fitted().broad_ok)
+    df_ = property(lambda self: self._fitted().df)
 
     @property
     def n_docs(self) -> int:

@@ -181,6 +181,7 @@ class DenseIndex:
     faiss_index_ = property(lambda self: self._fitted().faiss_index)
     embeddings_ = property(lambda self: self._fitted().embeddings)
     encoder_fingerprint_ = property(lambda self: self._fitted().fingerprint)
+    splitter_ = property(lambda self: self._fitted().splitter)
 
     @property
     def n_docs(self) -> int:

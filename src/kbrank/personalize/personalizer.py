@@ -162,10 +162,14 @@ class Personalizer:
         return profile_facts(app, view, today=self._today(), named=named,
                              usage_half_life_days=self.usage_half_life_days)
 
-    def plan(self, view: Any, query: str) -> Plan:
-        """The hide mask and deltas for this view and query (cached by the fields the ranking reads)."""
+    def plan(self, view: Any, query: str, *, named: Sequence[str] = ()) -> Plan:
+        """The hide mask and deltas for this view and query (cached by the fields the ranking reads).
+
+        ``named`` adds products that the query text does not name but its context did (a conversation
+        about the X200 whose latest turn is "it still blinks red"); they count exactly as named ones.
+        """
         self._check_fitted()
-        named = self.named_products(query)
+        named = tuple(sorted(set(self.named_products(query)) | set(named)))
         key = _ranking_key(view, named, self._today())
         cached = self.cache_.get(key)
         if cached is not None:
