@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from functools import partial
 from typing import Any
 
 from packaging.version import Version
@@ -41,7 +42,7 @@ from ._helpcentre_catalog import (
     TITLE_FRAMES,
     VARIANTS,
 )
-from ._helpcentre_intents import APP_PLATFORMS, INTENTS
+from ._helpcentre_intents import APP_PLATFORMS, INTENTS, Intent
 
 __all__ = ["draft_articles", "intent_models", "slugify"]
 
@@ -92,7 +93,7 @@ def _title(rng: random.Random, frame_kind: str, topic: str, ctx: dict[str, str],
 
 def _body(
     rng: random.Random,
-    intent: dict,
+    intent: Intent,
     ctx: dict[str, str],
     line: str | None,
     *,
@@ -189,25 +190,24 @@ def _model_articles(b: _Builder, key: str, pid: str, platform: str | None = None
         paths = SETTINGS_PATHS[line]
         path = paths[min(era, len(paths) - 1)].format(**ctx)
         lead = (rng.choice(applies).format(**ctx, range=_range_text(p["versions"], lo, hi)),)
-        common = dict(intent=key, line=line, products=(pid,), versions={pid: spec}, platforms=platforms)
-        scope = "version"
-        main = b.add(**common, scope=scope, kind=intent["kind"],
+        add = partial(b.add, intent=key, line=line, scope="version", products=(pid,), versions={pid: spec},
+                      platforms=platforms)
+        main = add(kind=intent["kind"],
                      title=_title(rng, intent["kind"], rng.choice(intent["topics"]), ctx),
                      body=_body(rng, intent, ctx, line, lead=lead, path=path))
         if rng.random() < 0.5:
             kind = rng.choice(_OTHER_KIND[intent["kind"]])
-            b.add(**common, scope=scope, kind=kind,
-                  title=_title(rng, kind, rng.choice(intent["topics"]), ctx),
-                  body=_body(rng, intent, ctx, line, lead=lead, path=path), valid_until=b.maybe_expiry(0.12))
+            add(kind=kind, title=_title(rng, kind, rng.choice(intent["topics"]), ctx),
+                body=_body(rng, intent, ctx, line, lead=lead, path=path), valid_until=b.maybe_expiry(0.12))
         if rng.random() < 0.27:
-            b.add(**common, scope=scope, kind=intent["kind"], status="deprecated", days=(500, 1500),
-                  title=_title(rng, intent["kind"], rng.choice(intent["topics"]), ctx),
-                  body=_body(rng, intent, ctx, line, lead=lead, note=DEPRECATED_NOTE),
-                  metadata={"superseded_by": main})
+            add(kind=intent["kind"], status="deprecated", days=(500, 1500),
+                title=_title(rng, intent["kind"], rng.choice(intent["topics"]), ctx),
+                body=_body(rng, intent, ctx, line, lead=lead, note=DEPRECATED_NOTE),
+                metadata={"superseded_by": main})
         if lo is None and rng.random() < 0.25:
-            b.add(**common, scope=scope, kind=intent["kind"], status="archived", days=(700, 1800),
-                  title=_title(rng, intent["kind"], rng.choice(intent["topics"]), ctx),
-                  body=_body(rng, intent, ctx, line, lead=lead, note=ARCHIVED_NOTE))
+            add(kind=intent["kind"], status="archived", days=(700, 1800),
+                title=_title(rng, intent["kind"], rng.choice(intent["topics"]), ctx),
+                body=_body(rng, intent, ctx, line, lead=lead, note=ARCHIVED_NOTE))
 
 
 def _issue_range(rng: random.Random, versions: tuple[str, ...]) -> tuple[str, str | None]:
@@ -285,8 +285,8 @@ def _variant_articles(b: _Builder) -> None:
     for variant in VARIANTS:
         key, target = variant["intent"], variant["target"]
         intent = INTENTS[key]
-        restrict = {name: variant.get(name, ()) for name in ("regions", "locales", "audience")}
-        scope = next(name for name in ("regions", "locales", "audience") if restrict[name]).rstrip("s")
+        regions, locales, audience = variant.get("regions", ()), variant.get("locales", ()), variant.get("audience", ())
+        scope = "region" if regions else "locale" if locales else "audience"
         if target in LINES:
             targets: list[str | None] = list(intent_models(key, target))
         else:
@@ -297,7 +297,8 @@ def _variant_articles(b: _Builder) -> None:
             frame = "general" if pid is None else intent["kind"]
             b.add(intent=key, line=line, scope=scope, kind=intent["kind"], products=(pid,) if pid else (),
                   title=_title(rng, frame, variant["topic"], ctx),
-                  body=_body(rng, intent, ctx, line, lead=(variant["text"],)), **restrict)
+                  body=_body(rng, intent, ctx, line, lead=(variant["text"],)), regions=regions, locales=locales,
+                  audience=audience)
 
 
 def _discontinued_articles(b: _Builder, key: str, pid: str) -> None:

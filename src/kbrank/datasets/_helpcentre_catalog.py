@@ -11,6 +11,35 @@ these tables with a seeded ``random.Random``. Text placeholders are filled with 
 from __future__ import annotations
 
 import datetime as dt
+from typing import NotRequired, TypedDict
+
+
+class Product(TypedDict):
+    """One row of `PRODUCTS`."""
+
+    line: str
+    name: str
+    short: str
+    status: str
+    versions: tuple[str, ...]
+    eras: tuple[str, ...]
+    regions: tuple[str, ...]
+    weight: int
+    battery: bool
+    features: tuple[str, ...]
+
+
+class Variant(TypedDict):
+    """One row of `VARIANTS`: an article restricted by exactly one of regions, locales or audience."""
+
+    intent: str
+    target: str
+    topic: str
+    text: str
+    regions: NotRequired[tuple[str, ...]]
+    locales: NotRequired[tuple[str, ...]]
+    audience: NotRequired[tuple[str, ...]]
+
 
 #: The fixed "today" of the demo world; every date is relative to it, never to the clock.
 AS_OF = dt.date(2026, 11, 1)
@@ -41,48 +70,48 @@ LINES = {
 
 #: Product id -> description. ``eras`` are the releases where the settings screens changed, so articles
 #: are split there; ``weight`` is relative popularity; ``battery`` says whether battery questions apply.
-PRODUCTS = {
-    "router-x100": dict(line="router", name="Lumio Router X100", short="X100", status="discontinued",
+PRODUCTS: dict[str, Product] = {
+    "router-x100": Product(line="router", name="Lumio Router X100", short="X100", status="discontinued",
                         versions=("1.4.2", "1.5.0", "1.6.3"), eras=("1.5",), regions=REGIONS, weight=0,
                         battery=False, features=("guest-network",)),
-    "router-x200": dict(line="router", name="Lumio Router X200", short="X200", status="current",
+    "router-x200": Product(line="router", name="Lumio Router X200", short="X200", status="current",
                         versions=("1.9.4", "2.0.0", "2.0.3", "2.1.0", "2.2.2", "2.3.1", "2.4.0", "2.5.1"),
                         eras=("2.0", "2.4"), regions=REGIONS, weight=30, battery=False,
                         features=("parental-controls", "guest-network", "speed-test", "port-forwarding")),
-    "router-x300": dict(line="router", name="Lumio Router X300", short="X300", status="current",
+    "router-x300": Product(line="router", name="Lumio Router X300", short="X300", status="current",
                         versions=("3.0.0", "3.0.2", "3.1.0", "3.1.4", "3.2.0", "3.3.1"), eras=("3.1", "3.3"),
                         regions=REGIONS, weight=18, battery=False,
                         features=("parental-controls", "guest-network", "speed-test", "vpn-server")),
-    "router-m10": dict(line="router", name="Lumio Mesh M10", short="M10", status="current",
+    "router-m10": Product(line="router", name="Lumio Mesh M10", short="M10", status="current",
                        versions=("1.0.0", "1.1.0", "1.2.1", "1.3.0", "2.0.0", "2.1.2"), eras=("1.2", "2.0"),
                        regions=("eu", "us", "uk"), weight=14, battery=False,
                        features=("mesh-points", "parental-controls", "speed-test")),
-    "cam-c10": dict(line="camera", name="Lumio Cam C10", short="C10", status="current",
+    "cam-c10": Product(line="camera", name="Lumio Cam C10", short="C10", status="current",
                     versions=("4.0.1", "4.1.0", "4.2.0", "4.3.2", "4.4.0"), eras=("4.2",), regions=REGIONS,
                     weight=24, battery=True, features=("live-view", "motion-alerts", "night-vision")),
-    "cam-c20": dict(line="camera", name="Lumio Cam C20", short="C20", status="current",
+    "cam-c20": Product(line="camera", name="Lumio Cam C20", short="C20", status="current",
                     versions=("1.0.0", "1.2.0", "1.3.1", "2.0.0", "2.1.0"), eras=("1.3", "2.0"),
                     regions=REGIONS,
                     weight=20, battery=False,
                     features=("live-view", "motion-alerts", "cloud-recording", "night-vision")),
-    "cam-c30": dict(line="camera", name="Lumio Cam C30 Outdoor", short="C30", status="current",
+    "cam-c30": Product(line="camera", name="Lumio Cam C30 Outdoor", short="C30", status="current",
                     versions=("1.0.2", "1.1.0", "1.2.0", "1.3.0"), eras=("1.2",), regions=("eu", "us", "uk"),
                     weight=12, battery=True, features=("live-view", "motion-alerts", "lte-backup")),
-    "thermo-t1": dict(line="thermostat", name="Lumio Thermostat T1", short="T1", status="current",
+    "thermo-t1": Product(line="thermostat", name="Lumio Thermostat T1", short="T1", status="current",
                       versions=("3.2.0", "3.3.0", "3.4.1", "3.5.0"), eras=("3.4",), regions=REGIONS,
                       weight=16,
                       battery=True, features=("schedules", "eco-mode")),
-    "thermo-t2": dict(line="thermostat", name="Lumio Thermostat T2", short="T2", status="current",
+    "thermo-t2": Product(line="thermostat", name="Lumio Thermostat T2", short="T2", status="current",
                       versions=("1.0.0", "1.1.0", "1.2.0", "2.0.1", "2.1.0"), eras=("1.2", "2.0"),
                       regions=("eu", "uk", "us"), weight=12, battery=False,
                       features=("schedules", "eco-mode", "geofencing")),
-    "bell-d1": dict(line="doorbell", name="Lumio Doorbell D1", short="D1", status="current",
+    "bell-d1": Product(line="doorbell", name="Lumio Doorbell D1", short="D1", status="current",
                     versions=("2.0.0", "2.1.3", "2.2.0", "2.3.0"), eras=("2.2",), regions=REGIONS, weight=14,
                     battery=True, features=("live-view", "chime", "motion-alerts")),
-    "bell-d2": dict(line="doorbell", name="Lumio Doorbell D2 Wired", short="D2", status="current",
+    "bell-d2": Product(line="doorbell", name="Lumio Doorbell D2 Wired", short="D2", status="current",
                     versions=("1.0.0", "1.1.1", "1.2.0"), eras=("1.1",), regions=("eu", "uk", "us"), weight=9,
                     battery=False, features=("live-view", "chime", "quick-replies")),
-    "app-home": dict(line="app", name="Lumio Home app", short="Lumio app", status="current",
+    "app-home": Product(line="app", name="Lumio Home app", short="Lumio app", status="current",
                      versions=("4.8.0", "4.9.2", "5.0.0", "5.1.0", "5.2.0", "5.2.3", "5.3.0"),
                      eras=("5.0", "5.2"),
                      regions=REGIONS, weight=0, battery=False, features=("notifications", "automations")),
@@ -148,84 +177,84 @@ UNNAMED_SUBJECTS = ("it", "my device", "the thing", "mine")
 
 #: Extra articles restricted by region, locale or audience. ``target`` is a product id or a line name
 #: (one article per current model of the line) or "" for a general article.
-VARIANTS = (
-    dict(intent="disconnects", target="router", regions=("eu", "uk"),
+VARIANTS: tuple[Variant, ...] = (
+    Variant(intent="disconnects", target="router", regions=("eu", "uk"),
          topic="drop-outs when radar (DFS) channels switch",
          text=("In Europe the router must leave DFS channels when radar is detected, which drops devices "
                "for up to a minute.")),
-    dict(intent="wifi-connect", target="router", regions=("eu", "uk"),
+    Variant(intent="wifi-connect", target="router", regions=("eu", "uk"),
          topic="5 GHz network missing on EU channel plans",
          text=("European channel rules hide channels 149-165, so older client devices may not see the 5 "
                "GHz network.")),
-    dict(intent="setup", target="router", regions=("apac",),
+    Variant(intent="setup", target="router", regions=("apac",),
          topic="PPPoE and VLAN settings for APAC providers",
          text=("Several providers in Australia and Japan require VLAN tagging or PPPoE credentials "
                "during setup.")),
-    dict(intent="offline", target="cam-c30", regions=("us",),
+    Variant(intent="offline", target="cam-c30", regions=("us",),
          topic="LTE backup not connecting on US carriers",
          text=("A carrier network change in the US stops the LTE backup from registering on older SIM "
                "profiles.")),
-    dict(intent="disconnects", target="cam-c30", regions=("us",),
+    Variant(intent="disconnects", target="cam-c30", regions=("us",),
          topic="LTE fallback drops on US carriers",
          text=("On some US carriers the camera switches between Wi-Fi and LTE too eagerly and drops the "
                "stream.")),
-    dict(intent="temperature", target="thermostat", regions=("eu",),
+    Variant(intent="temperature", target="thermostat", regions=("eu",),
          topic="eco limits under EU energy rules",
          text=("EU energy regulations cap the eco setpoint; the thermostat may override very high "
                "targets in eco mode.")),
-    dict(intent="temperature", target="thermo-t2", regions=("us",),
+    Variant(intent="temperature", target="thermo-t2", regions=("us",),
          topic="utility demand response events",
          text=("US utilities can adjust the setpoint during demand response events if you joined a "
                "rebate program.")),
-    dict(intent="setup", target="bell-d2", regions=("uk",),
+    Variant(intent="setup", target="bell-d2", regions=("uk",),
          topic="UK transformer and chime wiring",
          text=("UK homes often have 8 V bell transformers; the D2 needs 12-24 V AC, so replace the "
                "transformer.")),
-    dict(intent="setup", target="thermostat", locales=("de-DE",),
+    Variant(intent="setup", target="thermostat", locales=("de-DE",),
          topic="Schnellstart: installation in German",
          text="This is the German-language quick start with wiring diagrams for common German boilers."),
-    dict(intent="setup", target="camera", locales=("fr-FR",),
+    Variant(intent="setup", target="camera", locales=("fr-FR",),
          topic="guide d'installation in French",
          text=("This is the French-language installation guide, including mounting tips for French "
                "window frames.")),
-    dict(intent="setup", target="router", locales=("ja-JP",),
+    Variant(intent="setup", target="router", locales=("ja-JP",),
          topic="Japanese provider setup guide",
          text="This guide covers IPv6 IPoE setup used by most Japanese fiber providers."),
-    dict(intent="update-failed", target="router", audience=("business",),
+    Variant(intent="update-failed", target="router", audience=("business",),
          topic="fleet updates in the Business Console",
          text=("Business customers can schedule firmware updates for all sites in the Lumio Business "
                "Console.")),
-    dict(intent="setup", target="router", audience=("pro", "business"),
+    Variant(intent="setup", target="router", audience=("pro", "business"),
          topic="advanced setup with VLANs and static routes",
          text="Pro and business plans unlock VLANs, static routes and a second WAN port for failover."),
-    dict(intent="setup", target="camera", audience=("business",),
+    Variant(intent="setup", target="camera", audience=("business",),
          topic="multi-camera installations for business sites",
          text="Business sites can add up to 64 cameras to one location and assign viewers per camera."),
-    dict(intent="billing", target="", regions=("eu", "uk"),
+    Variant(intent="billing", target="", regions=("eu", "uk"),
          topic="VAT on subscriptions",
          text=("Prices in the EU and UK include VAT at your country's rate; VAT invoices are in the "
                "billing history.")),
-    dict(intent="billing", target="", regions=("us",),
+    Variant(intent="billing", target="", regions=("us",),
          topic="sales tax on subscriptions",
          text="US prices exclude sales tax, which is added at checkout according to your state."),
-    dict(intent="billing", target="", regions=("apac",),
+    Variant(intent="billing", target="", regions=("apac",),
          topic="GST and local currency billing",
          text="In Australia GST is included; in Japan consumption tax is shown on the invoice."),
-    dict(intent="billing", target="", audience=("business",),
+    Variant(intent="billing", target="", audience=("business",),
          topic="invoices for business accounts",
          text=("Business accounts are billed monthly by invoice with net 30 terms and a purchase order "
                "field.")),
-    dict(intent="privacy-request", target="", regions=("eu", "uk"),
+    Variant(intent="privacy-request", target="", regions=("eu", "uk"),
          topic="GDPR data access and erasure",
          text=("Under the GDPR you may access, correct, export or erase your data; we answer within one "
                "month.")),
-    dict(intent="privacy-request", target="", regions=("us",),
+    Variant(intent="privacy-request", target="", regions=("us",),
          topic="CCPA and US state privacy rights",
          text="California and other US state laws give you the right to know, delete and opt out of sale."),
-    dict(intent="privacy-request", target="", regions=("apac",),
+    Variant(intent="privacy-request", target="", regions=("apac",),
          topic="privacy requests in Australia and Japan",
          text="We follow the Australian Privacy Principles and Japan's APPI when we answer data requests."),
-    dict(intent="login", target="", audience=("business",),
+    Variant(intent="login", target="", audience=("business",),
          topic="single sign-on for business accounts",
          text="Business accounts can sign in with SAML single sign-on; contact your administrator first."),
 )

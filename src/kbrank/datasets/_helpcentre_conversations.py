@@ -40,13 +40,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
+from ..corpus import Corpus
 from ..errors import ParameterError
 from ._helpcentre_catalog import LINES, OWNED_SUBJECTS, PRESALES_SUBJECTS, PRODUCTS, UNNAMED_SUBJECTS
 from ._helpcentre_intents import INTENTS
-from ._helpcentre_people import _noise, intents_for
+from ._helpcentre_people import Customer, _noise, intents_for
 from ._helpcentre_typos import one_edit, slip
+from .helpcentre import HelpCentre, _Judge
 
 __all__ = [
     "SCENARIOS",
@@ -107,7 +108,7 @@ class DemoConversation:
     turns: tuple[ConversationTurn, ...]
 
 
-def chat_catalogue(helpcentre: Any) -> dict[str, list[str]]:
+def chat_catalogue(helpcentre: HelpCentre) -> dict[str, list[str]]:
     """The demo catalogue in the form `kbrank.chat.ChatRetriever` takes: each product's name, short name
     and line word ("camera"); the app's line word is left out (customers say "in the app" of every device)."""
     out = {}
@@ -122,7 +123,7 @@ def chat_catalogue(helpcentre: Any) -> dict[str, list[str]]:
 class _Writer:
     """Draws the turns of one conversation (a fresh one per attempt)."""
 
-    def __init__(self, rng: random.Random, customer: dict, judge: Any, corpus: Any) -> None:
+    def __init__(self, rng: random.Random, customer: Customer, judge: _Judge, corpus: Corpus) -> None:
         self.rng, self.customer, self.judge, self.corpus = rng, customer, judge, corpus
         self.active = {o["product"]: o["platform"] for o in customer["owned"] if o["status"] == "active"}
         self.hardware = [p for p in self.active if PRODUCTS[p]["line"] != "app"]
@@ -338,13 +339,11 @@ _SCENARIO_WRITERS = {
 
 
 def generate_conversations(
-    helpcentre: Any, *, seed: int = 0, n_conversations: int = 160
+    helpcentre: HelpCentre, *, seed: int = 0, n_conversations: int = 160
 ) -> tuple[DemoConversation, ...]:
     """``n_conversations`` conversations of the help centre's chat-consenting customers, the same for the same
     help centre and ``seed`` on every run (their own random stream; articles, customers and queries are
     untouched)."""
-    from .helpcentre import _Judge
-
     for name, value, low in (("seed", seed, 0), ("n_conversations", n_conversations, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ParameterError(name, f"an integer >= {low}", value)

@@ -10,6 +10,30 @@ for what customers type (colloquial, never a title), and ``issues``/``workaround
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
+
+class Intent(TypedDict):
+    """One row of `INTENTS` (the module docstring explains the fields)."""
+
+    lines: tuple[str, ...]
+    kind: str
+    weight: int
+    tags: tuple[str, ...]
+    topics: tuple[str, ...]
+    open: tuple[str, ...]
+    causes: tuple[str, ...]
+    steps: tuple[str, ...]
+    line_steps: dict[str, tuple[str, ...]]
+    queries: tuple[str, ...]
+    subj_queries: tuple[str, ...]
+    issues: tuple[str, ...]
+    workarounds: tuple[str, ...]
+    line_causes: NotRequired[dict[str, tuple[str, ...]]]
+    battery: NotRequired[bool]
+    mobile: NotRequired[bool]
+    general: NotRequired[bool]
+
 #: App platforms that get their own article per intent (``default`` for intents not listed).
 APP_PLATFORMS: dict[str, tuple[str, ...]] = {
     "default": ("ios", "android", "windows", "macos"),
@@ -23,8 +47,8 @@ APP_PLATFORMS: dict[str, tuple[str, ...]] = {
 }
 
 #: The symptoms and tasks customers ask about. ``lines`` empty means a general (account) topic.
-INTENTS: dict[str, dict] = {
-    "wifi-connect": dict(
+INTENTS: dict[str, Intent] = {
+    "wifi-connect": Intent(
         lines=("router", "camera", "thermostat", "doorbell"), kind="troubleshooting", weight=10,
         tags=("wifi", "connectivity"),
         topics=("Wi-Fi setup failing", "cannot join the wireless network", "stuck on connecting to network",
@@ -63,7 +87,7 @@ INTENTS: dict[str, dict] = {
         workarounds=("switch your router to WPA2/WPA3 mixed mode until the update is installed",
                      "turn off band steering on the main router during setup"),
     ),
-    "disconnects": dict(
+    "disconnects": Intent(
         lines=("router", "camera", "thermostat", "doorbell"), kind="troubleshooting", weight=10,
         tags=("wifi", "connectivity", "stability"),
         topics=("connection keeps dropping", "intermittent disconnects", "Wi-Fi drops every few minutes",
@@ -95,7 +119,7 @@ INTENTS: dict[str, dict] = {
         issues=("random disconnects every few hours", "drop-outs when the 5 GHz band changes channel"),
         workarounds=("set a fixed channel on the 5 GHz band", "schedule a nightly restart in the app"),
     ),
-    "update-failed": dict(
+    "update-failed": Intent(
         lines=("router", "camera", "thermostat", "doorbell", "app"), kind="troubleshooting", weight=8,
         tags=("update", "firmware"),
         topics=("firmware update failing", "update stuck or interrupted",
@@ -122,7 +146,7 @@ INTENTS: dict[str, dict] = {
         issues=("the update stops at 90% and rolls back", "a download loop after the update"),
         workarounds=("install the update from a wired connection", "reinstall the previous version first"),
     ),
-    "battery-drain": dict(
+    "battery-drain": Intent(
         lines=("camera", "thermostat", "doorbell", "app"), kind="troubleshooting", weight=6, battery=True,
         tags=("battery", "power"),
         topics=("battery draining quickly", "short battery life", "battery empty after a few days",
@@ -149,7 +173,7 @@ INTENTS: dict[str, dict] = {
         issues=("battery drains overnight due to repeated wake-ups", "battery percentage shown incorrectly"),
         workarounds=("turn off motion detection at night", "disable the status light"),
     ),
-    "login": dict(
+    "login": Intent(
         lines=("router", "app"), kind="troubleshooting", weight=6, general=True, tags=("account", "login"),
         topics=("sign-in problems", "cannot log in", "login rejected", "signed out repeatedly"),
         open=("If you cannot sign in to the {name}, or you are signed out again and again, try the "
@@ -172,7 +196,7 @@ INTENTS: dict[str, dict] = {
         issues=("sessions expire after a few minutes", "sign-in loops back to the start page"),
         workarounds=("sign in with the one-time code by email", "clear the app data and sign in again"),
     ),
-    "notifications": dict(
+    "notifications": Intent(
         lines=("camera", "thermostat", "doorbell", "app"), kind="troubleshooting", weight=7, mobile=True,
         tags=("notifications", "alerts"),
         topics=("notifications not arriving", "missing motion alerts", "no push alerts",
@@ -196,7 +220,7 @@ INTENTS: dict[str, dict] = {
         issues=("notifications stop after the phone restarts", "alerts arrive several minutes late"),
         workarounds=("open the app once after each restart", "re-enable notifications in the app"),
     ),
-    "error-e102": dict(
+    "error-e102": Intent(
         lines=("router", "camera", "thermostat", "app"), kind="troubleshooting", weight=6,
         tags=("error", "e-102"),
         topics=("error E-102", "E-102 error message", "error code E-102 shown"),
@@ -224,7 +248,7 @@ INTENTS: dict[str, dict] = {
         issues=("a false E-102 after restarts", "E-102 on every start"),
         workarounds=("ignore the message if the device works", "restart twice"),
     ),
-    "offline": dict(
+    "offline": Intent(
         lines=("camera", "thermostat", "doorbell"), kind="troubleshooting", weight=7,
         tags=("offline", "connectivity"),
         topics=("device shows offline", "offline in the app", "unavailable in the app"),
@@ -244,7 +268,7 @@ INTENTS: dict[str, dict] = {
         issues=("shows offline after the router restarts", "offline status although it works"),
         workarounds=("restart the device after the router", "refresh the device list"),
     ),
-    "factory-reset": dict(
+    "factory-reset": Intent(
         lines=("router", "camera", "thermostat", "doorbell"), kind="how-to", weight=4, tags=("reset",),
         topics=("factory reset", "resetting to factory settings", "restoring default settings"),
         open=("A factory reset erases all settings of the {name} and returns it to its default state.",
@@ -262,7 +286,7 @@ INTENTS: dict[str, dict] = {
         issues=("the reset button does not respond",),
         workarounds=("use the reset in the app",),
     ),
-    "setup": dict(
+    "setup": Intent(
         lines=("router", "camera", "thermostat", "doorbell", "app"), kind="how-to", weight=6,
         tags=("setup", "installation"),
         topics=("first-time setup", "installation", "getting started"),
@@ -283,7 +307,7 @@ INTENTS: dict[str, dict] = {
         issues=("setup stops at the last step",),
         workarounds=("restart the app and continue",),
     ),
-    "live-view": dict(
+    "live-view": Intent(
         lines=("camera", "doorbell", "app"), kind="troubleshooting", weight=5, mobile=True,
         tags=("video", "live-view"),
         topics=("live view not loading", "video stream buffering", "black screen in live view"),
@@ -301,7 +325,7 @@ INTENTS: dict[str, dict] = {
         issues=("live view fails on mobile data",),
         workarounds=("use Wi-Fi for live view",),
     ),
-    "slow-speed": dict(
+    "slow-speed": Intent(
         lines=("router",), kind="troubleshooting", weight=5, tags=("speed", "performance"),
         topics=("slow internet speeds", "low throughput", "speed below your plan"),
         open=("If your internet feels slow through the {name}, measure first and then adjust.",),
@@ -314,7 +338,7 @@ INTENTS: dict[str, dict] = {
         issues=("throughput limited to 300 Mbit/s",),
         workarounds=("turn off hardware acceleration and on again",),
     ),
-    "night-vision": dict(
+    "night-vision": Intent(
         lines=("camera",), kind="troubleshooting", weight=4, tags=("video", "night-vision"),
         topics=("night vision not working", "dark or grainy night image", "infrared not switching on"),
         open=("If the image of the {name} is dark or washed out at night, check the infrared settings.",),
@@ -327,7 +351,7 @@ INTENTS: dict[str, dict] = {
         issues=("night vision flickers",),
         workarounds=("set night mode to always on",),
     ),
-    "temperature": dict(
+    "temperature": Intent(
         lines=("thermostat",), kind="troubleshooting", weight=5, tags=("heating", "schedule"),
         topics=("wrong room temperature", "heating not following schedule", "temperature reading off"),
         open=("If the {name} shows a different temperature than you feel, or ignores the schedule, "
@@ -342,7 +366,7 @@ INTENTS: dict[str, dict] = {
         issues=("schedule ignored after daylight saving",),
         workarounds=("re-save the schedule",),
     ),
-    "chime": dict(
+    "chime": Intent(
         lines=("doorbell",), kind="troubleshooting", weight=4, tags=("chime", "doorbell"),
         topics=("chime not ringing", "indoor chime silent", "doorbell chime not working"),
         open=("If nobody hears the {name} ring inside, check the chime setup.",),
@@ -356,7 +380,7 @@ INTENTS: dict[str, dict] = {
         issues=("chime rings twice",),
         workarounds=("set chime type to digital",),
     ),
-    "parental-controls": dict(
+    "parental-controls": Intent(
         lines=("router", "app"), kind="how-to", weight=4, tags=("parental-controls", "family"),
         topics=("parental controls", "screen time limits for kids", "blocking websites for children"),
         open=("Parental controls on the {name} let you pause the internet and filter content per profile.",),
@@ -370,7 +394,7 @@ INTENTS: dict[str, dict] = {
         issues=("bedtime schedules not applied",),
         workarounds=("pause the profile manually",),
     ),
-    "pairing": dict(
+    "pairing": Intent(
         lines=("camera", "thermostat", "doorbell"), kind="troubleshooting", weight=4,
         tags=("pairing", "bluetooth"),
         topics=("bluetooth pairing failing", "device not found when adding", "pairing times out"),
@@ -384,7 +408,7 @@ INTENTS: dict[str, dict] = {
         issues=("pairing fails on some phones",),
         workarounds=("pair from another phone",),
     ),
-    "password-reset": dict(
+    "password-reset": Intent(
         lines=("app",), kind="how-to", weight=3, general=True, tags=("account", "password"),
         topics=("resetting your password", "forgotten password", "changing your account password"),
         open=("You can reset your {brand} account password at any time from the sign-in screen.",),
@@ -397,7 +421,7 @@ INTENTS: dict[str, dict] = {
         issues=(),
         workarounds=(),
     ),
-    "billing": dict(
+    "billing": Intent(
         lines=(), kind="faq", weight=3, general=True, tags=("billing", "subscription"),
         topics=("subscription billing", "charges and invoices", "cancelling a subscription"),
         open=("This article explains how {brand} subscriptions are billed and how to cancel.",),
@@ -410,7 +434,7 @@ INTENTS: dict[str, dict] = {
         issues=(),
         workarounds=(),
     ),
-    "privacy-request": dict(
+    "privacy-request": Intent(
         lines=(), kind="faq", weight=2, general=True, tags=("privacy", "account"),
         topics=("requesting your personal data", "deleting your data", "privacy rights"),
         open=("You can ask {brand} for a copy of your personal data or ask us to delete it.",),

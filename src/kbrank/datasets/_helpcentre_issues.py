@@ -15,6 +15,7 @@ import datetime as dt
 import random
 from typing import Iterable
 
+from ..corpus import Article
 from ..proactive import KnownIssue, StatusChange, UsageCondition
 from ._helpcentre_catalog import AS_OF, FEATURE_INTENTS, PRODUCTS
 
@@ -51,12 +52,12 @@ IMPACTS_BY_ISSUE = {
 _MOMENT = dt.time(9, 30, tzinfo=dt.timezone.utc)
 
 
-def _symptom(article) -> str:  # type: ignore[no-untyped-def]
+def _symptom(article: Article) -> str:
     text = f"{article.title} {article.body}"
     return next((issue for issue in IMPACTS_BY_ISSUE if issue in text), "")
 
 
-def _usage(article) -> UsageCondition | None:  # type: ignore[no-untyped-def]
+def _usage(article: Article) -> UsageCondition | None:
     intent = article.metadata.get("intent")
     features = tuple(dict.fromkeys(f for p in article.products for f in PRODUCTS[p]["features"]
                                    if FEATURE_INTENTS.get(f) == intent))
@@ -77,7 +78,7 @@ def _history(rng: random.Random, status: str, updated: dt.date) -> tuple[StatusC
     return tuple(steps)
 
 
-def known_issues(articles: Iterable) -> tuple[KnownIssue, ...]:  # type: ignore[type-arg]
+def known_issues(articles: Iterable[Article]) -> tuple[KnownIssue, ...]:
     """The known issues described by the known-issue articles among ``articles``, in article order."""
     out = []
     for article in articles:

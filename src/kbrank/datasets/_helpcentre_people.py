@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Callable, Mapping, NotRequired, Sequence, TypedDict, TypeVar
 
 from ._helpcentre_articles import intent_models
 from ._helpcentre_catalog import (
@@ -25,13 +25,61 @@ from ._helpcentre_catalog import (
     SEGMENTS,
     UNNAMED_SUBJECTS,
 )
-from ._helpcentre_intents import APP_PLATFORMS, INTENTS
+from ._helpcentre_intents import APP_PLATFORMS, INTENTS, Intent
 
-__all__ = ["draft_customers", "draft_queries", "intents_for", "Judge"]
+__all__ = ["Customer", "OwnedItem", "UsageEvent", "draft_customers", "draft_queries", "intents_for", "Judge"]
 
 T = TypeVar("T")
+
+
+class OwnedItem(TypedDict):
+    """One entry of a customer's ``owned`` list."""
+
+    product: str
+    line: str
+    version: str
+    platform: str | None
+    registered_at: str
+    status: str
+
+
+class UsageEvent(TypedDict):
+    """One entry of a customer's ``usage`` list (device telemetry)."""
+
+    product: str
+    feature: str
+    timestamp: str
+    region: str
+    count: int
+
+
+class Addresses(TypedDict):
+    email: str
+    sms: NotRequired[str]
+
+
+Consents = TypedDict("Consents", {
+    "personalization": bool, "usage": bool, "chat": bool, "proactive-contact": bool, "evaluation": bool,
+    "analytics": bool, "channels": dict[str, bool],
+})
+
+
+class Customer(TypedDict):
+    """A demo customer profile, exactly the schema drawn in `kbrank.datasets.helpcentre`."""
+
+    customer_id: str
+    region: str
+    locale: str
+    segment: str
+    owned: list[OwnedItem]
+    usage: list[UsageEvent]
+    preferred_channel: str
+    addresses: Addresses
+    consents: Consents
+
+
 #: ``judge(customer, intent, names_product) -> {article_id: grade}`` (grades >= 1 only).
-Judge = Callable[[dict, str, "str | None"], dict[str, int]]
+Judge = Callable[[Customer, str, "str | None"], dict[str, int]]
 _AS_OF_SECONDS = int(dt.datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=dt.timezone.utc).timestamp())
 
 
@@ -43,7 +91,7 @@ def _weighted(rng: random.Random, weights: Mapping[T, float]) -> T:
 def _sample_weighted(rng: random.Random, weights: Mapping[str, float], k: int) -> list[str]:
     """``k`` distinct keys drawn without replacement, each with probability proportional to its weight."""
     remaining = {key: w for key, w in weights.items() if w > 0}
-    picks = []
+    picks: list[str] = []
     while remaining and len(picks) < k:
         key = _weighted(rng, remaining)
         picks.append(key)
@@ -76,13 +124,13 @@ def _day(rng: random.Random, low: int, high: int) -> str:
     return (AS_OF - dt.timedelta(days=rng.randint(low, high))).isoformat()
 
 
-def _item(rng: random.Random, pid: str, platform: str | None, status: str) -> dict:
+def _item(rng: random.Random, pid: str, platform: str | None, status: str) -> OwnedItem:
     days = {"active": (14, 1800), "returned": (10, 200), "retired": (700, 2400)}[status]
     return {"product": pid, "line": PRODUCTS[pid]["line"], "version": _version(rng, pid),
             "platform": platform, "registered_at": _day(rng, *days), "status": status}
 
 
-def _owned(rng: random.Random, region: str, segment: str, phone: str | None) -> list[dict]:
+def _owned(rng: random.Random, region: str, segment: str, phone: str | None) -> list[OwnedItem]:
     counts, weights = OWNED_COUNTS[segment]
     available = {pid: p["weight"] for pid, p in PRODUCTS.items()
                  if p["status"] == "current" and p["line"] != "app" and region in p["regions"]}
@@ -101,9 +149,9 @@ def _owned(rng: random.Random, region: str, segment: str, phone: str | None) -> 
     return owned
 
 
-def _usage(rng: random.Random, owned: Sequence[dict], region: str) -> list[dict]:
+def _usage(rng: random.Random, owned: Sequence[OwnedItem], region: str) -> list[UsageEvent]:
     """Feature use per active product over the last 120 days (device telemetry; see ``consents.usage``)."""
-    events = []
+    events: list[UsageEvent] = []
     for item in owned:
         if item["status"] != "active":
             continue
@@ -119,14 +167,14 @@ def _usage(rng: random.Random, owned: Sequence[dict], region: str) -> list[dict]
     return events
 
 
-def _customer(rng: random.Random, number: int) -> dict:
+def _customer(rng: random.Random, number: int) -> Customer:
     customer_id = f"cust-{number:04d}"
     region = _weighted(rng, REGION_WEIGHTS)
     locale = _weighted(rng, LOCALES[region])
     segment = _weighted(rng, SEGMENTS)
     phone = rng.choices(("ios", "android", None), (48, 42, 10))[0]
     owned = _owned(rng, region, segment, phone)
-    addresses = {"email": f"{customer_id}@example.com"}
+    addresses: Addresses = {"email": f"{customer_id}@example.com"}
     if rng.random() < 0.75:
         prefix, digits = PHONE_NUMBERS[region]
         addresses["sms"] = prefix + "".join(str(rng.randrange(10)) for _ in range(digits))
@@ -145,7 +193,7 @@ def _customer(rng: random.Random, number: int) -> dict:
     }
 
 
-def draft_customers(rng: random.Random, n_customers: int) -> list[dict]:
+def draft_customers(rng: random.Random, n_customers: int) -> list[Customer]:
     """``n_customers`` profile dicts, ``cust-0001`` onwards."""
     return [_customer(rng, number) for number in range(1, n_customers + 1)]
 
@@ -163,7 +211,7 @@ def _noise(rng: random.Random, text: str) -> str:
     return text
 
 
-def _text(rng: random.Random, intent: dict, mode: str, pid: str | None) -> str:
+def _text(rng: random.Random, intent: Intent, mode: str, pid: str | None) -> str:
     bare = rng.choice(intent["queries"])
     if pid is None:
         template = rng.choice((*intent["queries"], *intent["subj_queries"]))
@@ -171,7 +219,7 @@ def _text(rng: random.Random, intent: dict, mode: str, pid: str | None) -> str:
     p = PRODUCTS[pid]
     if mode == "owned":
         subject = rng.choice(OWNED_SUBJECTS).format(**p)
-        framings = (f"{p['short']}: {bare}", f"{bare} on my {p['short']}", f"{bare} - {p['name']}")
+        framings: tuple[str, ...] = (f"{p['short']}: {bare}", f"{bare} on my {p['short']}", f"{bare} - {p['name']}")
     else:
         subject = rng.choice(PRESALES_SUBJECTS).format(**p)
         framings = (f"before I buy the {p['short']}: {bare}", f"question about the {p['name']}, {bare}",
@@ -181,15 +229,15 @@ def _text(rng: random.Random, intent: dict, mode: str, pid: str | None) -> str:
     return _noise(rng, rng.choice(framings))
 
 
-def _pick_query(rng: random.Random, customer: dict) -> tuple[str, str, str | None]:
+def _pick_query(rng: random.Random, customer: Customer) -> tuple[str, str, str | None]:
     """(mode, intent, named product or None) for one question of this customer."""
     active = {item["product"]: item["platform"] for item in customer["owned"] if item["status"] == "active"}
     used = {FEATURE_INTENTS.get(event["feature"]) for event in customer["usage"]}
     mode = rng.choices(("unnamed", "owned", "presales"), (66, 18, 16))[0]
     if mode == "presales":
         ever = {item["product"] for item in customer["owned"]}
-        weights = {pid: p["weight"] for pid, p in PRODUCTS.items()
-                   if p["status"] == "current" and pid not in ever}
+        weights: dict[str, float] = {pid: p["weight"] for pid, p in PRODUCTS.items()
+                                     if p["status"] == "current" and pid not in ever}
         if not any(weights.values()):
             mode = "owned"
         else:
@@ -211,14 +259,15 @@ def _pick_query(rng: random.Random, customer: dict) -> tuple[str, str, str | Non
 
 
 def draft_queries(
-    rng: random.Random, customers: Sequence[dict], judge: Judge
+    rng: random.Random, customers: Sequence[Customer], judge: Judge
 ) -> list[tuple[str, str, str, str | None, dict[str, int]]]:
     """2-4 questions per customer who consented to evaluation: (customer_id, text, intent, named, qrels)."""
     queries = []
     for customer in customers:
         if not customer["consents"]["evaluation"]:
             continue
-        wanted, seen = rng.choices((2, 3, 4), (30, 40, 30))[0], set()
+        wanted = rng.choices((2, 3, 4), (30, 40, 30))[0]
+        seen: set[tuple[str, str | None]] = set()
         for _ in range(30):
             if len(seen) == wanted:
                 break

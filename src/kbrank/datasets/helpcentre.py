@@ -79,20 +79,37 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, TypedDict
 
 from .._io import atomic_open
 from ..applicability import Scope
 from ..corpus import Article, Corpus
 from ..errors import ParameterError
+from ..proactive import KnownIssue
 from ._helpcentre_articles import draft_articles, slugify
 from ._helpcentre_catalog import AS_OF, MOBILE, PLATFORMS, PRODUCTS
 from ._helpcentre_issues import known_issues as _known_issues
-from ._helpcentre_people import draft_customers, draft_queries
+from ._helpcentre_people import Customer, draft_customers, draft_queries
 
 __all__ = ["AS_OF", "DemoQuery", "HelpCentre", "generate_helpcentre", "load_helpcentre", "write_helpcentre"]
 
 _URL = "https://help.lumio.example/articles/{id}-{slug}"
+
+
+class CatalogEntry(TypedDict):
+    """One product of `HelpCentre.catalog`."""
+
+    line: str
+    name: str
+    short_name: str
+    status: str
+    versions: tuple[str, ...]
+    latest: str
+    eras: tuple[str, ...]
+    platforms: tuple[str, ...]
+    regions: tuple[str, ...]
+    battery: bool
+    features: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -118,12 +135,12 @@ class HelpCentre:
     """
 
     corpus: Corpus
-    customers: tuple[dict, ...]
+    customers: tuple[Customer, ...]
     queries: tuple[DemoQuery, ...]
     qrels: Mapping[str, Mapping[str, int]]
-    catalog: Mapping[str, dict]
+    catalog: Mapping[str, CatalogEntry]
     as_of: dt.date = AS_OF
-    known_issues: tuple = ()  # tuple[kbrank.proactive.KnownIssue, ...]
+    known_issues: tuple[KnownIssue, ...] = ()
     _index: Mapping[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -134,9 +151,10 @@ class HelpCentre:
         return (f"HelpCentre({len(self.corpus)} articles, {len(self.customers)} customers, "
                 f"{len(self.queries)} queries, as_of={self.as_of.isoformat()})")
 
-    def customer(self, customer_id: str) -> dict:
+    def customer(self, customer_id: str) -> Customer:
         """A deep copy of one customer's profile dict; `ParameterError` (with "did you mean") if unknown."""
-        return json.loads(json.dumps(self.customers[self._row(customer_id)]))
+        copy: Customer = json.loads(json.dumps(self.customers[self._row(customer_id)]))
+        return copy
 
     def relevance(self, customer_id: str, intent: str, named: str | None = None) -> dict[str, int]:
         """The ground truth's grades for a question about ``intent`` asked by ``customer_id``, naming the product
@@ -166,7 +184,9 @@ class HelpCentre:
 
     @cached_property
     def _intents(self) -> frozenset[str]:
-        return frozenset(a.metadata.get("intent") for a in self.corpus) | {q.intent for q in self.queries}
+        found = {q.intent for q in self.queries}
+        found.update(intent for a in self.corpus if (intent := a.metadata.get("intent")) is not None)
+        return frozenset(found)
 
     def _row(self, customer_id: str) -> int:
         row = self._index.get(customer_id)
@@ -203,7 +223,7 @@ class _Judge:
                 self._by_intent.setdefault(article.metadata["intent"], []).append((article.id, article.scope))
 
     @staticmethod
-    def targets(customer: dict, named: str | None) -> list[tuple[str, str, str | None]]:
+    def targets(customer: Customer, named: str | None) -> list[tuple[str, str, str | None]]:
         """(product, version, platform or None) that the query is about."""
         active = {item["product"]: item for item in customer["owned"] if item["status"] == "active"}
         if named is None:
@@ -213,7 +233,7 @@ class _Judge:
         phones = [item["platform"] for item in customer["owned"] if item["platform"] in MOBILE]
         return [(named, PRODUCTS[named]["versions"][-1], phones[0] if phones else None)]
 
-    def __call__(self, customer: dict, intent: str, named: str | None) -> dict[str, int]:
+    def __call__(self, customer: Customer, intent: str, named: str | None) -> dict[str, int]:
         targets = self.targets(customer, named)
         where = {"region": customer["region"], "locale": customer["locale"], "segment": customer["segment"]}
         grades: dict[str, int] = {}
@@ -248,8 +268,8 @@ def _corpus(rng: random.Random) -> Corpus:
     return Corpus(articles, source="kbrank.datasets.helpcentre")
 
 
-def _catalog() -> Mapping[str, dict]:
-    entries = {}
+def _catalog() -> Mapping[str, CatalogEntry]:
+    entries: dict[str, CatalogEntry] = {}
     for pid, p in PRODUCTS.items():
         entries[pid] = {
             "line": p["line"], "name": p["name"], "short_name": p["short"], "status": p["status"],

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -35,7 +35,7 @@ _PLATFORMS = ("android", "ios", "macos", "web", "windows")
 _AS_OF = dt.datetime.combine(AS_OF, dt.time(), tzinfo=dt.timezone.utc)
 
 
-def _probabilities(weights: dict) -> tuple[tuple[str, ...], np.ndarray]:
+def _probabilities(weights: Mapping[str, float]) -> tuple[tuple[str, ...], np.ndarray]:
     names = tuple(weights)
     values = np.asarray([weights[n] for n in names], np.float64)
     return names, values / values.sum()
@@ -116,7 +116,8 @@ class InstallBase:
         granted = self.contact & (self.channels > 0)
         customer = np.where(granted, self.customer, b"")
         preferred_ok = (self.preferred >= 0) & ((self.channels >> np.maximum(self.preferred, 0).astype(np.uint8)) & 1 > 0)
-        owner, rows = self.owner, slice(None)
+        owner = self.owner
+        rows: slice | np.ndarray = slice(None)
         if products is not None:
             rows = np.isin(self.product, [self.products.index(p) for p in products if p in self.products])
             owner = self.owner[rows]
@@ -167,7 +168,28 @@ class InstallBase:
         return root
 
 
-def _vocabularies() -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Vocabularies:
+    """The world's vocabularies and the sampling tables drawn from them (codes index the tuples)."""
+
+    products: tuple[str, ...]
+    versions: tuple[str, ...]
+    version_code: np.ndarray  # (product, release position) -> version code, -1 past the last release
+    version_p: np.ndarray  # (product, release position) -> probability
+    features: tuple[str, ...]
+    feature_code: np.ndarray  # (product, slot) -> feature code, -1 unused
+    regions: tuple[str, ...]
+    region_p: np.ndarray
+    locales: tuple[str, ...]
+    segments: tuple[str, ...]  # sorted: the codes stored in the base
+    segment_names: tuple[str, ...]  # in the order of segment_p
+    segment_p: np.ndarray
+    hardware: np.ndarray  # product codes of current hardware
+    log_weight: np.ndarray  # per hardware product
+    available: np.ndarray  # (region, hardware product) -> sold there
+
+
+def _vocabularies() -> _Vocabularies:
     products = tuple(sorted(PRODUCTS))
     versions = tuple(sorted({v for p in PRODUCTS.values() for v in p["versions"]},
                             key=lambda v: tuple(int(x) for x in v.split("."))))
@@ -189,40 +211,40 @@ def _vocabularies() -> dict[str, Any]:
                 and PRODUCTS[pid]["line"] != "app"]
     log_weight = np.log(np.asarray([PRODUCTS[products[h]]["weight"] for h in hardware], np.float64))
     available = np.asarray([[r in PRODUCTS[products[h]]["regions"] for h in hardware] for r in regions])
-    return dict(products=products, versions=versions, version_code=version_code, version_p=version_p,
-                features=features, feature_code=feature_code, regions=regions, region_p=region_p, locales=locales,
-                segments=tuple(sorted(segments)), segment_names=segments, segment_p=segment_p,
-                hardware=np.asarray(hardware), log_weight=log_weight, available=available)
+    return _Vocabularies(products=products, versions=versions, version_code=version_code, version_p=version_p,
+                         features=features, feature_code=feature_code, regions=regions, region_p=region_p, locales=locales,
+                         segments=tuple(sorted(segments)), segment_names=segments, segment_p=segment_p,
+                         hardware=np.asarray(hardware), log_weight=log_weight, available=available)
 
 
-def _chunk(rng: np.random.Generator, v: dict[str, Any], offset: int, size: int) -> dict[str, np.ndarray]:
+def _chunk(rng: np.random.Generator, v: _Vocabularies, offset: int, size: int) -> dict[str, np.ndarray]:
     """One chunk of customers (numbers ``offset`` to ``offset + size - 1``) and their rows."""
-    region = rng.choice(len(v["regions"]), p=v["region_p"], size=size).astype(np.int16)
+    region = rng.choice(len(v.regions), p=v.region_p, size=size).astype(np.int16)
     locale = np.empty(size, np.int16)
-    for r, name in enumerate(v["regions"]):
+    for r, name in enumerate(v.regions):
         names, p = _probabilities(LOCALES[name])
         mask = region == r
-        locale[mask] = np.asarray([v["locales"].index(n) for n in names])[rng.choice(len(names), p=p, size=mask.sum())]
-    drawn = rng.choice(len(v["segment_names"]), p=v["segment_p"], size=size)
-    segment = np.asarray([v["segments"].index(s) for s in v["segment_names"]], np.int16)[drawn]
+        locale[mask] = np.asarray([v.locales.index(n) for n in names])[rng.choice(len(names), p=p, size=mask.sum())]
+    drawn = rng.choice(len(v.segment_names), p=v.segment_p, size=size)
+    segment = np.asarray([v.segments.index(s) for s in v.segment_names], np.int16)[drawn]
     phone = rng.choice(3, p=[0.48, 0.42, 0.10], size=size)  # ios, android, none
     phone_code = np.asarray([_PLATFORMS.index("ios"), _PLATFORMS.index("android"), -1], np.int16)[phone]
     count = np.empty(size, np.int64)
-    for s, name in enumerate(v["segment_names"]):
+    for s, name in enumerate(v.segment_names):
         counts, weights = OWNED_COUNTS[name]
         mask = drawn == s
         count[mask] = rng.choice(np.asarray(counts), p=np.asarray(weights) / sum(weights), size=mask.sum())
-    keys = v["log_weight"][None, :] + rng.gumbel(size=(size, v["hardware"].size))  # Gumbel top-k: weighted,
-    keys[~v["available"][region]] = -np.inf                                          # without replacement
+    keys = v.log_weight[None, :] + rng.gumbel(size=(size, v.hardware.size))  # Gumbel top-k: weighted,
+    keys[~v.available[region]] = -np.inf                                          # without replacement
     order = np.argsort(-keys, axis=1)
     take = (np.arange(order.shape[1])[None, :] < count[:, None]) & np.isfinite(np.take_along_axis(keys, order, 1))
     owner, position = np.nonzero(take)
-    product = v["hardware"][order[owner, position]].astype(np.int16)
+    product = v.hardware[order[owner, position]].astype(np.int16)
     platform = phone_code[owner]
     status = rng.choice(3, p=[0.86, 0.07, 0.07], size=owner.size).astype(np.int8)
     no_active = np.bincount(owner[status == 0], minlength=size) == 0
     status[(position == 0) & no_active[owner]] = 0
-    routers = np.flatnonzero(np.isin(product, [v["products"].index(p) for p in PRODUCTS if p.startswith("router-")]))
+    routers = np.flatnonzero(np.isin(product, [v.products.index(p) for p in PRODUCTS if p.startswith("router-")]))
     has_router = np.zeros(size, bool)
     has_router[owner[routers]] = True
     old = np.flatnonzero(has_router & (rng.random(size) < 0.25))
@@ -232,19 +254,19 @@ def _chunk(rng: np.random.Generator, v: dict[str, Any], offset: int, size: int) 
         [_PLATFORMS.index(p) for p in ("windows", "macos", "web")], np.int16)[rng.integers(0, 3, apps.size)])
     owner = np.concatenate([owner, old, apps])
     position = np.concatenate([position, count[old], count[apps] + 1]).astype(np.int16)
-    product = np.concatenate([product, np.full(old.size, v["products"].index("router-x100"), np.int16),
-                              np.full(apps.size, v["products"].index("app-home"), np.int16)])
+    product = np.concatenate([product, np.full(old.size, v.products.index("router-x100"), np.int16),
+                              np.full(apps.size, v.products.index("app-home"), np.int16)])
     platform = np.concatenate([platform, phone_code[old], app_platform]).astype(np.int16)
     status = np.concatenate([status, np.full(old.size, 2, np.int8),
                              np.where(rng.random(apps.size) < 0.95, 0, 2).astype(np.int8)])
     sort = np.lexsort((position, owner))
-    owner, position, product, platform, status = (a[sort] for a in (owner, position, product, platform, status))
-    choice = np.minimum((rng.random(owner.size)[:, None] > np.cumsum(v["version_p"][product], axis=1)).sum(1),
-                        v["version_p"].shape[1] - 1)
-    version = v["version_code"][product, choice]
+    owner, position, product, platform, status = owner[sort], position[sort], product[sort], platform[sort], status[sort]
+    choice = np.minimum((rng.random(owner.size)[:, None] > np.cumsum(v.version_p[product], axis=1)).sum(1),
+                        v.version_p.shape[1] - 1)
+    version = v.version_code[product, choice]
     active = np.flatnonzero((status == 0) & (rng.random(owner.size) < 0.6))
-    n_features = (v["feature_code"][product[active]] >= 0).sum(axis=1)
-    feature = v["feature_code"][product[active], (rng.random(active.size) * n_features).astype(np.int64)]
+    n_features = (v.feature_code[product[active]] >= 0).sum(axis=1)
+    feature = v.feature_code[product[active], (rng.random(active.size) * n_features).astype(np.int64)]
     seen = int(_AS_OF.timestamp()) - rng.integers(3600, 120 * 86400, active.size)
     sms = (rng.random(size) < 0.75) & (rng.random(size) < 0.5)
     push = (phone_code >= 0) & has_app & (rng.random(size) < 0.8)
@@ -281,12 +303,12 @@ def generate_install_base(n_customers: int, *, seed: int = 0) -> InstallBase:
              for n, offset in enumerate(range(0, n_customers, _CHUNK))]
     data = {name: np.concatenate([part.pop(name) for part in parts]) for name in list(parts[0])}  # frees as it goes
     data["customer"] = _hex_keys(np.arange(1, n_customers + 1), seed)
-    return InstallBase(seed=seed, products=v["products"], versions=v["versions"], platforms=_PLATFORMS,
-                       regions=v["regions"], locales=v["locales"], segments=v["segments"], features=v["features"],
+    return InstallBase(seed=seed, products=v.products, versions=v.versions, platforms=_PLATFORMS,
+                       regions=v.regions, locales=v.locales, segments=v.segments, features=v.features,
                        **data)
 
 
-def iter_profile_records(base: InstallBase, start: int = 0, stop: int | None = None) -> Any:
+def iter_profile_records(base: InstallBase, start: int = 0, stop: int | None = None) -> Iterator[dict[str, object]]:
     """Customers ``start`` to ``stop`` as profile records in the help centre's schema, for loading a profile
     store (`ProfileGateway.load_records`). One dict per customer: use it for ingest, not on a hot path."""
     stop = base.n_customers if stop is None else min(stop, base.n_customers)
@@ -294,12 +316,12 @@ def iter_profile_records(base: InstallBase, start: int = 0, stop: int | None = N
     first_use, last_use = np.searchsorted(base.usage_owner, [start, stop])
     names = {name: [*getattr(base, name), None] for name in ("products", "versions", "platforms", "regions",
                                                                "locales", "segments", "features")}
-    owned: dict[int, list] = {}
+    owned: dict[int, list[dict[str, str | None]]] = {}
     for row in range(first_row, last_row):
         owned.setdefault(int(base.owner[row]), []).append({
             "product": names["products"][base.product[row]], "version": names["versions"][base.version[row]],
             "platform": names["platforms"][base.platform[row]], "status": _STATUSES[base.status[row]]})
-    usage: dict[int, list] = {}
+    usage: dict[int, list[dict[str, str | int | None]]] = {}
     for row in range(first_use, last_use):
         usage.setdefault(int(base.usage_owner[row]), []).append({
             "product": names["products"][base.usage_product[row]], "feature": names["features"][base.usage_feature[row]],
