@@ -85,6 +85,23 @@ def test_a_zero_cutoff_is_refused() -> None:
         parse_metric("ndcg@0")
 
 
+def test_a_metric_built_by_hand_must_be_consistent() -> None:
+    """Metric(...) checks what parse_metric guarantees: a P without a cutoff used to fail in compute (TypeError),
+    and an ndcg_cut without one silently scored the whole ranking."""
+    from kbrank.evaluation import Metric
+
+    with pytest.raises(ParameterError, match="cutoff of at least 1 for P"):
+        Metric("P", "P")
+    with pytest.raises(ParameterError, match="cutoff of at least 1 for ndcg_cut"):
+        Metric("ndcg_cut", "ndcg_cut")
+    with pytest.raises(ParameterError, match="None: map scores the whole ranking"):
+        Metric("map_10", "map", 10)
+    with pytest.raises(ParameterError, match="metric family") as caught:
+        Metric("ndcg_10", "ndgc_cut", 10)
+    assert "Did you mean 'ndcg_cut'?" in str(caught.value)
+    assert Metric("P_5", "P", 5) == parse_metric("P_5")
+
+
 def test_metric_names_all_parse_to_themselves() -> None:
     for name in metric_names():
         assert parse_metric(name).name == name

@@ -138,24 +138,34 @@ def success(relevant: np.ndarray, k: int) -> float:
     return 1.0 if np.any(relevant[:k]) else 0.0
 
 
+_Whole = Callable[[RankedJudgments], float]
+_Cut = Callable[[RankedJudgments, int], float]
+
+
 @dataclass(frozen=True)
 class _Family:
-    compute: Callable[[RankedJudgments, int | None], float]
-    takes_k: bool
+    """A metric family: ``whole`` scores a whole ranking, ``cut`` its top k (exactly one of them is set)."""
+
+    whole: _Whole | None = None
+    cut: _Cut | None = None
     in_trec_eval: bool = True
+
+    @property
+    def takes_k(self) -> bool:
+        return self.cut is not None
 
 
 _FAMILIES: dict[str, _Family] = {
-    "ndcg_cut": _Family(lambda q, k: ndcg(q.grades, q.judged, k), takes_k=True),
-    "ndcg": _Family(lambda q, k: ndcg(q.grades, q.judged), takes_k=False),
-    "map": _Family(lambda q, k: average_precision(q.relevant, q.num_relevant), takes_k=False),
-    "map_cut": _Family(lambda q, k: average_precision(q.relevant, q.num_relevant, k), takes_k=True),
-    "recip_rank": _Family(lambda q, k: reciprocal_rank(q.relevant), takes_k=False),
-    "recip_rank_cut": _Family(lambda q, k: reciprocal_rank(q.relevant, k), takes_k=True, in_trec_eval=False),
-    "P": _Family(lambda q, k: precision(q.relevant, k), takes_k=True),
-    "recall": _Family(lambda q, k: recall(q.relevant, q.num_relevant, k), takes_k=True),
-    "success": _Family(lambda q, k: success(q.relevant, k), takes_k=True),
-    "Rprec": _Family(lambda q, k: r_precision(q.relevant, q.num_relevant), takes_k=False),
+    "ndcg_cut": _Family(cut=lambda q, k: ndcg(q.grades, q.judged, k)),
+    "ndcg": _Family(whole=lambda q: ndcg(q.grades, q.judged)),
+    "map": _Family(whole=lambda q: average_precision(q.relevant, q.num_relevant)),
+    "map_cut": _Family(cut=lambda q, k: average_precision(q.relevant, q.num_relevant, k)),
+    "recip_rank": _Family(whole=lambda q: reciprocal_rank(q.relevant)),
+    "recip_rank_cut": _Family(cut=lambda q, k: reciprocal_rank(q.relevant, k), in_trec_eval=False),
+    "P": _Family(cut=lambda q, k: precision(q.relevant, k)),
+    "recall": _Family(cut=lambda q, k: recall(q.relevant, q.num_relevant, k)),
+    "success": _Family(cut=lambda q, k: success(q.relevant, k)),
+    "Rprec": _Family(whole=lambda q: r_precision(q.relevant, q.num_relevant)),
 }
 
 # Lower-case spellings accepted for each family: without a cutoff ("mrr") and with one ("mrr@10", "p_10").
@@ -203,6 +213,16 @@ class Metric:
     family: str
     k: int | None = None
 
+    def __post_init__(self) -> None:
+        spec = _FAMILIES.get(self.family) if isinstance(self.family, str) else None
+        if spec is None:
+            raise ParameterError("family", f"a metric family ({', '.join(_FAMILIES)}); or use parse_metric",
+                                 self.family, hint=suggestion(str(self.family), list(_FAMILIES), cutoff=0.5))
+        if spec.takes_k and (isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1):
+            raise ParameterError("k", f"a cutoff of at least 1 for {self.family}; or use parse_metric", self.k)
+        if not spec.takes_k and self.k is not None:
+            raise ParameterError("k", f"None: {self.family} scores the whole ranking; or use parse_metric", self.k)
+
     @property
     def trec_eval_measure(self) -> str | None:
         """The argument for ``trec_eval -m`` and pytrec_eval; None for kbrank's own ``recip_rank_cut``."""
@@ -212,7 +232,12 @@ class Metric:
 
     def compute(self, query: RankedJudgments) -> float:
         """This metric's value for one query."""
-        return _FAMILIES[self.family].compute(query, self.k)
+        spec = _FAMILIES[self.family]
+        if spec.cut is not None and self.k is not None:
+            return spec.cut(query, self.k)
+        if spec.whole is not None and self.k is None:
+            return spec.whole(query)
+        raise AssertionError("unreachable: __post_init__ checked the family and k")
 
 
 def parse_metric(name: str) -> Metric:
