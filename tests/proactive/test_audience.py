@@ -126,6 +126,13 @@ def test_the_impact_policy_decides_and_explains_per_customer(gateway: ProfileGat
     assert DEFAULT_POLICY.decide("outage", None, "unknown").contact
 
 
+@pytest.mark.parametrize("bad", [5, None, ("broken", 3), ("",)])
+def test_an_impact_rule_refuses_what_is_not_names(bad: object) -> None:
+    """A number or None used to escape as a bare TypeError ('int' object is not iterable)."""
+    with pytest.raises(ParameterError, match="impacts must be a name or a tuple of names"):
+        ImpactRule(True, "x", impacts=bad)
+
+
 def test_the_guard_asks_for_confirmation_and_holds_back_tiny_audiences(gateway: ProfileGateway) -> None:
     issue = KnownIssue(id="y", title="", impact="broken", scope=Scope(products=("router-x200",)))
     audience = select_affected(issue, gateway, guard=AudienceGuard(confirm_above=10))

@@ -26,7 +26,7 @@ The decision is evaluated once per (segment, usage outcome) pair, never per cust
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from ..errors import ParameterError
 from .issues import IMPACTS
@@ -38,13 +38,14 @@ USAGE_OUTCOMES = ("in", "unknown", "open")
 
 
 def _names(name: str, value: object, allowed: Sequence[str] | None = None) -> tuple[str, ...]:
-    items = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
-    if not all(isinstance(v, str) and v for v in items):
+    items = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, Iterable) else None
+    names = tuple(v for v in items or () if isinstance(v, str) and v)
+    if items is None or len(names) != len(items):
         raise ParameterError(name, "a name or a tuple of names", value)
-    bad = [v for v in items if allowed is not None and v not in allowed]
+    bad = [v for v in names if allowed is not None and v not in allowed]
     if bad:
         raise ParameterError(name, f"names among {', '.join(allowed or ())}", bad)
-    return items
+    return names
 
 
 @dataclass(frozen=True)
