@@ -39,8 +39,10 @@ test: install-dev lint
 reproduce: install-dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m reproduction
 
+# ruff, then mypy: mypy's defaults everywhere, strict on the public modules ([tool.mypy] in pyproject.toml).
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/kbrank
 
 bench: install-dev
 	$(BIN)/python benchmarks/bench_bm25.py

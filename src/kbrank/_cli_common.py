@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from .errors import (
     UnknownArticleError,
     UnknownCustomerError,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = ["EXIT_CODES", "console", "errors", "plain"]
 
@@ -82,7 +85,7 @@ def _utf8(value: str, name: str) -> str:
 
 
 
-def _progress_bar():
+def _progress_bar() -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

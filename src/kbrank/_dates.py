@@ -20,7 +20,8 @@ def parse_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     if hasattr(value, "to_pydatetime"):  # a pandas Timestamp, without importing pandas
-        return value.to_pydatetime().date()
+        moment: dt.datetime = value.to_pydatetime()
+        return moment.date()
     if isinstance(value, str):
         return dt.date.fromisoformat(value[:10])
     raise ValueError(f"not a date: {value!r}")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Literal, Sequence
 
 from .errors import ParameterError
 
@@ -45,7 +45,8 @@ _VERSION_WITH_V = re.compile(r"v\d+(?:\.\d+)+")
 _CACHE_GENERATION = 32_768
 _CACHED_TOKEN_CHARS = 64
 _HAS_DIGIT = re.compile(r"\d")
-_NORMALIZATIONS = ("NFC", "NFKC", "NFD", "NFKD")
+Normalization = Literal["NFC", "NFKC", "NFD", "NFKD"]
+_NORMALIZATIONS: tuple[Normalization, ...] = ("NFC", "NFKC", "NFD", "NFKD")
 
 
 def _english_stopwords() -> frozenset[str]:
@@ -68,7 +69,7 @@ class Analyzer:
     def __init__(
         self,
         *,
-        normalization: str | None = "NFKC",
+        normalization: Normalization | None = "NFKC",
         lowercase: bool = True,
         stopwords: str | Iterable[str] | None = "english",
         stemmer: str | None = "english",

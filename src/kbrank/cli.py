@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.table import Table
@@ -26,6 +26,11 @@ from .cli_chat import chat_app
 from .cli_notify import notify_app
 from .errors import InputError, ParameterError, did_you_mean
 
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+
+    from .corpus import Corpus
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="kbrank: personalized knowledge-base search (BM25 + dense, fused, explained).")
 def _output_path(value: str, option: str) -> Path:
@@ -35,7 +40,7 @@ def _output_path(value: str, option: str) -> Path:
     return Path(value)
 
 
-def _load_corpus(path: Path):
+def _load_corpus(path: Path) -> Corpus:
     from .corpus import Corpus
 
     if path.is_dir():
@@ -149,8 +154,10 @@ def _print_results(results: Any) -> None:
         return
     title = Text(f"“{plain(results.query)}” ({results.mode}{', personalized' if results.personalized else ''})")
     table = Table(title=title, title_justify="left")
-    for name, justify in (("#", "right"), ("article", "left"), ("score", "right"), ("why", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("article", "left"), ("score", "right"),
+                                                     ("why", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     for result in results:
         why = [", ".join(f"{name} #{hit.rank}" if hit.rank else f"{name} -" for name, hit in result.sources.items())]
         why += [f"{c.delta:+.2f} {c.rule}: {c.reason}" for c in result.contributions]
@@ -315,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # typer vendors click (typer._click) since 0.29; older versions raise click's own classes
         from typer._click import exceptions as click_errors
     except ImportError:  # pragma: no cover - typer < 0.29
-        import click as click_errors  # type: ignore[no-redef]
+        import click as click_errors  # type: ignore[no-redef]  # the same classes, before typer vendored click
 
     try:
         code = app(args=argv, prog_name="kbrank", standalone_mode=False)

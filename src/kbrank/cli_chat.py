@@ -14,9 +14,13 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from .chat import ChatRetriever
+    from .datasets import HelpCentre
 
 __all__ = ["chat_app"]
 
@@ -42,7 +46,7 @@ def _lines(script: Path | None) -> Iterator[str]:
     return (line.strip() for line in source if line.strip() and not line.lstrip().startswith("#"))
 
 
-def _default_customer(hc: Any) -> str:
+def _default_customer(hc: HelpCentre) -> str:
     for customer in hc.customers:
         active = [o for o in customer["owned"] if o["status"] == "active" and o["line"] != "app"]
         if customer["consents"]["chat"] and len(active) >= 2:
@@ -83,7 +87,7 @@ def _show_passages(console: Any, passages: Any, receipts: bool) -> None:
                 console.print(Text("      " + reason, style="dim"))
 
 
-def _reply(console: Any, retriever: Any, turns: list[dict[str, Any]], view: Any, k: int, budget: int,
+def _reply(console: Any, retriever: ChatRetriever, turns: list[dict[str, Any]], view: Any, k: int, budget: int,
            receipts: bool, as_json: bool) -> dict[str, Any]:
     from rich.text import Text
 
@@ -164,9 +168,10 @@ def chat(
                 except EOFError:
                     break
             else:
-                text = next(messages, None)
-                if text is None:
+                scripted = next(messages, None)
+                if scripted is None:
                     break
+                text = scripted
                 if not as_json:
                     console.print(Text("you: ", style="bold") + Text(text))
             if text.lower() in _STOP:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
+from rich.console import JustifyMethod
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -117,8 +118,10 @@ def print_plan(console: Any, plan: Any, audience: Any, *, samples: int = 3) -> N
         console.print(Text(f"{audience.n_affected} customers affected of {audience.n_scanned} scanned; "
                            f"{len(plan)} messages planned."))
     table = Table(title="Audience by segment, channel and impact decision", title_justify="left")
-    for column, justify in (("segment", "left"), ("channel", "left"), ("decision", "left"), ("customers", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("segment", "left"), ("channel", "left"), ("decision", "left"),
+                                                     ("customers", "right"))
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
     for row in plan.summary():
         table.add_row(Text(str(row["segment"])), Text(row["channel"]), Text(row["decision"]), str(row["customers"]))
     console.print(table)

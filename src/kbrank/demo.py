@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 __all__ = ["run_demo"]
 
@@ -62,11 +65,13 @@ def run_demo(console: Any, *, k: int = 5, mode: str = "hybrid") -> None:
         console.print("[italic]BM25 matches words, the dense model matches meaning ('cutting out' ~ 'drops'), and "
                       "hybrid fuses both rankings (reciprocal rank fusion).[/]\n")
 
-    def show(results: Any, note: str, relevant: dict | None = None) -> None:
+    def show(results: Any, note: str, relevant: Mapping[str, int] | None = None) -> None:
         title = f"“{results.query}” ({'personalized' if results.personalized else 'unpersonalized'})"
         table = Table(title=title, title_justify="left")
-        for name, justify in (("#", "right"), ("article", "left"), ("applies to", "left"), ("why", "left")):
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("article", "left"), ("applies to", "left"),
+                                                         ("why", "left"))
+        for name, justify in columns:
+            table.add_column(name, justify=justify)
         if relevant is not None:
             table.add_column("right for them?")
         for result in results:

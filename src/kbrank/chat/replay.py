@@ -27,7 +27,11 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .answer import Answerer
+    from .retriever import ChatRetrieval
 
 __all__ = ["SYSTEMS", "TurnOutcome", "replay", "score_replays", "tracking_speed"]
 
@@ -52,7 +56,7 @@ def _ranking(ids: Sequence[str]) -> dict[str, float]:
     return {article_id: float(len(ids) - i) for i, article_id in enumerate(ids)}
 
 
-def _reply(found: Any, answerer: Any) -> dict[str, Any]:
+def _reply(found: ChatRetrieval, answerer: Answerer) -> dict[str, Any]:
     if found.clarification is not None:
         return found.clarification.as_turn()
     from .context import build_context

@@ -187,7 +187,8 @@ class ChatRetriever:
     # -- masks -------------------------------------------------------------------------------------------
     def _about(self, products: Iterable[str]) -> np.ndarray:
         """Articles that apply to any of ``products``: those listing one of them, and general ones."""
-        return self.applicability_.lists_any("products", list(products)) | self.general_
+        about: np.ndarray = self.applicability_.lists_any("products", list(products)) | self.general_
+        return about
 
     def _allowed(self, products: Collection[str], view: Any, personal: bool) -> np.ndarray | None:
         allowed = self._about(products) if products else None
@@ -261,9 +262,8 @@ class ChatRetriever:
             retrieval = ChatRetrieval(passages, None, tracking, query, personal, notice)
         else:
             retrieval = ChatRetrieval((), out, tracking, query, personal, notice)
-        if conversation is not None:
-            state = ConversationState(customer, tracking.products,  # type: ignore[arg-type]
-                                      out.products if out else (), len(chat.texts))
+        if conversation is not None and customer is not None:  # checked above: a customer comes with the id
+            state = ConversationState(customer, tracking.products, out.products if out else (), len(chat.texts))
             self.state_.put(conversation, state)
         return retrieval
 

@@ -62,7 +62,7 @@ class Corpus(Sequence[Article]):
     def __getitem__(self, row: int) -> Article: ...
     @overload
     def __getitem__(self, row: slice) -> tuple[Article, ...]: ...
-    def __getitem__(self, row):  # type: ignore[no-untyped-def]
+    def __getitem__(self, row: int | slice) -> Article | tuple[Article, ...]:
         return self._articles[row]
 
     def __iter__(self) -> Iterator[Article]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from .._io import iter_jsonl
 from ..corpus import Corpus
 from ..errors import InputError, ParameterError
+
+if TYPE_CHECKING:
+    from ..evaluation import Qrels
 
 __all__ = ["BeirDataset", "load_beir", "read_beir_queries"]
 
@@ -18,7 +21,7 @@ __all__ = ["BeirDataset", "load_beir", "read_beir_queries"]
 class BeirDataset:
     corpus: Corpus
     queries: Mapping[str, str]  # query id -> text, only the queries judged in the split
-    qrels: object  # kbrank.evaluation.Qrels
+    qrels: Qrels
     split: str
 
 

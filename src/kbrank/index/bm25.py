@@ -171,7 +171,7 @@ class BM25Index:
 
     def _fitted(self) -> BM25State:
         """The current state (read it once per operation), or `NotFittedError`."""
-        state = self.__dict__.get("state_")
+        state: BM25State | None = self.__dict__.get("state_")
         if state is None:
             raise NotFittedError("this BM25Index is not built yet; call build(corpus) or BM25Index.load(path)")
         return state
@@ -201,25 +201,25 @@ class BM25Index:
         return self._fitted().n_docs
 
     # -- incremental updates -----------------------------------------------------------------------
-    def _need_corpus(self) -> BM25State:
+    def _need_corpus(self) -> tuple[BM25State, Corpus]:
         state = self._fitted()
         if state.corpus is None:
             raise NotFittedError("this index was built from tokens without ids; edits need build(corpus)")
-        return state
+        return state, state.corpus
 
     def add(self, articles: Iterable[Article]) -> BM25Index:
         """Append new articles (their ids must be new). Only they are analyzed."""
         new = list(articles)
-        state = self._need_corpus()
-        corpus = state.corpus.with_added(new)
+        state, corpus = self._need_corpus()
+        corpus = corpus.with_added(new)
         self._install(state.counts.appended(self._tokens(new)), corpus)
         return self
 
     def update(self, articles: Iterable[Article]) -> BM25Index:
         """Replace articles by id, keeping their rows. Only they are analyzed."""
         new = list(articles)
-        state = self._need_corpus()
-        corpus = state.corpus.with_replaced(new)
+        state, corpus = self._need_corpus()
+        corpus = corpus.with_replaced(new)
         rows = [corpus.row(a.id) for a in new]
         self._install(state.counts.replaced(rows, self._tokens(new)), corpus)
         return self
@@ -227,9 +227,9 @@ class BM25Index:
     def remove(self, article_ids: Iterable[str]) -> BM25Index:
         """Remove articles by id; later rows move up, exactly as in a rebuilt corpus."""
         ids = list(article_ids)
-        state = self._need_corpus()
-        rows = [state.corpus.row(i) for i in ids]
-        corpus = state.corpus.without(ids)  # raises CorpusError if this would empty the corpus
+        state, corpus = self._need_corpus()
+        rows = [corpus.row(i) for i in ids]
+        corpus = corpus.without(ids)  # raises CorpusError if this would empty the corpus
         self._install(state.counts.deleted(rows), corpus)
         return self
 

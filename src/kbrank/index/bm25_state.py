@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..corpus import Corpus
 from ..errors import IndexFormatError
 from ._arrays import all_finite, row_sums
 from .term_counts import TermCounts
@@ -31,7 +32,7 @@ __all__ = ["BM25State"]
 @dataclass(frozen=True, eq=False)
 class BM25State:
     counts: TermCounts
-    corpus: Any  # kbrank.Corpus, or None for an index built from tokens
+    corpus: Corpus | None  # None for an index built from tokens
     col_ptr: np.ndarray
     row_idx: np.ndarray
     data: np.ndarray
@@ -47,7 +48,7 @@ class BM25State:
         return self.counts.n_docs
 
     @classmethod
-    def assemble(cls, counts: TermCounts, corpus: Any, col_ptr: np.ndarray, row_idx: np.ndarray, data: np.ndarray,
+    def assemble(cls, counts: TermCounts, corpus: Corpus | None, col_ptr: np.ndarray, row_idx: np.ndarray, data: np.ndarray,
                  idf: np.ndarray, base: np.ndarray | None, *, dense_share: int) -> BM25State:
         """The state for these arrays, with the dense rows of terms in more than 1/``dense_share`` articles.
 

@@ -44,7 +44,8 @@ def _length_norm(dl: np.ndarray, avgdl: float, b: float) -> np.ndarray:
     return (1 - b) + (b * dl) / avgdl
 
 
-def okapi(tf, dl, term, df, order, n_docs, avgdl, *, k1: float, b: float, epsilon: float) -> TermWeights:
+def okapi(tf: np.ndarray, dl: np.ndarray, term: np.ndarray, df: np.ndarray, order: np.ndarray, n_docs: int,
+          avgdl: float, *, k1: float, b: float, epsilon: float) -> TermWeights:
     """w = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), idf = ln(N - df + 0.5) - ln(df + 0.5).
 
     A negative idf becomes ``epsilon * mean(idf)``, the mean summed in rank_bm25's order.
@@ -57,7 +58,8 @@ def okapi(tf, dl, term, df, order, n_docs, avgdl, *, k1: float, b: float, epsilo
     return TermWeights(idf=idf, entry=entry, base=None)
 
 
-def bm25l(tf, dl, term, df, order, n_docs, avgdl, *, k1: float, b: float, delta: float) -> TermWeights:
+def bm25l(tf: np.ndarray, dl: np.ndarray, term: np.ndarray, df: np.ndarray, order: np.ndarray, n_docs: int,
+          avgdl: float, *, k1: float, b: float, delta: float) -> TermWeights:
     """ctd = tf / (1 - b + b * dl / avgdl); w = idf * tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta),
     idf = ln(N + 1) - ln(df + 0.5).
 
@@ -70,7 +72,8 @@ def bm25l(tf, dl, term, df, order, n_docs, avgdl, *, k1: float, b: float, delta:
     return TermWeights(idf=idf, entry=entry, base=None)
 
 
-def bm25plus(tf, dl, term, df, order, n_docs, avgdl, *, k1: float, b: float, delta: float) -> TermWeights:
+def bm25plus(tf: np.ndarray, dl: np.ndarray, term: np.ndarray, df: np.ndarray, order: np.ndarray, n_docs: int,
+             avgdl: float, *, k1: float, b: float, delta: float) -> TermWeights:
     """w = idf * (delta + tf * (k1 + 1) / (k1 * (1 - b + b * dl / avgdl) + tf)), idf = ln((N + 1) / df).
     An article without the term gets idf * delta."""
     idf = _logs((n_docs + 1) / df.astype(np.float64))

@@ -157,7 +157,7 @@ class DenseIndex:
 
     def _fitted(self) -> DenseState:
         """The current state (read it once per operation), or `NotFittedError`."""
-        state = self.__dict__.get("state_")
+        state: DenseState | None = self.__dict__.get("state_")
         if state is None:
             raise NotFittedError("this DenseIndex is not built yet; call build(corpus) or DenseIndex.load(path)")
         return state
@@ -281,7 +281,8 @@ class DenseIndex:
         if not isinstance(query, str):
             raise ParameterError("query", "a string", type(query).__name__)
         vectors = self.encoder_.encode_queries([query])
-        return checked_vectors(vectors, 1, state.dim, "encode_queries")[0]
+        vector: np.ndarray = checked_vectors(vectors, 1, state.dim, "encode_queries")[0]
+        return vector
 
     def _query_matrix(self, state: DenseState, query: str | np.ndarray) -> np.ndarray:
         if isinstance(query, str):

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..corpus import Corpus
 from ..errors import IndexFormatError
 from ._arrays import all_finite
 from .passages import Passages, PassageSplitter
@@ -51,7 +52,7 @@ def first_occurrences(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True, eq=False)
 class DenseState:
-    corpus: Any  # kbrank.Corpus
+    corpus: Corpus
     passages: Passages
     faiss_index: Any
     embeddings: np.ndarray | None  # float32 per vector, kept for lossy index types
@@ -63,7 +64,7 @@ class DenseState:
     vector_passages: np.ndarray
 
     @classmethod
-    def assemble(cls, corpus: Any, passages: Passages, faiss_index: Any, embeddings: np.ndarray | None,
+    def assemble(cls, corpus: Corpus, passages: Passages, faiss_index: Any, embeddings: np.ndarray | None,
                  splitter: PassageSplitter, fingerprint: str, vector_rows: np.ndarray,
                  digests: np.ndarray) -> DenseState:
         vector_rows = np.asarray(vector_rows, np.int64)
@@ -95,7 +96,7 @@ class DenseState:
         return np.repeat(scores, lengths), self.vector_passages[offsets + np.arange(int(lengths.sum()))]
 
     @staticmethod
-    def validate_arrays(where: str, corpus: Any, passages: Passages, vector_rows: np.ndarray, digests: np.ndarray,
+    def validate_arrays(where: str, corpus: Corpus, passages: Passages, vector_rows: np.ndarray, digests: np.ndarray,
                         embeddings: np.ndarray | None, *, dim: int) -> None:
         """Refuse arrays that do not fit together (a crafted or damaged index), before faiss or a search sees them.
 

@@ -46,8 +46,8 @@ def split_words(text: str, *, words: int, stride: int) -> list[tuple[int, int]]:
         first += stride
 
 
-def _frozen(values: object, dtype: type) -> np.ndarray:
-    array = np.array(values, dtype=dtype, copy=True)
+def _frozen(values: object, dtype: type[np.generic]) -> np.ndarray:
+    array: np.ndarray = np.array(values, dtype=dtype, copy=True)
     array.setflags(write=False)
     return array
 

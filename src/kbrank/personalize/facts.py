@@ -99,7 +99,8 @@ def _platforms(app: Applicability, active: list[Any], named: set[str]) -> tuple[
 def _mismatch(app: Applicability, kind: str, value: str | None) -> np.ndarray:
     if not value:
         return np.zeros(app.n_articles, bool)
-    return app.restricted(kind) & ~app.lists_any(kind, [value])
+    mismatch: np.ndarray = app.restricted(kind) & ~app.lists_any(kind, [value])
+    return mismatch
 
 
 def _recency(app: Applicability, usage: Iterable[Any], today: dt.date, half_life_days: float) -> np.ndarray:
@@ -114,7 +115,8 @@ def _recency(app: Applicability, usage: Iterable[Any], today: dt.date, half_life
     vector = np.zeros(app.matrices["tags"].shape[1])
     for i, tag in enumerate(app.vocab["tags"]):
         vector[i] = weights.get(tag, 0.0)
-    return np.minimum(app.matrices["tags"] @ vector, 1.0)
+    recency: np.ndarray = np.minimum(app.matrices["tags"] @ vector, 1.0)
+    return recency
 
 
 def no_facts(app: Applicability) -> dict[str, np.ndarray]:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from .._frames import require_pandas
 from ..errors import ParameterError
 from .profiles import CHANNELS, STATUSES, channel_scope, to_utc
+from .purposes import Purpose
 
 __all__ = ["CustomerColumns", "StoredColumns", "UsageQuery", "build_columns", "columnar_scan", "encode", "scan_fields"]
 
@@ -177,7 +178,7 @@ class CustomerColumns:
         return customers, owned
 
 
-def build_columns(stored: StoredColumns, purpose: Any, *, granted: np.ndarray, include_unconsented: bool,
+def build_columns(stored: StoredColumns, purpose: Purpose, *, granted: np.ndarray, include_unconsented: bool,
                   with_usage: bool) -> tuple[CustomerColumns, int]:
     """Mask and encode a store's columns for ``purpose`` (a `Purpose`); ``granted`` says per customer whether
     the purpose's consent holds. Returns the columns and how many unconsented customers they carry."""
@@ -230,7 +231,7 @@ def build_columns(stored: StoredColumns, purpose: Any, *, granted: np.ndarray, i
     return columns, int((~granted[rows]).sum())
 
 
-def scan_fields(purpose: Any, columns: CustomerColumns, *, unconsented: int, with_usage: bool) -> list[str]:
+def scan_fields(purpose: Purpose, columns: CustomerColumns, *, unconsented: int, with_usage: bool) -> list[str]:
     """What the audit record of a columnar scan names: the fields handed out, then the counts."""
     fields = ["owned.product", "owned.version", "owned.platform", "owned.status", "region", "locale", "segment"]
     if "customer" in purpose.allowance:
@@ -242,23 +243,31 @@ def scan_fields(purpose: Any, columns: CustomerColumns, *, unconsented: int, wit
     return fields + [f"#customers={columns.n_customers}", f"#unconsented={unconsented}", f"#rows={columns.n_rows}"]
 
 
-def columnar_scan(store: Any, purpose: Any, *, products: Any, usage: UsageQuery | None, include_unconsented: bool,
-                  usage_since: dt.datetime | None) -> tuple[CustomerColumns, list[str]]:
+class ColumnSource(Protocol):
+    """What a columnar scan needs of a store: `kbrank.privacy.store.ProfileStore.scan_columns`."""
+
+    def scan_columns(self, *, products: Sequence[str] | None = None, scopes: Sequence[str] = (),
+                     usage: UsageQuery | None = None) -> StoredColumns: ...
+
+
+def columnar_scan(store: ColumnSource, purpose: Purpose, *, products: Iterable[str] | None, usage: UsageQuery | None,
+                  include_unconsented: bool, usage_since: dt.datetime | None) -> tuple[CustomerColumns, list[str]]:
     """Carry out `ProfileGateway.scan_columns` for a resolved `Purpose`: (columns, audited fields)."""
     if "owned" not in purpose.allowance:
         raise ParameterError("purpose", "a purpose that hands out owned products", purpose.name)
+    wanted: tuple[str, ...] | None = None
     if products is not None:
         items = (products,) if isinstance(products, str) else tuple(products)
         if not all(isinstance(p, str) and p for p in items):
             raise ParameterError("products", "product ids (non-empty strings), or None for every product", products)
-        products = tuple(sorted(set(items)))
+        wanted = tuple(sorted(set(items)))
     if usage is not None and not isinstance(usage, UsageQuery):
         raise ParameterError("usage", "a UsageQuery or None", usage)
     with_usage = usage is not None and "usage" in purpose.allowance
-    if with_usage and usage_since is not None and (usage.since is None or usage.since < usage_since):  # type: ignore[union-attr]
-        usage = UsageQuery(usage.features, usage.products, usage_since)  # type: ignore[union-attr]
+    if usage is not None and with_usage and usage_since is not None and (usage.since is None or usage.since < usage_since):
+        usage = UsageQuery(usage.features, usage.products, usage_since)
     scopes = (purpose.consent, "usage", *(channel_scope(c) for c in CHANNELS))
-    stored = store.scan_columns(products=products, scopes=scopes, usage=usage if with_usage else None)
+    stored = store.scan_columns(products=wanted, scopes=scopes, usage=usage if with_usage else None)
     columns, unconsented = build_columns(stored, purpose, granted=stored.consents[purpose.consent],
                                          include_unconsented=include_unconsented, with_usage=with_usage)
     return columns, scan_fields(purpose, columns, unconsented=unconsented, with_usage=with_usage)

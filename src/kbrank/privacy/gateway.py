@@ -145,10 +145,11 @@ class ProfileGateway:
                 wanted = DEFAULT_RETENTION
             else:
                 return None if stored == "none" else dt.timedelta(seconds=float(stored))
-        text = "none" if wanted is None else repr(wanted.total_seconds())  # type: ignore[union-attr]
+        horizon = wanted if isinstance(wanted, dt.timedelta) else None  # the constructor checked: timedelta or None
+        text = "none" if horizon is None else repr(horizon.total_seconds())
         if text != stored:
             self._store.set_meta(_RETENTION, text)
-        return wanted  # type: ignore[return-value]
+        return horizon
 
     def __repr__(self) -> str:
         return (f"ProfileGateway(store={self._store!r}, purposes={list(self._purposes)}, "
@@ -263,10 +264,12 @@ class ProfileGateway:
         views: list[ProfileView] = []
         for pseudonym in dict.fromkeys(pseudonyms):
             profile = self._load(pseudonym, with_addresses=spec.contact) if isinstance(pseudonym, str) else None
-            decision = spec.decide(profile) if profile is not None else None
-            if decision is not None and decision.granted:
+            if profile is None:
+                continue
+            decision = spec.decide(profile)
+            if decision.granted:
                 found.append(pseudonym)
-                views.append(build_view(spec, profile, decision, usage_since=usage_since))  # type: ignore[arg-type]
+                views.append(build_view(spec, profile, decision, usage_since=usage_since))
         if views:
             self._audit_views(found, views, "read", who)
         return dict(zip(found, views))
@@ -405,11 +408,11 @@ class ProfileGateway:
             raise ParameterError("granted", "True or False", granted)
         who = self._who(requester)
         pseudonym = self._pseudonymize(customer_id)
-        record = ConsentRecord(scope, granted, self.now())
+        now = self.now()
+        record = ConsentRecord(scope, granted, now)
         self._store.set_consent(pseudonym, record)
         self._cache.discard(pseudonym)
-        self._audit.append([AuditRecord(record.recorded_at, pseudonym, who, "consent", "done",  # type: ignore[arg-type]
-                                        None, (scope,))])
+        self._audit.append([AuditRecord(now, pseudonym, who, "consent", "done", None, (scope,))])
         log.debug("consent %s for %s set to %s by %s", scope, _short(pseudonym), granted, who)
         return record
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import NoReturn
 
 from ..errors import ParameterError
 
@@ -72,7 +73,7 @@ class Pseudonymizer:
     def __repr__(self) -> str:
         return f"Pseudonymizer(key=<secret {self.fingerprint}>)"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a Pseudonymizer holds a secret key and cannot be pickled; pass the key to each process")
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping, overload
 
 from .._dates import parse_date
 from .._io import unencodable_field
@@ -82,6 +82,10 @@ class _Where:
         return ProfileError(problem, source=self.source, line=self.line, field=field, fix=fix, **value)
 
 
+@overload
+def _text(value: Any, where: _Where, field: str, *, optional: Literal[False], personal: bool = False) -> str: ...
+@overload
+def _text(value: Any, where: _Where, field: str, *, optional: bool = True, personal: bool = False) -> str | None: ...
 def _text(value: Any, where: _Where, field: str, *, optional: bool = True, personal: bool = False) -> str | None:
     if value is None and optional:
         return None
@@ -120,7 +124,7 @@ def _timestamp(value: Any, where: _Where, field: str) -> dt.datetime:
                           "write a real date between years 1 and 9999 (in UTC)", value=value) from None
 
 
-def _list(value: Any, where: _Where, field: str) -> list:
+def _list(value: Any, where: _Where, field: str) -> list[object]:
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
@@ -129,7 +133,7 @@ def _list(value: Any, where: _Where, field: str) -> list:
                       value=value)
 
 
-def _check_keys(item: Mapping, allowed: tuple[str, ...], where: _Where, prefix: str) -> None:
+def _check_keys(item: Mapping[str, object], allowed: tuple[str, ...], where: _Where, prefix: str) -> None:
     for key in item:
         if key in allowed:
             continue
@@ -145,7 +149,7 @@ def _version(value: Any, where: _Where, field: str, strict: bool) -> str | None:
     default (firmware strings such as ``FW_2.3.1`` are compared by their number), PEP 440 with ``strict``."""
     if value is None:
         return None
-    text = _text(value, where, field)
+    text = _text(value, where, field, optional=False)
     if strict:
         parse_version(text, strict=True, source=where.source, line=where.line, field=field)
     elif parse_version(text) is None:
@@ -155,7 +159,7 @@ def _version(value: Any, where: _Where, field: str, strict: bool) -> str | None:
     return text
 
 
-def _owned(items: list, where: _Where, strict: bool) -> tuple[OwnedProduct, ...]:
+def _owned(items: list[object], where: _Where, strict: bool) -> tuple[OwnedProduct, ...]:
     owned = []
     for n, item in enumerate(items):
         at = f"owned[{n}]"
@@ -165,17 +169,17 @@ def _owned(items: list, where: _Where, strict: bool) -> tuple[OwnedProduct, ...]
         product = _text(item.get("product"), where, f"{at}.product", optional=False)
         version = _version(item.get("version"), where, f"{at}.version", strict)
         status = item.get("status", "active")
-        if status not in STATUSES:
+        if not isinstance(status, str) or status not in STATUSES:
             raise where.error("unknown status", f"{at}.status", f"use one of {', '.join(STATUSES)}", value=status)
         owned.append(OwnedProduct(
-            product=product, version=version, status=status,  # type: ignore[arg-type]
+            product=product, version=version, status=status,
             line=_text(item.get("line"), where, f"{at}.line"),
             platform=_text(item.get("platform"), where, f"{at}.platform"),
             registered_at=_date(item.get("registered_at"), where, f"{at}.registered_at")))
     return tuple(owned)
 
 
-def _usage(items: list, where: _Where) -> tuple[UsageEvent, ...]:
+def _usage(items: list[object], where: _Where) -> tuple[UsageEvent, ...]:
     events = []
     for n, item in enumerate(items):
         at = f"usage[{n}]"
@@ -192,8 +196,8 @@ def _usage(items: list, where: _Where) -> tuple[UsageEvent, ...]:
         if "timestamp" not in item:
             raise where.error("missing timestamp", f"{at}.timestamp", "give every usage event a 'timestamp'")
         events.append(UsageEvent(
-            product=_text(item.get("product"), where, f"{at}.product", optional=False),  # type: ignore[arg-type]
-            feature=_text(item.get("feature"), where, f"{at}.feature", optional=False),  # type: ignore[arg-type]
+            product=_text(item.get("product"), where, f"{at}.product", optional=False),
+            feature=_text(item.get("feature"), where, f"{at}.feature", optional=False),
             timestamp=_timestamp(item["timestamp"], where, f"{at}.timestamp"),
             region=_text(item.get("region"), where, f"{at}.region"), count=count))
     return tuple(events)
@@ -214,13 +218,13 @@ def _addresses(value: Any, where: _Where) -> dict[str, str]:
             raise where.error(f"unknown contact channel{hint}", at, f"use one of {', '.join(CHANNELS)}")
         if address is None:
             continue
-        text = _text(address, where, at, personal=True)
+        text = _text(address, where, at, optional=False, personal=True)
         pattern = {"email": _EMAIL, "sms": _PHONE}.get(channel)
-        if pattern is not None and not pattern.match(text.strip()):  # type: ignore[union-attr]
+        if pattern is not None and not pattern.match(text.strip()):
             example = "name@example.com" if channel == "email" else "+447700900123"
             raise where.error(f"not a valid {channel} address", at, f"write it like {example!r}",
                               value=Masked(address))
-        addresses[channel] = text.strip()  # type: ignore[union-attr]
+        addresses[channel] = text.strip()
     return addresses
 
 
@@ -296,7 +300,7 @@ def profile_from_record(record: Any, *, pseudonymize: Callable[[str], str], sour
             raise where.error("missing customer id", "customer_id", "give every customer a non-empty 'customer_id'")
         text = _text(raw, where, "customer_id", optional=False, personal=True)
         try:
-            pseudonym = pseudonymize(text)  # type: ignore[arg-type]
+            pseudonym = pseudonymize(text)
         except ParameterError:
             raise where.error("cannot pseudonymize this id", "customer_id", "use a non-empty string id",
                               value=Masked(raw)) from None

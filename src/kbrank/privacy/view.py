@@ -98,7 +98,7 @@ class ProfileView:
             out[name] = dict(value) if name == "addresses" else value
         return out
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[str, bool, str | None, tuple[tuple[str, object], ...]]:
         items = tuple((k, tuple(sorted(v.items())) if k == "addresses" else v) for k, v in self.to_dict().items())
         return (self.purpose, self.personalized, self.reason, items)
 

@@ -14,7 +14,7 @@ versions compare by their number, and an unknown version never matches a range.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Collection
 
 from ..applicability import VersionRange, parse_range
 from ..errors import ParameterError
@@ -40,14 +40,14 @@ def _values(name: str, value: Any) -> tuple[str, ...] | None:
 class Where:
     """Which profiles a scan wants; see the module docstring."""
 
-    product: str | Iterable[str] | None = None
+    product: str | Collection[str] | None = None
     version: str | None = None
-    status: str | Iterable[str] | None = None
-    platform: str | Iterable[str] | None = None
-    region: str | Iterable[str] | None = None
-    locale: str | Iterable[str] | None = None
-    segment: str | Iterable[str] | None = None
-    feature: str | Iterable[str] | None = None
+    status: str | Collection[str] | None = None
+    platform: str | Collection[str] | None = None
+    region: str | Collection[str] | None = None
+    locale: str | Collection[str] | None = None
+    segment: str | Collection[str] | None = None
+    feature: str | Collection[str] | None = None
     _range: VersionRange | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

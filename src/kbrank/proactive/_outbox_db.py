@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import sqlite3
 from pathlib import Path
+from typing import overload
 
 from .._sqlite import SQLiteDatabase, to_micros
 from .._sqlite import from_micros as _from_micros
@@ -114,6 +115,12 @@ CREATE TABLE outbox_unsubscribes (
 """
 
 
+@overload
+def from_micros(micros: int) -> dt.datetime: ...
+@overload
+def from_micros(micros: None) -> None: ...
+@overload
+def from_micros(micros: int | None) -> dt.datetime | None: ...
 def from_micros(micros: int | None) -> dt.datetime | None:
     """`kbrank._sqlite.from_micros`, with ``None`` for a time not set yet."""
     return None if micros is None else _from_micros(micros)

@@ -169,7 +169,7 @@ class Audience:
     def explain(self, customer: str) -> AffectedCustomer:
         """The entry of one pseudonym; `ParameterError` if they are not in the audience."""
         key = customer.encode("ascii") if isinstance(customer, str) and customer.isascii() else None
-        rows = np.flatnonzero(self.customers == key) if key else ()
+        rows = np.flatnonzero(self.customers == key) if key else np.zeros(0, np.intp)
         if not len(rows):
             raise ParameterError("customer", "the pseudonym of a customer in this audience", str(customer)[:12] + "...")
         return self[int(rows[0])]
@@ -257,12 +257,11 @@ def select_from_columns(issue: KnownIssue, columns: CustomerColumns, *, policy: 
                        columns.locale[keep], columns.segment[keep], *picked.values()]).astype(np.int64)
     combos, which = _distinct_columns(fields)
     texts = np.empty(combos.shape[1], dtype=object)
-    name = _names
     for j, combo in enumerate(combos.T.tolist()):
-        texts[j] = clause(issue, columns.products[combo[0]], name(columns.versions, combo[1]),
+        texts[j] = clause(issue, columns.products[combo[0]], _names(columns.versions, combo[1]),
                           dict(zip(outcome, (_CODES[c] for c in combo[6:]))),
-                          platform=name(columns.platforms, combo[2]), region=name(columns.regions, combo[3]),
-                          locale=name(columns.locales, combo[4]), segment=name(columns.segments, combo[5]))
+                          platform=_names(columns.platforms, combo[2]), region=_names(columns.regions, combo[3]),
+                          locale=_names(columns.locales, combo[4]), segment=_names(columns.segments, combo[5]))
     channel_names = np.asarray([*CHANNELS, "none"], dtype=object)
     bits = columns.channels[keep]
     fallback = np.where(bits & 1, 0, np.where(bits & 2, 1, np.where(bits & 4, 2, len(CHANNELS))))
@@ -299,7 +298,8 @@ def _names(vocab: tuple[str, ...], code: int) -> str | None:
 
 def _lookup(vocab: tuple[str, ...], codes: np.ndarray) -> np.ndarray:
     """Strings for codes (``None`` for -1), as an object array sharing one str object per value."""
-    return np.asarray([*vocab, None], dtype=object)[codes]
+    strings: np.ndarray = np.asarray([*vocab, None], dtype=object)[codes]
+    return strings
 
 
 def select_affected(issue: KnownIssue, gateway: ProfileGateway, *, policy: ImpactPolicy = DEFAULT_POLICY,

@@ -36,7 +36,7 @@ def _date(value: Any, where: Mapping[str, Any], name: str) -> dt.date | None:
     if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     try:
-        return dt.date.fromisoformat(value) if isinstance(value, str) else None  # type: ignore[return-value]
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         pass
     raise fail("expected an ISO date", where, name, "write dates as 'YYYY-MM-DD'", value=value)

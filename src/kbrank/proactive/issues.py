@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from types import EllipsisType, MappingProxyType
 from typing import Any, Mapping
 
 from ..applicability import Scope, parse_version
@@ -217,15 +217,15 @@ class KnownIssue:
         """The position of ``impact`` in `IMPACTS` (0 = cosmetic)."""
         return IMPACTS.index(self.impact)
 
-    def with_status(self, status: str, *, at: dt.datetime | None = None, eta: dt.date | None | object = ...,
+    def with_status(self, status: str, *, at: dt.datetime | None = None, eta: dt.date | None | EllipsisType = ...,
                     note: str = "") -> "KnownIssue":
         """A new issue moved to ``status`` (validated against `TRANSITIONS`), the change added to its history.
 
         ``eta`` defaults to the current ETA while the fix is pending and to ``None`` once fixed or closed.
         """
-        if eta is ...:
+        if isinstance(eta, EllipsisType):
             eta = None if status in ("fixed", "closed") else self.eta
-        step = StatusChange(status, at=at, eta=eta, note=note)  # type: ignore[arg-type]
+        step = StatusChange(status, at=at, eta=eta, note=note)
         check_transition(self.status, status, same_ok=step.eta != self.eta, where={}, field="status")
         return replace(self, status=status, eta=step.eta, history=(*self.history, step))
 

@@ -234,9 +234,9 @@ class Outbox:
             cur.executemany("INSERT INTO outbox_attempts (message_id, number, worker, started_us, outcome) "
                             "VALUES (?, ?, ?, ?, 'started')", [(row[0], row[11], worker, now) for row in leased])
         until_at = from_micros(until)
-        return [Lease(row[0], PlannedMessage(*row[1:10], bool(row[10])), row[11], worker, from_micros(row[12]),
-                      until_at)  # type: ignore[arg-type]
-                for row in leased]
+        return [Lease(row_id, PlannedMessage(key, issue, update, who, channel, locale, kind, subject, body, bool(html)),
+                      attempt, worker, from_micros(first), until_at)
+                for row_id, key, issue, update, who, channel, locale, kind, subject, body, html, attempt, first in leased]
 
     def renew(self, leases: Iterable[Lease], *, lease_for: dt.timedelta) -> list[Lease]:
         """Extend leases still held; returns the renewed ones (a lease taken over by another worker is not)."""
@@ -280,12 +280,14 @@ class Outbox:
         with self._db.read() as cur:
             row = cur.execute("SELECT min(next_us) FROM outbox_messages WHERE state IN ('pending', 'failed', "
                               "'leased')").fetchone()
-        return from_micros(row[0])
+        due: int | None = row[0]
+        return from_micros(due)
 
     # -- reports ---------------------------------------------------------------------------------------------
     def counts(self, issue: str | None = None) -> Mapping[str, int]:
         """How many messages are in each state (every state listed), for one issue or all."""
-        sql, args = "SELECT state, count(*) FROM outbox_messages", ()
+        sql = "SELECT state, count(*) FROM outbox_messages"
+        args: tuple[str, ...] = ()
         if issue is not None:
             sql, args = sql + " WHERE issue = ?", (issue,)
         with self._db.read() as cur:
@@ -314,7 +316,7 @@ class Outbox:
             rows = cur.execute("SELECT a.number, a.worker, a.started_us, a.ended_us, a.outcome, a.error FROM "
                                "outbox_attempts a JOIN outbox_messages m ON m.id = a.message_id WHERE m.key = ? "
                                "ORDER BY a.id", (key,)).fetchall()
-        return tuple(Attempt(n, worker, from_micros(start), from_micros(end), outcome, error)  # type: ignore[arg-type]
+        return tuple(Attempt(n, worker, from_micros(start), from_micros(end), outcome, error)
                      for n, worker, start, end, outcome, error in rows)
 
     # -- stewardship -----------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ customer: the same customers, clauses, decisions and channels as `select_affecte
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import MissingDependencyError, ParameterError
 from .impact import DEFAULT_POLICY, ImpactPolicy
@@ -112,7 +112,7 @@ def _usage_outcome(F: Any, issue: KnownIssue, customers: Any, usage: Any, now: d
         F.col("_used") >= condition.min_events, "in").otherwise("out")).drop("_used")
 
 
-def _small_frame(spark: Any, rows: list[tuple], names: list[str], types: list[str]) -> Any:
+def _small_frame(spark: Any, rows: Sequence[tuple[object, ...]], names: list[str], types: list[str]) -> Any:
     schema = ", ".join(f"{n} {t}" for n, t in zip(names, types))
     return spark.createDataFrame(rows, schema)
 

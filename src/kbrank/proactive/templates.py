@@ -37,10 +37,14 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import MissingDependencyError, ParameterError, TemplateError
 from .records import MESSAGE_CHANNELS
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["Templates", "Rendered", "DEFAULT_LOCALE", "CHANNEL_FILES"]
 
@@ -73,13 +77,13 @@ class Templates:
         self.default_locale = default_locale
         self.sender_name = sender_name
         self.article_url = article_url
-        self._env: Any = None
+        self._env: SandboxedEnvironment | None = None
         self._resolved: dict[tuple[str | None, str], str] = {}
 
     def __repr__(self) -> str:
         return f"Templates(directory={self.directory!r}, default_locale={self.default_locale!r})"
 
-    def _environment(self) -> Any:
+    def _environment(self) -> SandboxedEnvironment:
         if self._env is not None:
             return self._env
         try:
@@ -92,10 +96,10 @@ class Templates:
                                 fix="pass a folder holding one subfolder per locale (en/, de/, ...)")
         if not isinstance(self.default_locale, str) or not _LOCALE.match(self.default_locale):
             raise ParameterError("default_locale", "a locale tag such as 'en' or 'de-DE'", self.default_locale)
-        loaders = [jinja2.PackageLoader("kbrank.proactive", "templates")]
+        loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("kbrank.proactive", "templates")]
         if self.directory is not None:
             loaders.insert(0, jinja2.FileSystemLoader(str(self.directory)))
-        self._env = SandboxedEnvironment(loader=_macros_loader(jinja2, jinja2.ChoiceLoader(loaders)),
+        self._env = SandboxedEnvironment(loader=_macros_loader(jinja2.ChoiceLoader(loaders)),
                                          autoescape=jinja2.select_autoescape(enabled_extensions=("html",),
                                                                              default_for_string=False),
                                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -154,12 +158,15 @@ class Templates:
                                 fix="templates may only format the documented variables") from None
 
 
-def _macros_loader(jinja2: Any, base: Any) -> Any:
+def _macros_loader(base: jinja2.BaseLoader) -> jinja2.BaseLoader:
     """``<locale>/macros.html`` is ``<locale>/macros.txt`` unless it exists: the same sentences, compiled with
     autoescaping for the HTML templates."""
+    import jinja2
 
     class MacrosLoader(jinja2.BaseLoader):
-        def get_source(self, environment: Any, template: str) -> Any:
+        def get_source(
+            self, environment: jinja2.Environment, template: str
+        ) -> tuple[str, str | None, Callable[[], bool] | None]:
             try:
                 return base.get_source(environment, template)
             except jinja2.TemplateNotFound:

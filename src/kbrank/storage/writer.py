@@ -139,9 +139,11 @@ class IndexWriter:
         check_target(self.path, force=force)
         try:
             self._create_directory()
-            self._lock = WriterLock(self.path, timeout=lock_timeout)
-            weakref.finalize(self, self._lock.release)
-            self._journal = Journal(self._lock.fd)  # type: ignore[arg-type]
+            lock = self._lock = WriterLock(self.path, timeout=lock_timeout)
+            weakref.finalize(self, lock.release)
+            if lock.fd is None:  # pragma: no cover - a new lock holds its journal open until released
+                raise RuntimeError("the writer lock was released while it was being taken")
+            self._journal = Journal(lock.fd)
             self._owned = check_target(self.path, force=force)  # again, under the lock
             self._recover()
         except BaseException as exc:
@@ -232,6 +234,8 @@ class IndexWriter:
         self._check_open()
         if name in self._files:
             raise ValueError(f"file {name!r} added twice")
+        if (stream is None) == (to_path is None):
+            raise ValueError("pass exactly one of stream and to_path")
         fd, temp = self._new_temp(name)
         temp_path = self.path / temp
         try:
@@ -240,9 +244,9 @@ class IndexWriter:
                     stream(handle)
                     handle.flush()
                     os.fsync(handle.fileno())
-            else:
+            elif to_path is not None:
                 os.close(fd)
-                to_path(temp_path)  # type: ignore[misc]
+                to_path(temp_path)
                 with open(temp_path, "rb+") as handle:
                     os.fsync(handle.fileno())
             digest = sha256_file(temp_path)

@@ -171,13 +171,13 @@ class LearnedReranker:
         rng = np.random.default_rng(self.seed)
         firsts, seconds, weights, used = [], [], [], 0
         for example in examples:
-            logged = by_query.get(example.query_id)
-            if not logged:
+            query_sessions = by_query.get(example.query_id)
+            if not query_sessions:
                 continue
             index = {a: i for i, a in enumerate(example.article_ids)}
             n = len(example.article_ids)
             pair_weight = np.zeros((n, n))
-            for session in logged:
+            for session in query_sessions:
                 weight = self._click_weights(session)
                 clicked = np.zeros(n, bool)
                 for article, is_clicked in zip(session.shown, session.clicked):
@@ -189,7 +189,7 @@ class LearnedReranker:
                 for article, w in zip(session.shown, weight.tolist()):
                     if w > 0 and article in index:
                         pair_weight[index[article], negatives] += w / negatives.size
-            pair_weight /= len(logged)
+            pair_weight /= len(query_sessions)
             better, worse = np.nonzero(pair_weight)
             if better.size == 0:
                 continue
@@ -230,8 +230,8 @@ class LearnedReranker:
         keep = np.sort(rng.choice(better.size, self.max_pairs_per_query, replace=False))
         return better[keep], worse[keep], better.size / keep.size
 
-    def _fit_pairs(self, examples: Sequence[QueryExamples], firsts: list, seconds: list, weights: list,
-                   popularity: Mapping[str, np.ndarray] | None) -> None:
+    def _fit_pairs(self, examples: Sequence[QueryExamples], firsts: list[tuple[QueryExamples, np.ndarray]],
+                   seconds: list[np.ndarray], weights: list[np.ndarray], popularity: Mapping[str, np.ndarray] | None) -> None:
         from sklearn.linear_model import LogisticRegression
 
         def matrix(example: QueryExamples) -> np.ndarray:
@@ -272,7 +272,8 @@ class LearnedReranker:
         if features.ndim != 2 or features.shape[1] != len(self.feature_names_):
             raise ParameterError("features", f"a 2-d array with {len(self.feature_names_)} columns "
                                  f"({', '.join(self.feature_names_[:3])}, ...)", features.shape)
-        return ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        scores: np.ndarray = ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        return scores
 
     def effective_weights(self) -> tuple[np.ndarray, float]:
         """``(w, b)`` with ``decision_function(x) == x @ w + b`` (standardization folded in)."""

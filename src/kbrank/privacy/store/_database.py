@@ -148,7 +148,7 @@ class Database(SQLiteDatabase):
     def generation(self) -> int:
         """Changes whenever this connection or any other one commits a change."""
         with self._lock:
-            data_version = self.connection.execute("PRAGMA data_version").fetchone()[0]
+            data_version = int(self.connection.execute("PRAGMA data_version").fetchone()[0])
             return (data_version << 32) + self._writes
 
     def compact(self, *, checkpoint_wait: float = 0.25) -> bool:

@@ -151,7 +151,7 @@ class SQLiteProfileStore:
             return None
         with self._db.read() as cur:
             if where.product is not None:
-                products = tuple(where.product)  # type: ignore[arg-type]
+                products = tuple(where.product)
                 pairs = cur.execute(f"SELECT DISTINCT product, version FROM owned_products "
                                     f"WHERE product IN ({_placeholders(len(products))})", products).fetchall()
                 versions = tuple(sorted({v for _, v in pairs if where.version_matches(v)}))
@@ -161,19 +161,19 @@ class SQLiteProfileStore:
                        f"({_placeholders(len(products))}) AND version IN ({_placeholders(len(versions))})")
                 args: tuple[Any, ...] = products + versions
                 if where.status is not None:
-                    statuses = tuple(where.status)  # type: ignore[arg-type]
+                    statuses = tuple(where.status)
                     sql += f" AND status IN ({_placeholders(len(statuses))})"
                     args += statuses
                 return sorted(row[0] for row in cur.execute(sql, args))
             if where.region is not None:
-                regions = tuple(where.region)  # type: ignore[arg-type]
+                regions = tuple(where.region)
                 return sorted(row[0] for row in cur.execute(
                     f"SELECT pseudonym FROM profiles WHERE region IN ({_placeholders(len(regions))})", regions))
         return None
 
     def __len__(self) -> int:
         with self._db.read() as cur:
-            return cur.execute("SELECT count(*) FROM profiles").fetchone()[0]
+            return int(cur.execute("SELECT count(*) FROM profiles").fetchone()[0])
 
     def generation(self) -> int:
         return self._db.generation()

@@ -56,7 +56,7 @@ class SQLiteAuditLog:
 
     def __len__(self) -> int:
         with self._db.read() as cur:
-            return cur.execute("SELECT count(*) FROM audit").fetchone()[0]
+            return int(cur.execute("SELECT count(*) FROM audit").fetchone()[0])
 
     def compact(self) -> bool:
         return self._db.compact()
