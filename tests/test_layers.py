@@ -27,6 +27,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("privacy",),
     ("personalize",),
     ("results",),
+    ("_searcher_checks",),
+    ("_searcher_io",),
     ("searcher",),
     ("chat", "proactive"),
     ("datasets",),

@@ -15,90 +15,34 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from ._params import clone
+from ._searcher_checks import (
+    MAX_QUERY_CHARS,
+    MAX_QUERY_TERMS,
+    MODES,
+    SEARCH_PURPOSES,
+    check_mode,
+    check_profile,
+    check_query,
+)
+from ._searcher_io import SETTINGS, SearcherState, check_fusion, read_indexes, read_settings, write_searcher
 from .candidates import Candidates, SourceScores, check_k
 from .corpus import Corpus
-from .errors import IndexFormatError, NotFittedError, ParameterError, suggestion
+from .errors import IndexFormatError, NotFittedError, ParameterError
 from .results import HiddenResult, Result, Results, SourceHit
 from .retrieval.fusion import DEFAULT_FUSION
 from .retrieval.hybrid import DEFAULT_DEPTH
 
-__all__ = ["Searcher", "SearcherState", "MODES", "SEARCH_PURPOSES", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS"]
+__all__ = ["Searcher", "SearcherState", "MODES", "SEARCH_PURPOSES", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS",
+           "check_profile"]
 
-MODES = ("bm25", "dense", "hybrid")
-#: Queries longer than this are refused (a pasted log of a few pages still fits).
-MAX_QUERY_CHARS = 8192
-#: Queries with more distinct analyzed terms than this are refused (each term is a posting list to sum).
-MAX_QUERY_TERMS = 512
-#: The purposes of the views `Searcher.search` personalizes with (``chat`` views come from the chat retriever).
-SEARCH_PURPOSES = ("personalization", "chat")
 Progress = Callable[[str, int, int], None]
-
-
-def _check_mode(mode: object) -> str:
-    if mode not in MODES:
-        raise ParameterError("mode", f"one of {MODES}", mode, hint=suggestion(mode, MODES))
-    return str(mode)
-
-
-def check_profile(profile: Any, purposes: tuple[str, ...] = SEARCH_PURPOSES) -> None:
-    """Refuse anything but a `ProfileView` read for one of ``purposes`` (or ``None``), saying how to get one."""
-    from .privacy import ProfileView
-
-    if profile is None:
-        return
-    if not isinstance(profile, ProfileView):
-        raise TypeError(
-            f"profile must be a kbrank.ProfileView or None, not {type(profile).__name__}. Get a view through the "
-            f"privacy gate, gateway.read(customer_id, 'personalization', degrade=True), or in a notebook build one "
-            f"with ProfileView.of('personalization', owned=..., region=...)")
-    if profile.purpose not in purposes:
-        raise ParameterError("profile", f"a view read for {' or '.join(map(repr, purposes))}",
-                             f"a view read for {profile.purpose!r}",
-                             hint="read the profile again for that purpose: each purpose hands out only what it needs, "
-                                  "and a view for another purpose must not rank search results")
-
-
-@dataclass(frozen=True, eq=False)
-class SearcherState:
-    """One consistent snapshot of a built searcher: a search reads it once, an edit replaces it whole."""
-
-    corpus: Corpus
-    bm25: Any  # BM25Index or None
-    dense: Any  # DenseIndex or None
-    personalizer: Any  # a fitted Personalizer
-
-
-@functools.cache
-def _saved_settings() -> type:
-    """The schema of the manifest's ``"searcher"`` component (built on first use: pydantic loads lazily)."""
-    from .storage import Section
-
-    class SavedSettings(Section):
-        mode: str
-        fusion: str = DEFAULT_FUSION
-        fusion_params: dict[str, float | str | bool | None | dict[str, float]] = {}
-        depth: int = DEFAULT_DEPTH
-        rerank_depth: int = 100
-        max_query_chars: int = MAX_QUERY_CHARS
-        max_query_terms: int = MAX_QUERY_TERMS
-
-    return SavedSettings
-
-
-def _check_fusion(method: str, params: Mapping[str, Any] | None) -> None:
-    """Run the fusion method once on empty runs, so its own checks judge ``params`` now, not at the first search."""
-    from .retrieval.fusion import fuse
-
-    fuse({"bm25": Candidates.empty(), "dense": Candidates.empty()}, 1, method=method, **dict(params or {}))
 
 
 class Searcher:
@@ -129,7 +73,7 @@ class Searcher:
         self.max_query_terms = max_query_terms
 
     def _check_params(self) -> None:
-        _check_mode(self.mode)
+        check_mode(self.mode)
         from .retrieval.fusion import FUSION
 
         if self.fusion not in FUSION:
@@ -241,30 +185,16 @@ class Searcher:
         return tuple(m for m in MODES if (m == "hybrid" and all(have.values())) or have.get(m, False))
 
     def _mode(self, mode: str | None, state: SearcherState) -> str:
-        mode = _check_mode(self.mode if mode is None else mode)
+        mode = check_mode(self.mode if mode is None else mode)
         if mode not in self._available(state):
             raise ParameterError("mode", f"one this searcher was built for {self._available(state)}", mode,
                                  hint="rebuild with that mode (kbrank index --mode ...)")
         return mode
 
     def _query(self, query: object, state: SearcherState) -> str:
-        """The query, checked: a string within the limits (an empty one is allowed and finds nothing)."""
-        from .errors import InputError
-
-        if not isinstance(query, str):
-            raise ParameterError("query", "a string", type(query).__name__)
-        if len(query) > self.max_query_chars:
-            raise InputError(f"the query is longer than {self.max_query_chars} characters", field="query",
-                             value=f"{len(query)} characters",
-                             fix="shorten it, or raise the limit with Searcher(max_query_chars=...)")
-        if len(query) > self.max_query_terms:  # only then can it hold too many terms
-            analyzer = state.bm25.analyzer_ if state.bm25 is not None else state.personalizer.analyzer_
-            terms = len(set(analyzer(query)))
-            if terms > self.max_query_terms:
-                raise InputError(f"the query has more than {self.max_query_terms} distinct terms", field="query",
-                                 value=f"{terms} terms",
-                                 fix="shorten it, or raise the limit with Searcher(max_query_terms=...)")
-        return query
+        """The query, checked (see `kbrank._searcher_checks.check_query`)."""
+        analyzer = state.bm25.analyzer_ if state.bm25 is not None else state.personalizer.analyzer_
+        return check_query(query, analyzer, max_chars=self.max_query_chars, max_terms=self.max_query_terms)
 
     # -- searching ---------------------------------------------------------------------------------
     def query_vector(self, query: str, mode: str | None = None) -> np.ndarray | None:
@@ -388,27 +318,12 @@ class Searcher:
         ``path`` must be new, empty or an index directory kbrank wrote; ``force=True`` also allows another
         non-empty directory (kbrank never deletes or overwrites files it did not write; see `kbrank.storage`)."""
         state = self._state()
-        from .corpus.io import write_corpus
-        from .index.bm25_persistence import write_bm25
-        from .personalize.persistence import write_personalizer
         from .storage import IndexWriter
 
+        settings = {name: getattr(self, name) for name in SETTINGS}
+        settings["fusion_params"] = dict(self.fusion_params or {})
         with IndexWriter(path, force=force) as writer:
-            write_corpus(writer, state.corpus)
-            if state.bm25 is not None:
-                write_bm25(writer, state.bm25.state_, params=state.bm25.get_params(),
-                           analyzer=state.bm25.analyzer_.to_config())
-            if state.dense is not None:
-                from .index.dense_persistence import write_dense
-
-                write_dense(writer, state.dense.state_, params=state.dense.get_params(),
-                            encoder=state.dense.encoder_)
-            write_personalizer(writer, state.personalizer)
-            writer.components["searcher"] = {"mode": self.mode, "fusion": self.fusion,
-                                             "fusion_params": dict(self.fusion_params or {}), "depth": self.depth,
-                                             "rerank_depth": self.rerank_depth,
-                                             "max_query_chars": self.max_query_chars,
-                                             "max_query_terms": self.max_query_terms}
+            write_searcher(writer, state, settings)
             writer.commit()
 
     @classmethod
@@ -417,38 +332,18 @@ class Searcher:
         """Load a directory written by `save` (checksums, the manifest's schema and array bounds verified).
         ``personalizer`` replaces the saved personalizer settings; ``encoder`` is the dense encoder when it is
         not the default model. A save running meanwhile does not disturb the load (see `kbrank.storage`)."""
-        from .corpus.io import read_corpus
-        from .index import BM25Index
-        from .personalize.persistence import read_personalizer
         from .storage import IndexReader
 
         with IndexReader(path) as reader:
-            config = reader.components.get("searcher")
-            if not isinstance(config, Mapping) or "mode" not in config:
-                raise IndexFormatError("the directory holds no searcher (manifest component 'searcher')",
-                                       path=str(path),
-                                       fix="build it with `kbrank index` or Searcher(...).build(corpus).save(path)")
-            config = reader.section(_saved_settings(), "searcher")
-            searcher = cls(mode=config.mode, fusion=config.fusion, fusion_params=config.fusion_params,
-                           depth=config.depth, rerank_depth=config.rerank_depth, personalizer=personalizer,
-                           max_query_chars=config.max_query_chars, max_query_terms=config.max_query_terms)
+            searcher = cls(**read_settings(reader, path), personalizer=personalizer)
             try:
                 searcher._check_params()
-                _check_fusion(searcher.fusion, searcher.fusion_params)
+                check_fusion(searcher.fusion, searcher.fusion_params)
             except (ParameterError, TypeError) as exc:
                 raise IndexFormatError(f"invalid searcher settings ({exc})", path=str(path),
                                        fix="rebuild the index") from None
-            corpus = read_corpus(reader)
-            bm25 = BM25Index.read(reader, corpus=corpus, mmap=mmap) if "bm25" in reader.components else None
-            dense = None
-            if "dense" in reader.components:
-                from .index import DenseIndex
-
-                dense = DenseIndex.read(reader, corpus=corpus, encoder=encoder, mmap=mmap)
-            if (bm25 is None and searcher.mode != "dense") or (dense is None and searcher.mode != "bm25"):
-                raise IndexFormatError(f"the {searcher.mode} searcher lacks an index it needs", path=str(path),
-                                       fix="rebuild the index")
-            saved = read_personalizer(reader) if personalizer is None else None
+            corpus, bm25, dense, saved = read_indexes(reader, path, mode=searcher.mode, encoder=encoder, mmap=mmap,
+                                                      personalizer=personalizer is None)
         searcher._install(corpus, bm25, dense, personalizer if personalizer is not None else saved)
         return searcher
 
