@@ -6,8 +6,8 @@ EmbeddingCache) -> faiss index (ids = passage rows) -> passage hits -> best pass
 Row-aligned arrays carry everything: ``passages_.article_rows[p]`` is passage ``p``'s article row and
 ``passages_.starts[p]:passages_.ends[p]`` its span of ``article.text``. Each distinct passage text is
 encoded once and stored once in faiss, so passages with the same text score exactly alike on any CPU
-(`kbrank.index.dense_state`). Filters are applied inside faiss before the top-k (see `dense_faiss`). Ties
-are broken by row.
+(`kbrank.index.dense_state`). Filters are applied inside faiss before the top-k (see `dense_faiss`); the
+ranking of a state is `kbrank.index.dense_search`. Ties are broken by row.
 
 Edits (`add`, `update`, `remove`) encode only passage texts the index does not hold yet (every unchanged
 vector is reused, wherever its passage moved), then rebuild the faiss structure in the new row order, which
@@ -28,23 +28,13 @@ from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
 from ..errors import NotFittedError, ParameterError, suggestion
 from . import dense_faiss
+from .dense_search import top_articles, top_passages
 from .dense_state import DenseState, first_occurrences, text_digests
 from .embedding_cache import Progress, encode_documents
 from .encoders import Encoder, SentenceTransformerEncoder, checked_vectors
 from .passages import PassageHits, Passages, PassageSplitter
 
 __all__ = ["DenseIndex"]
-
-
-
-def _first_of_each(values: np.ndarray) -> np.ndarray:
-    """Positions of the first occurrence of each distinct value (a dict beats `np.unique` on short lists)."""
-    if values.shape[0] > 512:
-        return np.sort(np.unique(values, return_index=True)[1])
-    first: dict[int, int] = {}
-    for position, value in enumerate(values.tolist()):
-        first.setdefault(value, position)
-    return np.fromiter(first.values(), dtype=np.int64, count=len(first))
 
 
 class DenseIndex:
@@ -293,46 +283,6 @@ class DenseIndex:
                                  f"an array of shape {vector.shape}")
         return checked_vectors(vector[None, :], 1, state.dim, "encode_query")
 
-    @staticmethod
-    def _allowed(state: DenseState, mask: np.ndarray | None) -> tuple[np.ndarray | None, int, int, int]:
-        """(vector mask or None, allowed articles, allowed passages, allowed vectors)."""
-        n = len(state.corpus)
-        if mask is None:
-            return None, n, len(state.passages), state.n_vectors
-        mask = np.asarray(mask)
-        if mask.dtype != np.bool_ or mask.shape != (n,):
-            raise ParameterError("mask", f"a boolean array of shape ({n},)", f"{mask.dtype} array of shape {mask.shape}")
-        passages = mask[state.passages.article_rows]
-        n_passages = int(passages.sum())
-        if n_passages == passages.shape[0]:
-            return None, n, n_passages, state.n_vectors  # nothing excluded: no selector needed
-        if not state.shared:
-            return passages, int(mask.sum()), n_passages, n_passages
-        vectors = np.zeros(state.n_vectors, bool)
-        vectors[state.vector_rows[passages]] = True
-        return vectors, int(mask.sum()), n_passages, int(vectors.sum())
-
-    def _ranked(self, state: DenseState, query: str | np.ndarray, mask: np.ndarray | None, depth: int,
-                satisfied: dense_faiss.Satisfied) -> tuple[np.ndarray, np.ndarray, float | None, int, int]:
-        """Ranked allowed passages (see `dense_faiss.ranked_passages`), plus the allowed article and passage
-        counts."""
-        allowed, n_articles, n_passages, n_vectors = self._allowed(state, mask)
-        expand = None
-        if state.shared:
-            keep = None if mask is None else np.asarray(mask)[state.passages.article_rows]
-
-            def expand(scores: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                scores, ids = state.expand(scores, vectors)
-                return (scores, ids) if keep is None else (scores[keep[ids]], ids[keep[ids]])
-
-        if min(n_articles, n_passages) == 0:
-            return np.empty(0), np.empty(0, np.int64), None, n_articles, n_passages
-        q = self._query_matrix(state, query)
-        scores, ids, cutoff = dense_faiss.ranked_passages(state.faiss_index, self.index_type, q, allowed, n_vectors,
-                                                          depth=depth, ef_search=self.ef_search, satisfied=satisfied,
-                                                          expand=expand)
-        return scores, ids, cutoff, n_articles, n_passages
-
     def search(self, query: str | np.ndarray, k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """The best ``k`` articles, each scored by its best passage (cosine); ``mask`` filters before top-k.
 
@@ -343,21 +293,8 @@ class DenseIndex:
         k = check_k(k)
         if k == 0:
             return Candidates.empty()
-        article_of = state.passages.article_rows
-
-        def satisfied(scores: np.ndarray, ids: np.ndarray, cutoff: float | None) -> bool:
-            return _first_of_each(article_of[ids[scores > cutoff]]).size >= k
-
-        scores, ids, cutoff, _, _ = self._ranked(state, query, mask, 4 * k + 16, satisfied)
-        order = np.lexsort((ids, -scores))
-        articles, scores = article_of[ids[order]], scores[order]
-        best = _first_of_each(articles)  # the first occurrence is each article's best passage
-        rows, values = articles[best], scores[best]
-        if cutoff is not None:
-            trusted = values > cutoff
-            rows, values = rows[trusted], values[trusted]
-        pick = np.lexsort((rows, -values))[:k]
-        return Candidates(rows=rows[pick], scores=values[pick])
+        return top_articles(state, lambda: self._query_matrix(state, query), k, mask, index_type=self.index_type,
+                            ef_search=self.ef_search)
 
     def search_passages(self, query: str | np.ndarray, k: int = 10, *, mask: np.ndarray | None = None) -> PassageHits:
         """The best ``k`` passages (several may come from one article); ``mask`` filters articles before top-k."""
@@ -365,19 +302,8 @@ class DenseIndex:
         k = check_k(k)
         if k == 0:
             return PassageHits.empty()
-
-        def satisfied(scores: np.ndarray, ids: np.ndarray, cutoff: float | None) -> bool:
-            return int(np.count_nonzero(scores > cutoff)) >= k
-
-        scores, ids, cutoff, _, _ = self._ranked(state, query, mask, k + 16, satisfied)
-        if cutoff is not None:
-            trusted = scores > cutoff
-            scores, ids = scores[trusted], ids[trusted]
-        pick = np.lexsort((ids, -scores))[:k]
-        ids, scores = ids[pick], scores[pick]
-        p = state.passages
-        return PassageHits(passage_rows=ids, article_rows=p.article_rows[ids], scores=scores,
-                           starts=p.starts[ids], ends=p.ends[ids])
+        return top_passages(state, lambda: self._query_matrix(state, query), k, mask, index_type=self.index_type,
+                            ef_search=self.ef_search)
 
     def passage_text(self, passage_row: int) -> str:
         """The text of a passage: its span of the article's ``text``."""
