@@ -1,0 +1,193 @@
+"""The applicability of a whole corpus, compiled into sparse article x attribute matrices and a table of version
+ranges, so matching a profile is a few sparse products and one check per distinct (range, product) pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import datetime as dt
+from typing import TYPE_CHECKING, Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from ._versions import parse_range, version_in
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+__all__ = ["KINDS_OF_ATTRIBUTE", "Applicability", "Compilable", "compile_applicability"]
+
+#: The restricted attributes of a scope, in the order the compiled matrices use.
+KINDS_OF_ATTRIBUTE = ("products", "platforms", "regions", "locales", "audience", "tags")
+
+
+def _membership(values: list[tuple[str, ...]]) -> tuple[tuple[str, ...], sp.csr_matrix]:
+    import scipy.sparse as sp
+
+    vocab: dict[str, int] = {}
+    indptr, indices = [0], []
+    for items in values:
+        for item in dict.fromkeys(items):
+            indices.append(vocab.setdefault(item, len(vocab)))
+        indptr.append(len(indices))
+    data = np.ones(len(indices), dtype=np.float64)
+    matrix = sp.csr_matrix((data, np.asarray(indices, np.int32), np.asarray(indptr, np.int64)),
+                           shape=(len(values), max(len(vocab), 1)))
+    return tuple(vocab), matrix
+
+
+def _codes(values: Iterable[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    names: dict[str, int] = {}
+    codes = np.asarray([names.setdefault(v, len(names)) for v in values], np.int16)
+    return tuple(names), codes
+
+
+@dataclass(frozen=True)
+class Applicability:
+    """The compiled applicability of a corpus (rows align with the corpus); see `compile_applicability`."""
+
+    n_articles: int
+    vocab: Mapping[str, tuple[str, ...]]  # attribute kind -> vocabulary
+    matrices: Mapping[str, "sp.csr_matrix"]  # attribute kind -> articles x vocabulary (1.0 = listed)
+    spec_rows: np.ndarray  # int64, article row of each version-range entry
+    spec_products: np.ndarray  # int64, product id (in vocab["products"]) of each entry
+    spec_ids: np.ndarray  # int64, index into `specs`
+    specs: tuple[str, ...]  # distinct range strings
+    statuses: tuple[str, ...]
+    status: np.ndarray  # int16, index into `statuses`
+    kinds: tuple[str, ...]
+    kind: np.ndarray  # int16, index into `kinds`
+    valid_until: np.ndarray  # int64 day ordinal, 0 = no end
+    updated_at: np.ndarray  # int64 day ordinal, 0 = unknown
+
+    def take(self, rows: np.ndarray) -> Applicability:
+        """The applicability of the given articles only, in that order (to explain a few results without
+        touching the rest of the corpus)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        position = np.full(self.n_articles, -1, np.int64)
+        position[rows] = np.arange(rows.size)
+        entries = np.flatnonzero(position[self.spec_rows] >= 0) if self.spec_rows.size else np.empty(0, np.int64)
+        return Applicability(
+            n_articles=int(rows.size), vocab=self.vocab, matrices={k: m[rows] for k, m in self.matrices.items()},
+            spec_rows=position[self.spec_rows[entries]], spec_products=self.spec_products[entries],
+            spec_ids=self.spec_ids[entries], specs=self.specs, statuses=self.statuses, status=self.status[rows],
+            kinds=self.kinds, kind=self.kind[rows], valid_until=self.valid_until[rows],
+            updated_at=self.updated_at[rows])
+
+    def restricted(self, kind: str) -> np.ndarray:
+        """Articles that list at least one value of this attribute kind."""
+        out: np.ndarray = np.diff(self.matrices[kind].indptr) > 0
+        return out
+
+    def indicator(self, kind: str, values: Iterable[str]) -> np.ndarray:
+        """A 0/1 vector over the vocabulary of ``kind`` for the given values (unknown values are ignored)."""
+        index = {v: i for i, v in enumerate(self.vocab[kind])}
+        out = np.zeros(self.matrices[kind].shape[1])
+        hits = [index[v] for v in values if v in index]
+        out[hits] = 1.0
+        return out
+
+    def lists_any(self, kind: str, values: Iterable[str]) -> np.ndarray:
+        """Articles that list at least one of ``values`` (a sparse matrix-vector product)."""
+        out: np.ndarray = (self.matrices[kind] @ self.indicator(kind, values)) > 0
+        return out
+
+    def has_status(self, status: str) -> np.ndarray:
+        out: np.ndarray = self.status == (self.statuses.index(status) if status in self.statuses else -1)
+        return out
+
+    def has_kind(self, kind: str) -> np.ndarray:
+        out: np.ndarray = self.kind == (self.kinds.index(kind) if kind in self.kinds else -1)
+        return out
+
+    def version_verdicts(self, versions: Mapping[str, Sequence[str | None]]) -> tuple[np.ndarray, np.ndarray]:
+        """(match, near_miss) per article for the owned ``versions`` (product -> versions owned).
+
+        An article matches when it has a range for an owned product and some owned version is in it; it is a
+        near miss when it has such a range, every owned version is known and outside it, and nothing else
+        matched. Each distinct (range, product) pair is checked once.
+        """
+        n, products = self.n_articles, self.vocab["products"]
+        owned = np.array([i for i, p in enumerate(products) if versions.get(p)], dtype=np.int64)
+        if self.spec_rows.size == 0 or owned.size == 0:
+            return np.zeros(n, bool), np.zeros(n, bool)
+        relevant = np.flatnonzero(np.isin(self.spec_products, owned))
+        keys = self.spec_ids[relevant] * len(products) + self.spec_products[relevant]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        verdict = np.zeros(unique.shape[0], np.int8)  # 1 match, -1 miss, 0 unknown
+        for i, key in enumerate(unique.tolist()):
+            spec, product = self.specs[key // len(products)], products[key % len(products)]
+            answers = [version_in(spec, v) for v in versions[product]]
+            verdict[i] = 1 if True in answers else (-1 if all(a is False for a in answers) else 0)
+        entry_verdict = verdict[inverse]
+        match = np.bincount(self.spec_rows[relevant[entry_verdict == 1]], minlength=n) > 0
+        miss = np.bincount(self.spec_rows[relevant[entry_verdict == -1]], minlength=n) > 0
+        return match, miss & ~match
+
+    def upper_bounded(self, products: Iterable[str]) -> np.ndarray:
+        """Articles with an upper-bounded range ("fixed in 2.4") for any of ``products``."""
+        out = np.zeros(self.n_articles, bool)
+        wanted = set(products)
+        ids = [i for i, p in enumerate(self.vocab["products"]) if p in wanted]
+        if not ids or self.spec_rows.size == 0:
+            return out
+        entries = np.flatnonzero(np.isin(self.spec_products, np.asarray(ids, np.int64)))
+        bounded = np.fromiter((parse_range(self.specs[i]).upper_bounded for i in self.spec_ids[entries].tolist()),
+                              bool, count=entries.size)
+        out[self.spec_rows[entries[bounded]]] = True
+        return out
+
+
+class Compilable(Protocol):
+    """What `compile_applicability` reads of an article (a `kbrank.Article` has all of it)."""
+
+    @property
+    def products(self) -> tuple[str, ...]: ...
+    @property
+    def versions(self) -> Mapping[str, str]: ...
+    @property
+    def platforms(self) -> tuple[str, ...]: ...
+    @property
+    def regions(self) -> tuple[str, ...]: ...
+    @property
+    def locales(self) -> tuple[str, ...]: ...
+    @property
+    def audience(self) -> tuple[str, ...]: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def valid_until(self) -> dt.date | None: ...
+    @property
+    def updated_at(self) -> dt.date | None: ...
+
+
+def compile_applicability(articles: Sequence[Compilable]) -> Applicability:
+    """Compile every article's scope and lifecycle (status, kind, validity) in one pass, at index time.
+
+    ``articles`` is a `kbrank.Corpus` or any sequence of objects with the `Scope` attributes plus ``tags``,
+    ``status``, ``kind``, ``valid_until`` and ``updated_at``.
+    """
+    vocab, matrices = {}, {}
+    for kind in KINDS_OF_ATTRIBUTE:
+        vocab[kind], matrices[kind] = _membership([tuple(getattr(a, kind)) for a in articles])
+    product_id = {p: i for i, p in enumerate(vocab["products"])}
+    spec_index: dict[str, int] = {}
+    rows, products, ids = [], [], []
+    for row, article in enumerate(articles):
+        for product, spec in article.versions.items():
+            if product in product_id:  # a range for a product the article does not list is refused on load
+                rows.append(row)
+                products.append(product_id[product])
+                ids.append(spec_index.setdefault(spec, len(spec_index)))
+    statuses, status_codes = _codes(a.status for a in articles)
+    kinds, kind_codes = _codes(a.kind for a in articles)
+    return Applicability(
+        n_articles=len(articles), vocab=vocab, matrices=matrices, spec_rows=np.asarray(rows, np.int64),
+        spec_products=np.asarray(products, np.int64), spec_ids=np.asarray(ids, np.int64),
+        specs=tuple(spec_index), statuses=statuses, status=status_codes, kinds=kinds, kind=kind_codes,
+        valid_until=np.asarray([a.valid_until.toordinal() if a.valid_until else 0 for a in articles], np.int64),
+        updated_at=np.asarray([a.updated_at.toordinal() if a.updated_at else 0 for a in articles], np.int64),
+    )
