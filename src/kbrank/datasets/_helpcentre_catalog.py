@@ -29,6 +29,28 @@ class Product(TypedDict):
     features: tuple[str, ...]
 
 
+class Intent(TypedDict):
+    """One intent of `kbrank.datasets._helpcentre_intents.INTENTS` (its docstring explains the fields)."""
+
+    lines: tuple[str, ...]
+    kind: str
+    weight: int
+    tags: tuple[str, ...]
+    topics: tuple[str, ...]
+    open: tuple[str, ...]
+    causes: tuple[str, ...]
+    steps: tuple[str, ...]
+    line_steps: dict[str, tuple[str, ...]]
+    queries: tuple[str, ...]
+    subj_queries: tuple[str, ...]
+    issues: tuple[str, ...]
+    workarounds: tuple[str, ...]
+    line_causes: NotRequired[dict[str, tuple[str, ...]]]
+    battery: NotRequired[bool]
+    mobile: NotRequired[bool]
+    general: NotRequired[bool]
+
+
 class Variant(TypedDict):
     """One row of `VARIANTS`: an article restricted by exactly one of regions, locales or audience."""
 
