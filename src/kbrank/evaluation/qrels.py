@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_open, iter_lines
 from ..errors import InputError, ParameterError
-from ._common import check_writable_id, require, require_columns, split_fields
+from ._common import add_once, check_field_count, check_writable_id, require, require_columns, split_fields
 from ._nested import NestedMapping
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,14 +98,8 @@ def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
     first_seen: dict[tuple[str, str], int] = {}
     for number, text in iter_lines(path):
         fields = split_fields(text)
-        if len(fields) != 4:
-            raise InputError(
-                f"expected 4 whitespace-separated fields 'qid 0 docid grade', found {len(fields)}",
-                source=source,
-                line=number,
-                value=text,
-                fix="write one judgment per line as: qid 0 docid grade",
-            )
+        check_field_count(fields, "qid 0 docid grade", separated="whitespace", source=source, line=number, text=text,
+                          fix="write one judgment per line as: qid 0 docid grade")
         query_id, _, doc_id, grade_text = fields
         grade = _parse_grade(grade_text, source, number, "grade")
         _add(data, first_seen, query_id, doc_id, grade, source, number)
@@ -131,14 +125,8 @@ def read_beir_qrels(path: str | os.PathLike[str]) -> Qrels:
                 )
             header_seen = True
             continue
-        if len(fields) != 3:
-            raise InputError(
-                f"expected 3 tab-separated fields 'query-id corpus-id score', found {len(fields)}",
-                source=source,
-                line=number,
-                value=text,
-                fix="separate the fields with single tabs",
-            )
+        check_field_count(fields, "query-id corpus-id score", separated="tab", source=source, line=number,
+                          text=text, fix="separate the fields with single tabs")
         query_id, doc_id, grade_text = fields
         for name, value in (("query-id", query_id), ("corpus-id", doc_id)):
             if not value:
@@ -164,27 +152,10 @@ def _parse_grade(text: str, source: str, line: int, field: str) -> int:
         ) from None
 
 
-def _add(
-    data: dict[str, dict[str, int]],
-    first_seen: dict[tuple[str, str], int],
-    query_id: str,
-    doc_id: str,
-    grade: int,
-    source: str,
-    line: int,
-) -> None:
-    docs = data.setdefault(query_id, {})
-    if doc_id in docs:
-        raise InputError(
-            f"duplicate judgment for query {query_id!r} (first on line {first_seen[query_id, doc_id]})",
-            source=source,
-            line=line,
-            field="docid",
-            value=doc_id,
-            fix="keep one judgment per (query, document) pair",
-        )
-    docs[doc_id] = grade
-    first_seen[query_id, doc_id] = line
+def _add(data: dict[str, dict[str, int]], first_seen: dict[tuple[str, str], int], query_id: str, doc_id: str,
+         grade: int, source: str, line: int) -> None:
+    add_once(data, first_seen, query_id, doc_id, grade, source=source, line=line, twice="duplicate judgment",
+             fix="keep one judgment per (query, document) pair")
 
 
 def write_trec_qrels(qrels: Mapping[str, Mapping[str, int]], path: str | os.PathLike[str]) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._io import atomic_open, iter_lines
 from ..errors import InputError, ParameterError
-from ._common import check_writable_id, require, require_columns, split_fields
+from ._common import add_once, check_field_count, check_writable_id, require, require_columns, split_fields
 from ._nested import NestedMapping
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -195,14 +195,8 @@ def read_trec_run(path: str | os.PathLike[str], *, name: str | None = None) -> R
     tags: set[str] = set()
     for number, text in iter_lines(path):
         fields = split_fields(text)
-        if len(fields) != 6:
-            raise InputError(
-                f"expected 6 whitespace-separated fields 'qid Q0 docid rank score tag', found {len(fields)}",
-                source=source,
-                line=number,
-                value=text,
-                fix="write one retrieved document per line as: qid Q0 docid rank score tag",
-            )
+        check_field_count(fields, "qid Q0 docid rank score tag", separated="whitespace", source=source, line=number,
+                          text=text, fix="write one retrieved document per line as: qid Q0 docid rank score tag")
         query_id, _, doc_id, rank_text, score_text, tag = fields
         try:
             int(rank_text)
@@ -216,19 +210,8 @@ def read_trec_run(path: str | os.PathLike[str], *, name: str | None = None) -> R
                 fix="write ranks as integers 1, 2, 3, ... (check that the fields are in the order above)",
             ) from None
         score = _parse_score(score_text, source, number)
-        docs = data.setdefault(query_id, {})
-        if doc_id in docs:
-            raise InputError(
-                f"document retrieved twice for query {query_id!r} "
-                f"(first on line {first_seen[query_id, doc_id]})",
-                source=source,
-                line=number,
-                field="docid",
-                value=doc_id,
-                fix="keep one line per (query, document) pair",
-            )
-        docs[doc_id] = score
-        first_seen[query_id, doc_id] = number
+        add_once(data, first_seen, query_id, doc_id, score, source=source, line=number,
+                 twice="document retrieved twice", fix="keep one line per (query, document) pair")
         tags.add(tag)
     if name is None:
         name = tags.pop() if len(tags) == 1 else os.path.splitext(os.path.basename(source))[0]
