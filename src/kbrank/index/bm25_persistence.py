@@ -83,10 +83,8 @@ def read_bm25(reader: IndexReader, prefix: str = "bm25", *, corpus: Any = None, 
     runs the constructor's checks, whose `ParameterError` becomes an `IndexFormatError`; ``corpus`` is read
     from the directory unless given. The state is validated before it is returned."""
     where = str(reader.path)
-    if not isinstance(reader.components.get(prefix), Mapping) or reader.components[prefix].get("class") != "BM25Index":
-        raise IndexFormatError(f"the index has no BM25 component {prefix!r}", path=where,
-                               fix="build it with `kbrank index` (mode bm25 or hybrid)")
-    meta = reader.section(_Component, prefix)
+    meta = reader.component(_Component, prefix, written_by="BM25Index", what="BM25",
+                            fix="build it with `kbrank index` (mode bm25 or hybrid)")
     params = meta.params.model_dump(include=set(meta.params.model_fields_set))
     try:
         index = build(params, meta.analyzer.model_dump(exclude_unset=True))

@@ -143,10 +143,8 @@ def read_dense(reader: IndexReader, prefix: str = "dense", *, corpus: Any = None
     against them, before the state is returned (`DenseState.validate`).
     """
     where = str(reader.path)
-    if not isinstance(reader.components.get(prefix), Mapping) or reader.components[prefix].get("class") != "DenseIndex":
-        raise IndexFormatError(f"the index has no dense component {prefix!r}", path=where,
-                               fix="build it with DenseIndex(...).build(corpus) and save it")
-    meta = reader.section(_Component, prefix)
+    meta = reader.component(_Component, prefix, written_by="DenseIndex", what="dense",
+                            fix="build it with DenseIndex(...).build(corpus) and save it")
     params = meta.params.model_dump(include=set(meta.params.model_fields_set))
     try:
         index = build(params, encoder)

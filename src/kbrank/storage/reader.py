@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import weakref
 from pathlib import Path
-from typing import Any, Iterator, Literal, TypeVar
+from typing import Any, Iterator, Literal, Mapping, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -110,6 +110,14 @@ class IndexReader:
         """The component ``name`` validated against ``model`` (an `IndexFormatError` names the field)."""
         return check_section(model, self.components.get(name), where=str(self.path),
                              section=f"components.{name}")
+
+    def component(self, model: type[M], name: str, *, written_by: str, what: str, fix: str) -> M:
+        """`section` for a component that names the class that wrote it (its ``"class"``): an `IndexFormatError`
+        "the index has no ``what`` component" when it is absent or written by another class."""
+        record = self.components.get(name)
+        if not isinstance(record, Mapping) or record.get("class") != written_by:
+            raise IndexFormatError(f"the index has no {what} component {name!r}", path=str(self.path), fix=fix)
+        return self.section(model, name)
 
     def array(self, name: str, *, mmap: bool = True) -> np.ndarray:
         """Load an ``.npy`` file (memory-mapped, read-only, by default), never allowing pickle.
