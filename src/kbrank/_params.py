@@ -1,4 +1,5 @@
-"""`clone`: a new, unfitted object with the same constructor parameters (scikit-learn's habit).
+"""`clone`: a new, unfitted object with the same constructor parameters (scikit-learn's habit); `built_state`:
+the snapshot a built object keeps in ``state_``.
 
 kbrank's constructors store each parameter unchanged under its own name, so a template can be cloned by
 reading its parameters back. `Searcher.build` clones the indexes and personalizer it is given, so a template
@@ -10,9 +11,12 @@ from __future__ import annotations
 import inspect
 from typing import Any, TypeVar
 
-__all__ = ["clone", "get_params"]
+from .errors import NotFittedError
+
+__all__ = ["built_state", "clone", "get_params"]
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 def get_params(obj: Any) -> dict[str, Any]:
@@ -30,3 +34,13 @@ def clone(obj: T) -> T:
     positional = [params.pop(p.name) for p in signature.parameters.values()
                   if p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
     return type(obj)(*positional, **params)
+
+
+def built_state(owner: object, kind: type[S]) -> S:
+    """``owner.state_``, the ``kind`` snapshot that ``build`` (or ``load``) installs, or `NotFittedError` saying
+    how to build it. Read it once per operation: an edit swaps in a new one."""
+    state = owner.__dict__.get("state_")
+    if not isinstance(state, kind):
+        name = type(owner).__name__
+        raise NotFittedError(f"this {name} is not built yet; call build(corpus) or {name}.load(path)")
+    return state

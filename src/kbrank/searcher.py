@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from ._params import clone
+from ._params import built_state, clone
 from ._searcher_checks import (
     MAX_QUERY_CHARS,
     MAX_QUERY_TERMS,
@@ -34,7 +34,7 @@ from ._searcher_checks import (
 from ._searcher_io import SETTINGS, SearcherState, check_fusion, read_indexes, read_settings, write_searcher
 from .candidates import Candidates, SourceScores, check_k
 from .corpus import Corpus
-from .errors import IndexFormatError, NotFittedError, ParameterError
+from .errors import IndexFormatError, ParameterError
 from .results import HiddenResult, Result, Results, SourceHit
 from .retrieval.fusion import DEFAULT_FUSION
 from .retrieval.hybrid import DEFAULT_DEPTH
@@ -120,9 +120,7 @@ class Searcher:
 
     def _state(self) -> SearcherState:
         """The current snapshot, or `NotFittedError`; refuses indexes that were edited behind its back."""
-        state: SearcherState | None = self.__dict__.get("state_")
-        if state is None:
-            raise NotFittedError("this Searcher is not built yet; call build(corpus) or Searcher.load(path)")
+        state = built_state(self, SearcherState)
         for index in (state.bm25, state.dense):
             if index is not None and index.state_.corpus is not state.corpus:
                 raise ParameterError("searcher", "indexes in step with its corpus", "an index edited directly",

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .._params import built_state
 from ..analysis import Analyzer
 from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
@@ -171,10 +172,7 @@ class BM25Index:
 
     def _fitted(self) -> BM25State:
         """The current state (read it once per operation), or `NotFittedError`."""
-        state: BM25State | None = self.__dict__.get("state_")
-        if state is None:
-            raise NotFittedError("this BM25Index is not built yet; call build(corpus) or BM25Index.load(path)")
-        return state
+        return built_state(self, BM25State)
 
     def _check_fitted(self) -> None:
         self._fitted()

@@ -24,9 +24,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .._params import built_state
 from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
-from ..errors import NotFittedError, ParameterError, suggestion
+from ..errors import ParameterError, suggestion
 from . import dense_faiss
 from .dense_search import top_articles, top_passages
 from .dense_state import DenseState, first_occurrences, text_digests
@@ -147,10 +148,7 @@ class DenseIndex:
 
     def _fitted(self) -> DenseState:
         """The current state (read it once per operation), or `NotFittedError`."""
-        state: DenseState | None = self.__dict__.get("state_")
-        if state is None:
-            raise NotFittedError("this DenseIndex is not built yet; call build(corpus) or DenseIndex.load(path)")
-        return state
+        return built_state(self, DenseState)
 
     def _check_fitted(self) -> None:
         self._fitted()
