@@ -22,7 +22,6 @@ missing optional dependency); an interrupted ``send`` exits 130 and resumes wher
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import os
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -70,14 +69,14 @@ def _outbox(path: Path, *, create: bool) -> Any:
 
 
 def _issue(issues: Path, issue_id: str) -> Any:
-    from .errors import InputError
+    from .errors import InputError, did_you_mean
     from .proactive import read_known_issues
 
     known = {issue.id: issue for issue in read_known_issues(issues)}
     if issue_id not in known:
-        close = difflib.get_close_matches(issue_id, list(known), n=1, cutoff=0.5)
+        close = did_you_mean(issue_id, known, cutoff=0.5)
         raise InputError("no known issue with this id", source=str(issues), field="id", value=issue_id,
-                         fix=f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(known) or '(none)'}")
+                         fix=f"did you mean {close!r}?" if close else f"use one of {', '.join(known) or '(none)'}")
     return known[issue_id]
 
 

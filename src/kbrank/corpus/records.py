@@ -7,13 +7,12 @@ row), the field, the bad value and the fix.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from typing import Any, Mapping
 
 from .._dates import parse_date
 from .._io import unencodable_field
 from ..applicability import parse_range
-from ..errors import CorpusError
+from ..errors import CorpusError, did_you_mean
 from .article import STATUSES, Article
 
 __all__ = ["article_from_record", "article_to_record", "FIELDS"]
@@ -69,13 +68,13 @@ def article_from_record(record: Any, *, source: str | None = None, line: int | N
         if name in FIELDS:
             data[name] = value
             continue
-        close = difflib.get_close_matches(str(key), FIELDS, n=1, cutoff=0.8)
+        close = did_you_mean(key, FIELDS, cutoff=0.8)
         if close:
             raise CorpusError(
-                f"unknown field; did you mean {close[0]!r}?",
+                f"unknown field; did you mean {close!r}?",
                 **where,
                 field=str(key),
-                fix=f"rename it to {close[0]!r}, or put custom data under 'metadata'",
+                fix=f"rename it to {close!r}, or put custom data under 'metadata'",
             )
         extra[str(key)] = value
 

@@ -70,7 +70,6 @@ colloquial words that are never a title, so lexical matching alone cannot tell t
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import os
 import random
@@ -84,7 +83,7 @@ from typing import Mapping, TypedDict
 from .._io import atomic_open
 from ..applicability import Scope
 from ..corpus import Article, Corpus
-from ..errors import ParameterError
+from ..errors import ParameterError, did_you_mean, suggestion
 from ..proactive import KnownIssue
 from ._helpcentre_articles import draft_articles, slugify
 from ._helpcentre_catalog import AS_OF, MOBILE, PLATFORMS, PRODUCTS
@@ -169,13 +168,11 @@ class HelpCentre:
         """
         customer = self.customers[self._row(customer_id)]
         if intent not in self._intents:
-            close = difflib.get_close_matches(str(intent), sorted(self._intents), n=1, cutoff=0.0)
             raise ParameterError("intent", "an intent of this help centre's articles (metadata['intent'])", intent,
-                                 hint=f"Did you mean {close[0]!r}?" if close else None)
+                                 hint=suggestion(intent, sorted(self._intents), cutoff=0.0))
         if named is not None and named not in self.catalog:
-            close = difflib.get_close_matches(str(named), sorted(self.catalog), n=1, cutoff=0.0)
             raise ParameterError("named", "None or a product id of the catalog", named,
-                                 hint=f"Did you mean {close[0]!r}?" if close else None)
+                                 hint=suggestion(named, sorted(self.catalog), cutoff=0.0))
         return self._judge(customer, intent, named)
 
     @cached_property
@@ -203,8 +200,7 @@ def _suggest(customer_id: str, known: Mapping[str, int]) -> str:
     digits = re.fullmatch(r"\s*cust[-_ ]?0*(\d+)\s*", customer_id, flags=re.IGNORECASE)
     if digits and f"cust-{int(digits.group(1)):04d}" in known:
         return f"cust-{int(digits.group(1)):04d}"
-    close = difflib.get_close_matches(customer_id, list(known), n=1, cutoff=0.0)
-    return close[0] if close else "cust-0001"
+    return did_you_mean(customer_id, known, cutoff=0.0) or "cust-0001"
 
 
 # -- relevance -----------------------------------------------------------------------------------------------

@@ -10,12 +10,11 @@ is one source's own top ``k`` (a prefix of the deeper search: both indexes rank 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ParameterError
+from ..errors import ParameterError, did_you_mean
 from .runs import Run
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,9 +75,9 @@ class SourceRuns:
         self._check_deep_enough(k, "k")
         sources = {name for runs in self.candidates.values() for name in runs}
         if source not in sources:
-            close = difflib.get_close_matches(str(source), sorted(sources), n=1)
+            close = did_you_mean(source, sorted(sources))
             raise ParameterError("source", f"one of {sorted(sources)}", source,
-                                 hint=f"did you mean {close[0]!r}?" if close else None)
+                                 hint=f"did you mean {close!r}?" if close else None)
         return {query_id: runs[source].head(k) for query_id, runs in self.candidates.items()}
 
     def fused(self, k: int, *, fusion: str, fusion_params: Mapping[str, Any], depth: int) -> Found:

@@ -22,12 +22,11 @@ the other purposes are read by the caller who already knows whom they ask about.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from ..errors import ParameterError, suggestion
+from ..errors import ParameterError, did_you_mean, suggestion
 from .profiles import CHANNELS, CustomerProfile, channel_scope
 
 __all__ = ["DATA_FIELDS", "Purpose", "Decision", "PURPOSES", "resolve_purpose"]
@@ -135,6 +134,6 @@ def resolve_purpose(purpose: "str | Purpose", registry: Mapping[str, Purpose] = 
     if isinstance(purpose, str) and purpose in registry:
         return registry[purpose]
     text = str(purpose).replace("_", "-").replace("personalis", "personaliz").lower()
-    close = [text] if text in registry else difflib.get_close_matches(text, list(registry), n=1, cutoff=0.5)
-    hint = f"Did you mean {close[0]!r}?" if close else None
+    close = text if text in registry else did_you_mean(text, registry, cutoff=0.5)
+    hint = f"Did you mean {close!r}?" if close else None
     raise ParameterError("purpose", f"one of {', '.join(registry)}", purpose, hint=hint)

@@ -5,14 +5,13 @@ is a `KnownIssueError` naming the file, line, field, value and fix. The record f
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .._io import iter_jsonl
 from ..applicability import Scope, parse_range
-from ..errors import KnownIssueError, VersionSpecError
+from ..errors import KnownIssueError, VersionSpecError, did_you_mean
 from .issues import FIELDS, IMPACTS, ISSUE_STATUSES, SCOPE_LISTS, KnownIssue, StatusChange, UsageCondition, fail
 
 __all__ = ["known_issue_from_record", "known_issues_from_records", "read_known_issues"]
@@ -68,8 +67,8 @@ def _mapping(value: Any, where: Mapping[str, Any], name: str, example: str) -> M
 def _check_keys(record: Mapping[str, Any], allowed: tuple[str, ...], where: Mapping[str, Any], prefix: str) -> None:
     for key in record:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            fix = f"did you mean {close[0]!r}?" if close else f"use only {', '.join(allowed)}"
+            close = did_you_mean(key, allowed, cutoff=0.6)
+            fix = f"did you mean {close!r}?" if close else f"use only {', '.join(allowed)}"
             raise fail("unknown field", where, f"{prefix}{key}", fix)
 
 

@@ -34,13 +34,12 @@ Every problem raises `KnownIssueError` naming the file, line, field, value and f
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from dataclasses import dataclass, field, replace
 from types import EllipsisType, MappingProxyType
 from typing import Any, Mapping
 
 from ..applicability import Scope, parse_version
-from ..errors import KnownIssueError
+from ..errors import KnownIssueError, did_you_mean
 
 __all__ = ["IMPACTS", "ISSUE_STATUSES", "TRANSITIONS", "FIELDS", "KnownIssue", "StatusChange", "UsageCondition"]
 
@@ -174,8 +173,8 @@ class KnownIssue:
             raise fail("a known issue names the products it affects", where, "products",
                         "list the affected products, e.g. [\"cam-c10\"]")
         if self.impact not in IMPACTS:
-            close = difflib.get_close_matches(str(self.impact), IMPACTS, n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = did_you_mean(self.impact, IMPACTS, cutoff=0.5)
+            hint = f"did you mean {close!r}? " if close else ""
             raise fail("unknown impact", where, "impact", f"{hint}use one of {', '.join(IMPACTS)}",
                         value=self.impact)
         if self.status not in ISSUE_STATUSES:
