@@ -1,5 +1,5 @@
 """`clone`: a new, unfitted object with the same constructor parameters (scikit-learn's habit); `built_state`:
-the snapshot a built object keeps in ``state_``.
+the snapshot a built object keeps in ``state_``; `check_int`: the check of an integer parameter.
 
 kbrank's constructors store each parameter unchanged under its own name, so a template can be cloned by
 reading its parameters back. `Searcher.build` clones the indexes and personalizer it is given, so a template
@@ -11,9 +11,9 @@ from __future__ import annotations
 import inspect
 from typing import Any, TypeVar
 
-from .errors import NotFittedError
+from .errors import NotFittedError, ParameterError
 
-__all__ = ["built_state", "clone", "get_params"]
+__all__ = ["built_state", "check_int", "clone", "get_params"]
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -44,3 +44,10 @@ def built_state(owner: object, kind: type[S]) -> S:
         name = type(owner).__name__
         raise NotFittedError(f"this {name} is not built yet; call build(corpus) or {name}.load(path)")
     return state
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """``value`` if it is an integer (not a bool) of at least ``minimum``, else `ParameterError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ParameterError(name, f"an integer >= {minimum}", value)
+    return value

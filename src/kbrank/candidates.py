@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["Candidates", "SourceScores", "check_k", "minmax", "top_k"]
+__all__ = ["Candidates", "SourceScores", "check_k", "frozen_array", "minmax", "top_k"]
 
 
 def minmax(values: np.ndarray) -> np.ndarray:
@@ -40,8 +40,9 @@ def check_k(k: object) -> int:
     return int(k)
 
 
-def _frozen(array: np.ndarray, dtype: type) -> np.ndarray:
-    out: np.ndarray = np.array(array, dtype=dtype, copy=True)
+def frozen_array(values: object, dtype: type[np.generic]) -> np.ndarray:
+    """A read-only copy of ``values`` as ``dtype`` (how the immutable row-aligned records hold their arrays)."""
+    out: np.ndarray = np.array(values, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
 
@@ -54,8 +55,8 @@ class SourceScores:
     scores: np.ndarray
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ranks", _frozen(self.ranks, np.int64))
-        object.__setattr__(self, "scores", _frozen(self.scores, np.float64))
+        object.__setattr__(self, "ranks", frozen_array(self.ranks, np.int64))
+        object.__setattr__(self, "scores", frozen_array(self.scores, np.float64))
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ class Candidates:
     sources: Mapping[str, SourceScores] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rows", _frozen(self.rows, np.int64))
-        object.__setattr__(self, "scores", _frozen(self.scores, np.float64))
+        object.__setattr__(self, "rows", frozen_array(self.rows, np.int64))
+        object.__setattr__(self, "scores", frozen_array(self.scores, np.float64))
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
         if self.rows.shape != self.scores.shape or self.rows.ndim != 1:
             raise ValueError("Candidates.rows and .scores must be 1-d arrays of equal length")  # internal misuse

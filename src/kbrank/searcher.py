@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from ._params import built_state, clone
+from ._params import built_state, check_int, clone
 from ._searcher_checks import (
     MAX_QUERY_CHARS,
     MAX_QUERY_TERMS,
@@ -80,8 +80,7 @@ class Searcher:
             raise ParameterError("fusion", f"one of {sorted(FUSION)}", self.fusion)
         for name in ("depth", "rerank_depth", "max_query_chars", "max_query_terms"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ParameterError(name, "an integer >= 1", value)
+            check_int(name, value, 1)
         if self.fusion_params is not None and not isinstance(self.fusion_params, Mapping):
             raise ParameterError("fusion_params", "a mapping of parameter name -> value, or None", self.fusion_params)
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._params import check_int
 from ..errors import ParameterError
 
 __all__ = ["ChatContext", "CitationCheck", "ContextCitation", "DroppedPassage", "build_context",
@@ -157,8 +158,7 @@ def build_context(passages: Sequence[Any], budget_tokens: int, tokenizer: Any = 
     tokens or their count, or ``None`` for `estimate_tokens`. ``profile``: a chat `ProfileView` whose
     allowed fields open the context as a one-line customer note (dropped first if even that does not fit).
     """
-    if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) or budget_tokens < 0:
-        raise ParameterError("budget_tokens", "an integer >= 0", budget_tokens)
+    check_int("budget_tokens", budget_tokens, 0)
     count, name = _counter(tokenizer)
     note = _customer_note(profile)
     ranked = sorted(passages, key=lambda p: p.rank)

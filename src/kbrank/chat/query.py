@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .._params import check_int
 from ..errors import ParameterError
 
 __all__ = ["CHAT_STOPWORDS", "ChatQuery", "QueryBuilder", "QueryRewriter", "TermWeights"]
@@ -146,8 +147,7 @@ class QueryBuilder:
                 raise ParameterError(name, "a number between 0 and 100", value)
         for name in ("window", "max_terms"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ParameterError(name, "an integer >= 0", value)
+            check_int(name, value, 0)
         words = CHAT_STOPWORDS if self.stopwords is None else self.stopwords
         if isinstance(words, str) or not all(isinstance(w, str) for w in words):
             raise ParameterError("stopwords", "a collection of words", words)

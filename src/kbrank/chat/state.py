@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..errors import ParameterError
+from .._params import check_int
 
 __all__ = ["ConversationState", "ConversationStore"]
 
@@ -34,8 +34,7 @@ class ConversationStore:
     """Conversation states by conversation id, at most ``max_bytes`` in all (1 MiB by default)."""
 
     def __init__(self, max_bytes: int = 1 << 20) -> None:
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
-            raise ParameterError("max_bytes", "an integer >= 0", max_bytes)
+        check_int("max_bytes", max_bytes, 0)
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, ConversationState] = OrderedDict()
         self._bytes = 0

@@ -23,7 +23,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from ..errors import MissingDependencyError, ParameterError
+from .._params import check_int
+from ..errors import MissingDependencyError
 from ..privacy import CHANNELS, CustomerColumns, UsageQuery
 from ._helpcentre_catalog import AS_OF, LOCALES, OWNED_COUNTS, PRODUCTS, REGION_WEIGHTS, SEGMENTS
 
@@ -294,10 +295,8 @@ def generate_install_base(n_customers: int, *, seed: int = 0) -> InstallBase:
     >>> base.n_customers, bool(base.owner.size > 1000)
     (1000, True)
     """
-    if isinstance(n_customers, bool) or not isinstance(n_customers, int) or n_customers < 1:
-        raise ParameterError("n_customers", "an integer >= 1", n_customers)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParameterError("seed", "an integer >= 0", seed)
+    check_int("n_customers", n_customers, 1)
+    check_int("seed", seed, 0)
     v = _vocabularies()
     parts = [_chunk(np.random.default_rng([seed, n]), v, offset, min(_CHUNK, n_customers - offset))
              for n, offset in enumerate(range(0, n_customers, _CHUNK))]

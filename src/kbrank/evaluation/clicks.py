@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._params import check_int
 from ..errors import ParameterError
 from .runs import Rankings, as_rankings
 
@@ -68,8 +69,7 @@ def simulate_clicks(rankings: Rankings, qrels: Mapping[str, Mapping[str, int]], 
     >>> len(sessions), sessions[0].shown
     (3, ('a', 'b'))
     """
-    if isinstance(sessions_per_query, bool) or not isinstance(sessions_per_query, int) or sessions_per_query < 1:
-        raise ParameterError("sessions_per_query", "an integer >= 1", sessions_per_query)
+    check_int("sessions_per_query", sessions_per_query, 1)
     if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not eta >= 0:
         raise ParameterError("eta", "a number >= 0 (0 = every position is looked at)", eta)
     clicks = _probabilities("click_probability", click_probability)

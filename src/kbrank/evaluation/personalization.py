@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Union
 
+from .._params import check_int
 from ..errors import ParameterError
 from .runs import Rankings, as_rankings
 
@@ -24,8 +25,7 @@ Oracle = Union[Callable[[str, str], bool], Mapping[str, Collection[str]]]
 
 
 def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ParameterError("k", "an integer >= 1", k)
+    check_int("k", k, 1)
 
 
 def _query_ids(queries: Iterable[str] | None, default: Iterable[str],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._params import check_int
 from ..errors import ParameterError
 from .runs import Run
 
@@ -32,8 +33,7 @@ def run_queries(searcher: Any, queries: Mapping[str, str], k: int, *, views: Map
     """
     if not isinstance(queries, Mapping):
         raise ParameterError("queries", "a mapping of query id -> query text", type(queries).__name__)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ParameterError("k", "an integer >= 1", k)
+    check_int("k", k, 1)
     for query_id, text in queries.items():
         if not isinstance(text, str):
             raise ParameterError(f"queries[{query_id!r}]", "the query text (a string)", type(text).__name__)

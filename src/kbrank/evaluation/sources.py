@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .._params import check_int
 from ..errors import ParameterError, did_you_mean
 from .runs import Run
 
@@ -34,8 +35,7 @@ class SourceRuns:
 
     def __init__(self, candidates: Mapping[str, Mapping[str, Candidates]], *, depth: int,
                  ids: Sequence[str]) -> None:
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-            raise ParameterError("depth", "an integer >= 1", depth)
+        check_int("depth", depth, 1)
         self.candidates = MappingProxyType({q: MappingProxyType(dict(c)) for q, c in candidates.items()})
         self.depth = depth
         self.ids = tuple(ids)

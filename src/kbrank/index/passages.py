@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..candidates import frozen_array
 from ..corpus import Article
 from ..errors import ParameterError
 
@@ -44,12 +45,6 @@ def split_words(text: str, *, words: int, stride: int) -> list[tuple[int, int]]:
         if last == len(spans) - 1:
             return out
         first += stride
-
-
-def _frozen(values: object, dtype: type[np.generic]) -> np.ndarray:
-    array: np.ndarray = np.array(values, dtype=dtype, copy=True)
-    array.setflags(write=False)
-    return array
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,7 @@ class Passages:
 
     def __post_init__(self) -> None:
         for name in ("article_rows", "starts", "ends"):
-            object.__setattr__(self, name, _frozen(getattr(self, name), np.int64))
+            object.__setattr__(self, name, frozen_array(getattr(self, name), np.int64))
         if not (self.article_rows.shape == self.starts.shape == self.ends.shape) or self.article_rows.ndim != 1:
             raise ValueError("Passages arrays must be 1-d and of equal length")
         if self.article_rows.size and np.any(np.diff(self.article_rows) < 0):
@@ -155,8 +150,8 @@ class PassageHits:
 
     def __post_init__(self) -> None:
         for name in ("passage_rows", "article_rows", "starts", "ends"):
-            object.__setattr__(self, name, _frozen(getattr(self, name), np.int64))
-        object.__setattr__(self, "scores", _frozen(self.scores, np.float64))
+            object.__setattr__(self, name, frozen_array(getattr(self, name), np.int64))
+        object.__setattr__(self, "scores", frozen_array(self.scores, np.float64))
 
     def __len__(self) -> int:
         return int(self.passage_rows.shape[0])

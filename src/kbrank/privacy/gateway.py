@@ -23,6 +23,7 @@ import datetime as dt
 import os
 from typing import Any, Callable, Iterable, Mapping
 
+from .._params import check_int
 from ..errors import ConsentError, ParameterError, ProfileStoreError, UnknownCustomerError, suggestion
 from ..errors import short_pseudonym as _short
 from ._cache import ProfileCache
@@ -72,8 +73,7 @@ class ProfileGateway(GatewayBulk, GatewayRights):
         if retention is not STORED and retention is not None and (
                 not isinstance(retention, dt.timedelta) or retention <= dt.timedelta(0)):
             raise ParameterError("retention", "a positive datetime.timedelta or None", retention)
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ParameterError("cache_size", "an integer >= 0", cache_size)
+        check_int("cache_size", cache_size, 0)
         if now is not None and not callable(now):
             raise ParameterError("now", "a callable returning a timezone-aware datetime", now)
         self.requester = self._check_requester(requester)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
+from .._params import check_int
 from ..errors import ParameterError
 
 __all__ = [
@@ -106,8 +107,7 @@ class UsageEvent:
             raise ParameterError("product", "a non-empty string", self.product)
         if not isinstance(self.feature, str) or not self.feature:
             raise ParameterError("feature", "a non-empty string", self.feature)
-        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 0:
-            raise ParameterError("count", "an integer >= 0", self.count)
+        check_int("count", self.count, 0)
 
 
 @dataclass(frozen=True)

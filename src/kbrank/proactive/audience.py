@@ -29,6 +29,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .._frames import require_pandas
+from .._params import check_int
 from ..errors import ParameterError
 from ..privacy import CHANNELS, CustomerColumns, ProfileGateway, UsageQuery
 from .impact import DEFAULT_POLICY, USAGE_OUTCOMES, ImpactDecision, ImpactPolicy
@@ -53,8 +54,7 @@ class AudienceGuard:
     def __post_init__(self) -> None:
         for name in ("confirm_above", "min_affected"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ParameterError(name, "an integer >= 0", value)
+            check_int(name, value, 0)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from .._params import check_int
 from ..errors import DeliveryError, MissingDependencyError, ParameterError
 from .outbox import Outbox
 from .records import ADDRESSED_CHANNELS, Completion, Delivery, Lease
@@ -65,8 +66,7 @@ class RetryPolicy:
     @classmethod
     def up_to(cls, attempts: int) -> "RetryPolicy":
         """The default backoff, giving up after ``attempts`` attempts."""
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise ParameterError("attempts", "an integer >= 1", attempts)
+        check_int("attempts", attempts, 1)
         return cls(stop=_tenacity().stop_after_attempt(attempts))
 
     def decide(self, attempt: int, first_at: dt.datetime, now: dt.datetime, error: BaseException) -> float | None:
@@ -135,8 +135,7 @@ class Dispatcher:
         self.requester = requester
 
     def _check(self) -> tuple[str, RetryPolicy]:
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ParameterError("batch_size", "an integer >= 1", self.batch_size)
+        check_int("batch_size", self.batch_size, 1)
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise ParameterError("retry", "a RetryPolicy or None", self.retry)
         senders = self.senders.values() if isinstance(self.senders, Mapping) else [self.senders]

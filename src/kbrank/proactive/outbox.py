@@ -24,6 +24,7 @@ import os
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from .._params import check_int
 from ..errors import AudienceGuardError, OutboxError, ParameterError
 from ._outbox_db import OutboxDatabase, from_micros, has_outbox, to_micros
 from .records import (
@@ -208,8 +209,7 @@ class Outbox:
         ``worker`` for ``lease_for``, oldest due first. Each lease starts a recorded attempt."""
         if not isinstance(worker, str) or not worker:
             raise ParameterError("worker", "a non-empty name of the dispatcher", worker)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ParameterError("limit", "an integer >= 1", limit)
+        check_int("limit", limit, 1)
         if not isinstance(lease_for, dt.timedelta) or lease_for <= dt.timedelta(0):
             raise ParameterError("lease_for", "a positive datetime.timedelta", lease_for)
         moment = self.now()

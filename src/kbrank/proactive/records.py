@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .._params import check_int
 from ..errors import ParameterError
 
 __all__ = ["MESSAGE_CHANNELS", "ADDRESSED_CHANNELS", "KINDS", "STATES", "message_key", "Recipient",
@@ -131,8 +132,7 @@ class PlannedUpdate:
         _text("issue", self.issue)
         _text("status", self.status)
         _text("eta", self.eta, optional=True)
-        if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 1:
-            raise ParameterError("number", "an integer >= 1", self.number)
+        check_int("number", self.number, 1)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._params import check_int
 from ..candidates import Candidates, SourceScores, check_k
 from ..errors import ParameterError
 from .fusion import DEFAULT_FUSION, FUSION, fuse
@@ -50,8 +51,7 @@ class HybridRetriever:
     def _params(self) -> dict[str, Any]:
         if self.fusion not in FUSION:
             raise ParameterError("fusion", f"one of {sorted(FUSION)}", self.fusion)
-        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
-            raise ParameterError("depth", "an integer >= 1", self.depth)
+        check_int("depth", self.depth, 1)
         if self.sparse.n_docs != self.dense.n_docs:
             raise ParameterError("dense", f"an index over the same {self.sparse.n_docs} articles as the BM25 index",
                                  f"an index over {self.dense.n_docs} articles")
