@@ -64,6 +64,8 @@ from _effectiveness_settings import (  # noqa: E402,F401
     METRICS,
     MODES,
     PUBLISHED,
+    PUBLISHED_DENSE_PARAMS,
+    PUBLISHED_PASSAGES,
     REPO,
     brief,
     build_bm25,
@@ -102,6 +104,9 @@ def measure(beir_dir: str | os.PathLike[str] = BEIR_DIR, datasets: Sequence[str]
         per_source = SourceRuns.retrieve(bm25, dense, data.queries, depth,
                                          query_vectors=encode_queries(dense, data.queries))
         out[name] = mode_figures(data.qrels, per_source, hybrid_setting)
+        whole = build_dense(data.corpus, params=PUBLISHED_DENSE_PARAMS, encoder=encoder, cache_dir=cache_dir,
+                            label=f"{name} (published protocol)")
+        out[name]["dense-published"] = _dense_alone(whole, data, encode_queries(whole, data.queries))
         out["_timings"][name] = time.perf_counter() - started
         out["_state"][name] = {"corpus": data.corpus, "queries": data.queries, "bm25": bm25, "dense": dense,
                                "per_source": per_source}
@@ -119,13 +124,17 @@ def final_figures(states: Mapping[str, Any], beir_dir: Path) -> tuple[dict[str, 
         per_source = SourceRuns.retrieve(state["bm25"], state["dense"], data.queries, max(HYBRID["depth"], 100),
                                          query_vectors=vectors)
         test[name] = mode_figures(data.qrels, per_source)
-        passages[name] = {}
-        for label, index in state["denses"].items():
-            alone = SourceRuns({q: {"dense": index.search(vectors[q], 100)} for q in data.queries}, depth=100,
-                               ids=data.corpus.ids)
-            passages[name][label] = source_figures(data.qrels, alone, "dense")
+        passages[name] = {label: _dense_alone(index, data, vectors) for label, index in state["denses"].items()}
+        test[name]["dense-published"] = passages[name][PUBLISHED_PASSAGES]
         log.info("%s test: %s", name, brief(test[name]))
     return test, passages
+
+
+def _dense_alone(index: Any, data: Any, vectors: Mapping[str, Any]) -> dict[str, float]:
+    """The metrics of one dense index alone on a split (``vectors``: each query's, encoded once)."""
+    alone = SourceRuns({q: {"dense": index.search(vectors[q], 100)} for q in data.queries}, depth=100,
+                       ids=data.corpus.ids)
+    return source_figures(data.qrels, alone, "dense")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -148,6 +148,19 @@ def test_a_crash_between_delivery_and_completion_is_redelivered_and_deduped(
     assert [a.outcome for a in outbox.attempts(leases[0].message.key)] == ["lease-expired", "duplicate"]
 
 
+def test_a_restart_waits_out_a_dead_dispatchers_leases_and_delivers_those_messages(
+        tmp_path: Path, gateway: ProfileGateway) -> None:
+    # the real clock: the dead worker's lease expires in real time while the new dispatcher waits
+    with Outbox(tmp_path / "real-clock.db") as outbox, JsonlSender(tmp_path / "out.jsonl") as sender:
+        outbox.enqueue(hand_plan(gateway, IDS[:6]))
+        held = outbox.lease("dead-worker", limit=4, lease_for=dt.timedelta(seconds=0.5))
+        report = Dispatcher(outbox=outbox, gateway=gateway, senders=sender, worker="new").run()
+        assert (report.sent, report.duplicates) == (6, 0)
+        assert outbox.counts()["sent"] == 6 and outbox.next_due(leased_only=True) is None
+        assert [a.outcome for a in outbox.attempts(held[0].message.key)] == ["lease-expired", "sent"]
+    assert len(log_lines(tmp_path / "out.jsonl")) == 6
+
+
 def _delivery(lease, view):  # type: ignore[no-untyped-def]
     from kbrank.proactive import Delivery
 

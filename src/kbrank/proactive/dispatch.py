@@ -154,10 +154,16 @@ class Dispatcher:
             progress: Callable[[DispatchReport], None] | None = None) -> DispatchReport:
         """Dispatch rounds until no message is due now (``until_idle``), or until ``max_rounds``.
 
-        With ``until_idle=False`` it waits for messages scheduled later (retries) and stops only when the
+        Messages leased by another dispatcher are not idle: a dispatcher that died (killed, or its machine
+        lost) leaves leases that expire, and ``run`` waits them out and delivers those messages too, so a
+        restart after a crash finishes the job. It waits at most as long as the leases it saw had to run
+        (plus a second), so a live dispatcher that keeps renewing its leases does not hold it forever.
+
+        With ``until_idle=False`` it also waits for messages scheduled later (retries) and stops only when the
         outbox holds nothing waiting. ``progress`` is called after each round with the running totals.
         """
         total = DispatchReport()
+        lease_deadline: float | None = None  # monotonic time after which outstanding leases are left alone
         while max_rounds is None or total.rounds < max_rounds:
             report = self.run_once()
             total.add(report)
@@ -165,10 +171,17 @@ class Dispatcher:
                 progress(total)
             if report.rounds:
                 continue
-            due = self.outbox.next_due()
-            if until_idle or due is None:
+            due = self.outbox.next_due(leased_only=until_idle)
+            if due is None:
                 break
-            time.sleep(min(max((due - self.outbox.now()).total_seconds(), 0.05), 5.0))
+            wait = max((due - self.outbox.now()).total_seconds(), 0.05)
+            if until_idle:
+                lease_deadline = lease_deadline or time.monotonic() + wait + 1.0
+                if time.monotonic() > lease_deadline:
+                    log.warning("stopping with messages still leased by another dispatcher (their leases were "
+                                "renewed, or the clock did not move); they are delivered when those leases end")
+                    break
+            time.sleep(min(wait, 5.0))
         return total
 
     def run_once(self) -> DispatchReport:

@@ -275,11 +275,12 @@ class Outbox:
                                 lease.message.key, c.state)
         return applied
 
-    def next_due(self) -> dt.datetime | None:
-        """When the next pending, failed or leased message is due (``None`` when none is waiting)."""
+    def next_due(self, *, leased_only: bool = False) -> dt.datetime | None:
+        """When the next pending, failed or leased message is due (``None`` when none is waiting); with
+        ``leased_only``, when the first outstanding lease expires (``None`` when no message is leased)."""
+        states = "('leased')" if leased_only else "('pending', 'failed', 'leased')"
         with self._db.read() as cur:
-            row = cur.execute("SELECT min(next_us) FROM outbox_messages WHERE state IN ('pending', 'failed', "
-                              "'leased')").fetchone()
+            row = cur.execute(f"SELECT min(next_us) FROM outbox_messages WHERE state IN {states}").fetchone()
         due: int | None = row[0]
         return from_micros(due)
 
