@@ -186,3 +186,13 @@ def test_the_top_10_is_full_when_10_applicable_articles_match(corpus: Corpus, vi
         assert results.personalized and len(results) == min(10, len(matching))
     else:
         assert not results.personalized
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 4), max_size=60), st.integers(1, 70))
+def test_the_top_k_cut_is_a_stable_descending_sort_cut_at_k(values: list[int], k: int) -> None:
+    from kbrank.personalize.personalizer import _top_order
+
+    scores = np.asarray(values, dtype=np.float64) / 4  # few distinct values: ties at the k-th place are common
+    expected = sorted(range(len(values)), key=lambda i: (-scores[i], i))[:k]  # plain Python, independent of numpy
+    assert _top_order(scores, k).tolist() == expected

@@ -47,6 +47,17 @@ class Contribution:
     reason: str
 
 
+def _top_order(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest ``scores``, best first, ties in position order (a stable descending sort
+    cut at ``k``): a linear-time partition finds the k-th value, and only the rows at or above it are sorted."""
+    n = scores.size
+    if k < n:
+        kth = np.partition(scores, n - k)[n - k]
+        top = np.flatnonzero(scores >= kth)  # every row tied with the k-th is kept, so the cut stays exact
+        return top[np.lexsort((top, -scores[top]))][:k]
+    return np.lexsort((np.arange(n), -scores))
+
+
 @dataclass(frozen=True, eq=False)
 class Plan:
     """Everything a query needs from the profile: which articles to hide, each article's delta, and the
@@ -192,14 +203,15 @@ class Personalizer:
         Returns the reranked candidates (scores are the personalized scores; sources keep the retrieval
         ranks) and, aligned with them, the normalized retrieval score each started from.
         """
-        keep = ~plan.hide[candidates.rows]
-        rows, scores = candidates.rows[keep], candidates.scores[keep]
-        if rows.size == 0:
+        kept = np.flatnonzero(~plan.hide[candidates.rows])
+        if kept.size == 0:
             return Candidates.empty(), np.empty(0)
-        base = minmax(scores)
+        rows = candidates.rows[kept]
+        base = minmax(candidates.scores[kept])
         final = base + plan.delta[rows]
-        order = np.lexsort((np.arange(rows.size), -final))[:k]  # ties keep the retrieval order
-        sources = {n: SourceScores(s.ranks[keep][order], s.scores[keep][order]) for n, s in candidates.sources.items()}
+        order = _top_order(final, k)
+        picked = kept[order]
+        sources = {n: SourceScores(s.ranks[picked], s.scores[picked]) for n, s in candidates.sources.items()}
         return Candidates(rows=rows[order], scores=final[order], sources=sources), base[order]
 
     def explain(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
