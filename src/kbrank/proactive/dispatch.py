@@ -156,8 +156,8 @@ class Dispatcher:
 
         Messages leased by another dispatcher are not idle: a dispatcher that died (killed, or its machine
         lost) leaves leases that expire, and ``run`` waits them out and delivers those messages too, so a
-        restart after a crash finishes the job. It waits at most as long as the leases it saw had to run
-        (plus a second), so a live dispatcher that keeps renewing its leases does not hold it forever.
+        restart after a crash finishes the job. Without progress it waits at most as long as the first lease it
+        saw had left (plus a second), so a live dispatcher that keeps renewing its leases does not hold it.
 
         With ``until_idle=False`` it also waits for messages scheduled later (retries) and stops only when the
         outbox holds nothing waiting. ``progress`` is called after each round with the running totals.
@@ -170,6 +170,7 @@ class Dispatcher:
             if progress is not None:
                 progress(total)
             if report.rounds:
+                lease_deadline = None  # progress: leases seen from here on get their own wait
                 continue
             due = self.outbox.next_due(leased_only=until_idle)
             if due is None:
