@@ -51,6 +51,8 @@ def _top_order(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the ``k`` highest ``scores``, best first, ties in position order (a stable descending sort
     cut at ``k``): a linear-time partition finds the k-th value, and only the rows at or above it are sorted."""
     n = scores.size
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
     if k < n:
         kth = np.partition(scores, n - k)[n - k]
         top = np.flatnonzero(scores >= kth)  # every row tied with the k-th is kept, so the cut stays exact
