@@ -194,5 +194,6 @@ def test_the_top_k_cut_is_a_stable_descending_sort_cut_at_k(values: list[int], k
     from kbrank.personalize.personalizer import _top_order
 
     scores = np.asarray(values, dtype=np.float64) / 4  # few distinct values: ties at the k-th place are common
-    expected = sorted(range(len(values)), key=lambda i: (-scores[i], i))[:k]  # plain Python, independent of numpy
+    scores[scores == 1.0] = np.nan  # a NaN score sorts after every number
+    expected = sorted(range(len(values)), key=lambda i: (np.isnan(scores[i]), -scores[i], i))[:k]  # plain Python
     assert _top_order(scores, k).tolist() == expected

@@ -53,11 +53,11 @@ def _top_order(scores: np.ndarray, k: int) -> np.ndarray:
     n = scores.size
     if k <= 0:
         return np.empty(0, dtype=np.intp)
-    if k < n:
+    if k < n and not np.isnan(scores).any():  # NaN (which sorts last) takes the plain sort
         kth = np.partition(scores, n - k)[n - k]
         top = np.flatnonzero(scores >= kth)  # every row tied with the k-th is kept, so the cut stays exact
         return top[np.lexsort((top, -scores[top]))][:k]
-    return np.lexsort((np.arange(n), -scores))
+    return np.lexsort((np.arange(n), -scores))[:k]
 
 
 @dataclass(frozen=True, eq=False)
