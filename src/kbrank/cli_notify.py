@@ -253,6 +253,11 @@ def notify_app(*, run: Callable[[Callable[[], Any]], Any], console: Any, errors:
                                         retry=RetryPolicy.up_to(attempts))
                 counts = box.counts()
                 total = counts["pending"] + counts["failed"] + counts["leased"]
+                held_until = box.next_due(leased_only=True)
+                if held_until is not None:
+                    errors.print(Text(f"{counts['leased']} messages are leased by another dispatcher (or one that "
+                                      f"stopped); they are sent here once their leases end, from "
+                                      f"{held_until.isoformat()}"))
                 try:
                     with progress_bar() as progress:
                         task = progress.add_task("sending", total=total)

@@ -79,6 +79,22 @@ def test_plan_send_update_status_round_trip(files: dict[str, Path]) -> None:
     assert unsub.exit_code == 0 and "unsubscribed from every issue" in unsub.output
 
 
+def test_send_after_a_crash_waits_out_the_dead_dispatchers_leases_and_says_so(files: dict[str, Path]) -> None:
+    import datetime as dt
+
+    common = ["--issues", str(files["issues"]), "--store", str(files["store"]), "--corpus", str(files["corpus"])]
+    assert invoke("plan", "ki-night", *common).exit_code == 0
+    with Outbox(files["store"]) as box:  # a dispatcher that leased four messages and died
+        assert len(box.lease("killed-worker", limit=4, lease_for=dt.timedelta(seconds=0.5))) == 4
+    sent = invoke("send", "--store", str(files["store"]))
+    assert sent.exit_code == 0, sent.output
+    out = " ".join(sent.output.split())
+    assert "4 messages are leased by another dispatcher (or one that stopped)" in out
+    assert "sent 9 (0 already delivered before)" in out
+    with Outbox(files["store"]) as box:
+        assert box.counts()["sent"] == 9
+
+
 def test_quiet_update_and_eta(files: dict[str, Path]) -> None:
     common = ["--issues", str(files["issues"]), "--store", str(files["store"]), "--corpus", str(files["corpus"])]
     assert invoke("plan", "ki-night", *common).exit_code == 0
