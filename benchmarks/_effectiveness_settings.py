@@ -13,12 +13,13 @@ from typing import Any, Callable, Iterable, Mapping
 from kbrank import BM25Index, Corpus
 from kbrank.datasets import BeirDataset, load_beir
 from kbrank.evaluation import Run, SourceRuns, evaluate
+from kbrank.index.embedding_cache import default_embedding_cache_dir
 
 log = logging.getLogger("effectiveness")
 
 REPO = Path(__file__).resolve().parents[1]
 BEIR_DIR = REPO.parent / "shared" / "data" / "beir"
-CACHE_DIR = REPO / ".kbrank-cache"
+CACHE_DIR = default_embedding_cache_dir()  # shared with the demo: $KBRANK_CACHE_DIR or ~/.cache/kbrank
 
 #: Data sets and their splits: "dev" is for tuning, "test" only for the final figures.
 DATASETS: dict[str, dict[str, str]] = {

@@ -228,10 +228,10 @@ def main() -> None:
                                                  np.asarray(query_vectors, np.float32), "demo help centre articles")
     scifact = REPO.parent / "shared" / "data" / "beir" / "scifact"
     if scifact.exists():
-        from effectiveness import DENSE_PARAMS  # the same passages as the effectiveness run: its cache is reused
+        from effectiveness import CACHE_DIR, DENSE_PARAMS  # the effectiveness run's passages and cache
 
         sci = Corpus.from_beir(scifact)
-        dense = DenseIndex(cache_dir=REPO / ".kbrank-cache", **DENSE_PARAMS).build(sci)
+        dense = DenseIndex(cache_dir=CACHE_DIR, **DENSE_PARAMS).build(sci)
         texts = [json.loads(line)["text"] for line in (scifact / "queries.jsonl").read_text().splitlines()][:300]
         result["quantization"] = quantization_recall(np.asarray(dense.vectors(), np.float32),
                                                      encoder.encode_queries(texts), "SciFact passages")

@@ -362,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
-    from kbrank.demo import cache_dir
+    from kbrank.index.embedding_cache import default_embedding_cache_dir
 
     mode, seeds, n = args.mode, [int(s) for s in args.seeds.split(",")], args.conversations
     if args.quick:
@@ -374,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         n_conversations=n,
         tracking_names=None if args.quick else 10_000,
         command=command.strip(),
-        cache=cache_dir() / "embeddings",
+        cache=default_embedding_cache_dir(),
     )
     readme = None if args.quick else Path(__file__).resolve().parents[1] / "README.md"
     print(write(measured, args.out, readme))

@@ -13,7 +13,7 @@ Method:
    library defaults): `BM25Index` (kbrank's Analyzer: English stopwords + Snowball stemming; rank_bm25's
    k1=1.5, b=0.75 over ``title + " " + text``) and `DenseIndex` (all-MiniLM-L6-v2, exact faiss search over
    passages of 128 words starting every 96, the library default; an article scores as its best passage). Passage vectors go
-   through the embedding cache in ``<repo>/.kbrank-cache`` (gitignored), so a re-run encodes nothing.
+   through kbrank's embedding cache (``default_embedding_cache_dir()``: ``$KBRANK_CACHE_DIR`` or ``~/.cache/kbrank``), so a re-run encodes nothing.
 3. Retrieval: every query once per source, `kbrank.evaluation.SourceRuns.retrieve` (1000 deep when tuning);
    each mode and each hybrid setting is then scored from those stored candidates: `SourceRuns.top` is what
    the index's ``search(query, k)`` returns, `SourceRuns.fused` what `HybridRetriever.search` returns (each

@@ -11,7 +11,7 @@ Method (one process, one run):
    ``degrade=True``): customers without personalization consent get the unpersonalized ranking, as in
    production, and count in every figure.
 2. Retrieval: ``Searcher(mode=...)``; hybrid when faiss, sentence-transformers and the bundled model load
-   (article vectors go through the embedding cache in ``<repo>/.kbrank-cache``; each query is encoded once
+   (article vectors go through kbrank's embedding cache, ``default_embedding_cache_dir()``; each query is encoded once
    and its vector reused by every system), else BM25. The table names the mode.
 3. Systems, all ranked by `kbrank.evaluation.run_queries` (``Searcher.search(text, 10, profile=view)``):
    *unpersonalized* (no profile), *policy* (`default_policy`), *learned (judgments)* and *learned (clicks,
@@ -74,6 +74,7 @@ from _personalization_report import ABLATIONS, SYSTEMS, render_markdown, targets
 
 from kbrank.datasets import generate_helpcentre, load_helpcentre  # noqa: E402
 from kbrank.evaluation import simulate_clicks  # noqa: E402
+from kbrank.index.embedding_cache import default_embedding_cache_dir  # noqa: E402
 from kbrank.personalize import (  # noqa: E402
     LearnedPersonalizer,
     LearnedReranker,
@@ -85,7 +86,7 @@ from kbrank.privacy import ProfileGateway  # noqa: E402
 from kbrank.searcher import Searcher  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-CACHE_DIR = REPO / ".kbrank-cache"
+CACHE_DIR = default_embedding_cache_dir()
 README = REPO / "README.md"
 KEY = "benchmark-key-0123456789abcdef-0123"
 LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)

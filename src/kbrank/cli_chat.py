@@ -56,7 +56,7 @@ def _default_customer(hc: HelpCentre) -> str:
 
 def _build(mode: str, console: Any) -> tuple[Any, Any]:
     from .datasets import chat_catalogue, load_helpcentre
-    from .demo import cache_dir
+    from .index.embedding_cache import default_embedding_cache_dir
     from .personalize import Personalizer
     from .searcher import Searcher
 
@@ -65,8 +65,8 @@ def _build(mode: str, console: Any) -> tuple[Any, Any]:
     if mode != "bm25":
         from .index.dense import DenseIndex
 
-        dense = DenseIndex(cache_dir=cache_dir() / "embeddings")
-        console.print(f"Encoding the demo articles with all-MiniLM-L6-v2 (cached in {cache_dir()})...",
+        dense = DenseIndex(cache_dir=default_embedding_cache_dir())
+        console.print(f"Encoding the demo articles with all-MiniLM-L6-v2 (cached in {default_embedding_cache_dir()})...",
                       markup=False, highlight=False)
     searcher = Searcher(mode=mode, dense=dense, personalizer=Personalizer(today=hc.as_of)).build(hc.corpus)
     from .chat import ChatRetriever

@@ -7,18 +7,12 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
 __all__ = ["run_demo"]
-
-
-def cache_dir() -> Path:
-    """Where the demo keeps its embedding cache: ``$KBRANK_CACHE_DIR`` or ``~/.cache/kbrank``."""
-    return Path(os.environ.get("KBRANK_CACHE_DIR") or Path.home() / ".cache" / "kbrank")
 
 
 def _compare_modes(console: Any, searcher: Any, query: str, k: int) -> None:
@@ -53,9 +47,10 @@ def run_demo(console: Any, *, k: int = 5, mode: str = "hybrid") -> None:
     dense = None
     if mode != "bm25":
         from .index.dense import DenseIndex
+        from .index.embedding_cache import default_embedding_cache_dir
 
-        dense = DenseIndex(cache_dir=cache_dir() / "embeddings")
-        console.print(f"Encoding articles with all-MiniLM-L6-v2 (offline; cached in {cache_dir()})...")
+        dense = DenseIndex(cache_dir=default_embedding_cache_dir())
+        console.print(f"Encoding articles with all-MiniLM-L6-v2 (offline; cached in {default_embedding_cache_dir()})...")
     aliases = {product: [entry["short_name"], entry["name"]] for product, entry in hc.catalog.items()}
     searcher = Searcher(mode=mode, dense=dense,
                         personalizer=Personalizer(today=hc.as_of, product_aliases=aliases)).build(hc.corpus)

@@ -6,7 +6,7 @@ published nDCG@10 (BEIR paper / Anserini for BM25, MTEB for all-MiniLM-L6-v2); h
 gain above the better single mode. One computation serves every assertion (a module-scoped fixture).
 
 Encoding both corpora with all-MiniLM-L6-v2 dominates the run time (about 6.5 minutes on 2 cores); vectors go
-to the embedding cache in ``<repo>/.kbrank-cache`` (gitignored), so a second run, or a run after the benchmark
+to kbrank's embedding cache (``$KBRANK_CACHE_DIR`` or ``~/.cache/kbrank``), so a second run, or a run after the benchmark
 script, encodes nothing. ``KBRANK_EFFECTIVENESS_CACHE`` names another cache folder, or ``none`` for no cache
 (to time a cold run).
 """

@@ -2,7 +2,7 @@
 faiss, profiles read through the privacy gate for 'chat', the MiniLM tokenizer for the context budget.
 
 Slow the first time on a machine (the demo's articles are encoded once, about a minute on 2 cores, then cached
-in ~/.cache/kbrank, `kbrank.demo.cache_dir()`); a few seconds after that."""
+in ~/.cache/kbrank, `default_embedding_cache_dir()`); a few seconds after that."""
 
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ pytestmark = pytest.mark.slow
 def demo():
     pytest.importorskip("faiss")
     pytest.importorskip("sentence_transformers")
-    from kbrank.demo import cache_dir
     from kbrank.index.dense import DenseIndex
+    from kbrank.index.embedding_cache import default_embedding_cache_dir
     from kbrank.personalize import Personalizer
     from kbrank.searcher import Searcher
 
     hc = load_helpcentre()
     searcher = Searcher(
         mode="hybrid",
-        dense=DenseIndex(cache_dir=cache_dir() / "embeddings"),
+        dense=DenseIndex(cache_dir=default_embedding_cache_dir()),
         personalizer=Personalizer(today=hc.as_of),
     ).build(hc.corpus)
     retriever = ChatRetriever(searcher, catalogue=chat_catalogue(hc))

@@ -31,7 +31,7 @@ import numpy as np
 from .._io import atomic_open, sha256_file
 from .encoders import Encoder, checked_vectors
 
-__all__ = ["EmbeddingCache", "encode_documents", "passage_key"]
+__all__ = ["EmbeddingCache", "default_embedding_cache_dir", "encode_documents", "passage_key"]
 
 FORMAT = "kbrank-embedding-cache"
 FORMAT_VERSION = 1
@@ -41,6 +41,13 @@ _SEGMENT = re.compile(r"seg\.[0-9a-f]{16}\.(npy|jsonl)")
 ENCODE_CHUNK = 256
 #: Texts encoded between two cache writes (each write adds a segment).
 CACHE_FLUSH = 4096
+
+
+def default_embedding_cache_dir() -> Path:
+    """kbrank's own embedding cache, shared by the demo, ``kbrank chat``, the benchmarks and the BEIR
+    reproduction: ``embeddings`` under ``$KBRANK_CACHE_DIR``, else under ``~/.cache/kbrank``."""
+    return Path(os.environ.get("KBRANK_CACHE_DIR") or Path.home() / ".cache" / "kbrank") / "embeddings"
+
 
 Progress = Callable[[int, int], None]
 
