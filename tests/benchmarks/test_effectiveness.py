@@ -13,40 +13,25 @@ script, encodes nothing. ``KBRANK_EFFECTIVENESS_CACHE`` names another cache fold
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from _shared_helpers import load_benchmark
 
 pytest.importorskip("faiss", reason="the dense extra is not installed (pip install -e '.[dense]')")
 pytest.importorskip("sentence_transformers", reason="the dense extra is not installed (pip install -e '.[dense]')")
 yaml = pytest.importorskip("yaml", reason="the eval extra is not installed (pip install -e '.[eval]')")
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "effectiveness.py"
 EXPECTED = REPO / "benchmarks" / "expected_effectiveness.yaml"
 
 pytestmark = [pytest.mark.slow, pytest.mark.reproduction]
 
 
-def _load_script() -> ModuleType:
-    name = "kbrank_benchmarks_effectiveness"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the script executes
-    spec.loader.exec_module(module)
-    return module
-
-
-effectiveness = _load_script()
+effectiveness = load_benchmark("effectiveness")
 EXPECTATIONS: dict[str, Any] = yaml.safe_load(EXPECTED.read_text())
 CASES = [(name, mode) for name in EXPECTATIONS["datasets"] for mode in EXPECTATIONS["datasets"][name]]
 

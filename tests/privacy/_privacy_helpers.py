@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from _shared_helpers import Clock as HandClock
 from hypothesis import strategies as st
 
 KEY = "test-key-0123456789abcdef-0123456789"
@@ -18,17 +19,11 @@ PRODUCTS = ("router-x200", "cam-c10", "thermo-t1")
 FEATURES = ("feat-guest-net", "feat-night-vision", "feat-schedule")
 
 
-class Clock:
-    """A clock the test moves by hand (inject it as ``now=clock``)."""
+class Clock(HandClock):
+    """The hand-moved clock, starting at this package's ``NOW``."""
 
     def __init__(self, now: dt.datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
+        super().__init__(now)
 
 
 def iso(moment: dt.datetime) -> str:

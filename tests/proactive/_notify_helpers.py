@@ -7,6 +7,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterable
 
+from _shared_helpers import Clock as HandClock
+
 from kbrank.privacy import ProfileGateway
 from kbrank.proactive import NotificationPlan, PlannedMessage, PlannedUpdate, Recipient, message_key
 
@@ -14,17 +16,11 @@ KEY = "proactive-test-key-0123456789abcdef"
 NOW = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.timezone.utc)
 
 
-class Clock:
-    """A clock the test moves by hand."""
+class Clock(HandClock):
+    """The hand-moved clock, starting at this package's ``NOW``."""
 
     def __init__(self, now: dt.datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
+        super().__init__(now)
 
 
 def customer(n: int, *, channel: str = "email", contact: bool = True, channels: Iterable[str] = ("email", "sms"),

@@ -22,24 +22,12 @@ FAST = RetryPolicy(wait=tenacity.wait_exponential(multiplier=10, max=300), stop=
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def gateway(tmp_path: Path, clock: Clock) -> Iterator[ProfileGateway]:
     records = [customer(n) for n in range(8)]
     records += [customer(8, channel="sms", channels=("sms",)), customer(9, channel="push", channels=("push",))]
     made = open_gateway(tmp_path / "profiles.db", records, clock)
     yield made
     made.close()
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: Clock, gateway: ProfileGateway) -> Iterator[Outbox]:
-    with Outbox(tmp_path / "outbox.db", now=clock) as made:
-        made.attach(gateway)
-        yield made
 
 
 def log_lines(path: Path) -> list[dict]:

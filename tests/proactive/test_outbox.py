@@ -18,11 +18,6 @@ IDS = [f"cust-{n:05d}" for n in range(6)]
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def gateway(tmp_path: Path, clock: Clock) -> Iterator[ProfileGateway]:
     made = open_gateway(tmp_path / "profiles.db", [customer(n) for n in range(6)], clock)
     yield made

@@ -35,22 +35,10 @@ ISSUE = known_issue_from_record({
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def gateway(tmp_path: Path, clock: Clock) -> Iterator[ProfileGateway]:
     made = open_gateway(tmp_path / "profiles.db", [customer(n, version="4.2.1") for n in range(6)], clock)
     yield made
     made.close()
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: Clock, gateway: ProfileGateway) -> Iterator[Outbox]:
-    with Outbox(tmp_path / "outbox.db", now=clock) as made:
-        made.attach(gateway)
-        yield made
 
 
 def send(outbox: Outbox, gateway: ProfileGateway, path: Path) -> int:
