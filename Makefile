@@ -32,9 +32,12 @@ demo: install
 	$(BIN)/kbrank demo
 
 # The suite without the BEIR reproduction (which encodes two corpora with MiniLM): 15 minutes or less on a
-# fresh machine with 2 cores. `make reproduce` runs the reproduction; CI (.ci/run) runs both.
+# fresh machine with 2 cores; then the notebooks in examples/notebooks, top to bottom (nbmake, a few minutes;
+# a separate run, so that pytest's own suite stays as it is). `make reproduce` runs the reproduction; CI (.ci/run)
+# runs both.
 test: install-dev lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not reproduction"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbmake --nbmake-timeout=900 examples/notebooks
 
 reproduce: install-dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m reproduction
