@@ -7,7 +7,9 @@ from kbrank import Personalizer, ProfileGateway, Searcher
 from kbrank.datasets import load_helpcentre
 
 hc = load_helpcentre()  # ~800 Lumio articles, 240 customers, ~700 queries whose relevance depends on who asks
-searcher = Searcher(mode="bm25", personalizer=Personalizer(today=hc.as_of)).build(hc.corpus)
+aliases = {product: [entry["short_name"], entry["name"]] for product, entry in hc.catalog.items()}  # "X200"
+# today: the demo's fixed date (validity windows); aliases: how queries name products (a pre-sales question)
+searcher = Searcher(mode="bm25", personalizer=Personalizer(today=hc.as_of, product_aliases=aliases)).build(hc.corpus)
 
 CUSTOMER, QUERY = "cust-0001", "router won't connect to wifi after update"
 with ProfileGateway.from_helpcentre(hc, key="example-pseudonymization-key") as gateway:
