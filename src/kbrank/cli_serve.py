@@ -81,7 +81,7 @@ def serve(
         what = f"the index {index}" if index is not None else f"the demo help centre ({mode})"
         console.print(Text(plain(f"Building {what}...")))
         site = index_site(index, profiles=profiles, issues=issues) if index is not None else demo_site(mode=mode)
-        app = create_app(site)
+        app = create_app(site.prepare())
         _logging()
         shown = f"[{host}]" if ":" in host else host
         console.print(Text(plain(f"Serving {site.title} at http://{shown}:{port}/ (API docs at /docs); "

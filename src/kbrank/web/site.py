@@ -122,6 +122,7 @@ class HelpCentreSite:
         self._ids = list(dict.fromkeys(str(c) for c in customers))
         self._notices: dict[str, tuple[Notice, ...]] | None = None
         self._lock = threading.Lock()
+        self._gate = threading.Lock()  # one gateway call at a time (its storage is shared by the server's threads)
         if gateway is not None:
             gateway.register_erasure_hook(f"{REQUESTER}.{id(self):x}", self._erase)
 
@@ -147,7 +148,17 @@ class HelpCentreSite:
 
     def _read(self, customer: str, purpose: str) -> Any:
         self.check_customer(customer)
-        return self.gateway.read(customer, purpose, requester=REQUESTER, degrade=True)
+        with self._gate:
+            return self.gateway.read(customer, purpose, requester=REQUESTER, degrade=True)
+
+    def prepare(self) -> HelpCentreSite:
+        """Do the first-use work before serving: plan the known-issue notices, fit the chat retriever and run
+        one search (compiles the BM25 kernels, loads the dense model)."""
+        self._planned()
+        if self.chat is not None:
+            self.chat.fit()
+        self.searcher.search("help", k=1)
+        return self
 
     # -- search ------------------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, customer: str | None = None) -> Searched:
@@ -171,7 +182,10 @@ class HelpCentreSite:
         return CustomerCard(customer, True, None, owned, view.region, view.segment)
 
     def _who(self, customer: str | None) -> str:
-        return short_pseudonym(self.gateway.pseudonymize(customer)) if customer else "-"
+        if not customer:
+            return "-"
+        with self._gate:
+            return short_pseudonym(self.gateway.pseudonymize(customer))
 
     # -- chat --------------------------------------------------------------------------------------------
     def reply(self, turns: Sequence[Mapping[str, Any]], customer: str | None = None, k: int = 3) -> Chatted:
@@ -198,7 +212,9 @@ class HelpCentreSite:
     def notices(self, customer: str) -> tuple[Notice, ...]:
         """The open known issues that affect the customer, if they agreed to proactive contact."""
         self.check_customer(customer)
-        return self._planned().get(self.gateway.pseudonymize(customer), ())
+        with self._gate:
+            pseudonym = self.gateway.pseudonymize(customer)
+        return self._planned().get(pseudonym, ())
 
     def _planned(self) -> dict[str, tuple[Notice, ...]]:
         with self._lock:
@@ -215,7 +231,8 @@ class HelpCentreSite:
         for issue in self.known_issues:
             if not issue.open:
                 continue
-            audience = select_affected(issue, self.gateway, requester=REQUESTER)
+            with self._gate:
+                audience = select_affected(issue, self.gateway, requester=REQUESTER)
             made = plan(issue, audience, articles=self.articles, route=in_app)
             why = {r.customer: r.clause for r in recipients_of(audience)}
             for message in made.messages:
