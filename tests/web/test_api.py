@@ -74,6 +74,7 @@ def test_openapi_documents_the_api(client) -> None:
 
 @pytest.mark.parametrize(("params", "field", "fix"), [
     ({"q": "x" * 8193}, "q", "at most 8,192 characters"),
+    ({"q": " ".join(f"w{i}" for i in range(600))}, "q", "a shorter query"),
     ({"q": QUERY, "customer": "cust-001"}, "customer", "did you mean"),
     ({"q": QUERY, "customer": "nobody"}, "customer", "GET /api/customers"),
     ({"q": QUERY, "k": 0}, "k", "from 1 to 50"),

@@ -61,3 +61,33 @@ def test_bad_arguments_are_one_line(tmp_path) -> None:
     assert host.exit_code == 2 and "field '--host'" in host.output
     assert runner.invoke(app, ["serve", "--port", "70000"]).exit_code == 2
     assert "kbrank serve" in runner.invoke(app, ["serve", "--help"]).output.replace("Usage: root", "kbrank")
+
+
+def test_a_missing_web_dependency_names_the_extra(monkeypatch, site) -> None:
+    import importlib.util
+
+    import pytest
+
+    from kbrank.errors import MissingDependencyError
+    from kbrank.web import create_app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a))
+    with pytest.raises(MissingDependencyError, match=r"pip install 'kbrank\[web\]'") as caught:
+        create_app(site)
+    assert caught.value.package == "fastapi" and caught.value.extra == "web"
+    result = runner.invoke(app, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 4 and "kbrank[web]" in result.output
+
+
+def test_importing_the_web_package_or_the_cli_loads_no_web_dependency() -> None:
+    import subprocess
+    import sys
+
+    from _web_helpers import SRC
+
+    code = ("import sys, kbrank.web, kbrank.cli; heavy = {'fastapi', 'jinja2', 'uvicorn', 'starlette', 'torch'}; "
+            "print(sorted(heavy & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

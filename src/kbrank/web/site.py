@@ -167,7 +167,13 @@ class HelpCentreSite:
         if customer:
             view = self._read(customer, "personalization")
             card = self._card_of(customer, view)
-        plain = self.searcher.search(query, k=k)
+        try:
+            plain = self.searcher.search(query, k=k)
+        except InputError as exc:  # the searcher's own limits (distinct terms), named as the page's field
+            if exc.field != "query":
+                raise
+            raise InputError(exc.problem, field="q", value=exc.value,
+                             fix="send a shorter query: a question or a few keywords") from None
         personal = None
         if view is not None:
             personal = self.searcher.search(query, k=k, profile=view, explain_hidden=True)
