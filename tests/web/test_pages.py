@@ -68,6 +68,9 @@ def test_htmx_gets_the_fragment_it_swaps(client) -> None:
     assert fragment.status_code == 200
     assert fragment.text.lstrip().startswith('<div id="main"') and "<html" not in fragment.text
     assert fragment.text.strip() in whole.text
+    assert 'role="status"' in fragment.text  # screen readers hear how many results arrived
+    restore = client.get("/", params={"q": QUERY}, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert restore.text.lstrip().startswith("<!doctype html>")  # going back restores the whole page
 
 
 def test_static_files_are_vendored(client) -> None:

@@ -64,7 +64,8 @@ def _context(site: HelpCentreSite, *, customer: str | None = None, q: str = "", 
 
 def _page(request: Request, fragment: str, status: int = 200, **context: Any) -> HTMLResponse:
     """The whole page, or for htmx only ``fragment`` (the region it swaps)."""
-    name = fragment if request.headers.get("HX-Request") == "true" else "index.html"
+    swap = request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+    name = fragment if swap else "index.html"
     return _html(name, status, **context)
 
 
