@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_cli_common",),
     ("cli_notify",),
     ("demo", "web"),
-    ("cli_chat",),
+    ("cli_chat", "cli_serve"),
     ("cli", "__main__", "__init__"),
 )
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}

@@ -24,6 +24,7 @@ from rich.text import Text
 from ._cli_common import _error_line, _progress_bar, _run, _utf8, console, errors, plain
 from .cli_chat import chat_app
 from .cli_notify import notify_app
+from .cli_serve import serve
 from .errors import InputError, ParameterError, did_you_mean
 
 if TYPE_CHECKING:
@@ -233,6 +234,7 @@ def demo(
 
 
 app.add_typer(chat_app, name="chat")  # kbrank chat: a conversation with the demo help centre (cli_chat.py)
+app.command("serve")(serve)  # kbrank serve: the help-centre page and its JSON API (cli_serve.py, kbrank.web)
 
 
 # -- privacy ---------------------------------------------------------------------------------------------------
