@@ -119,7 +119,7 @@ def _ids_from_lines(lines: JsonlLines, source: str) -> list[str]:
 def _parse(lines: JsonlLines, row: int, source: str) -> Article:
     line = lines.line(row)
     try:
-        return article_from_record(lines.record(row), source=source, line=line)
+        return article_from_record(lines.record(row), source=source, line=line, parsed_text=True)
     except IndexFormatError:
         raise
     except InputError as exc:  # CorpusError, VersionSpecError
