@@ -100,6 +100,7 @@ def build_indexes(n: int, cache: Path, hybrid: bool, rebuild: bool) -> dict[str,
         else:
             sys.path.insert(0, str(HERE))
             from bench_search import SyntheticDocumentVectors
+
             from kbrank.index.encoders import SentenceTransformerEncoder
 
             fake = SyntheticDocumentVectors(SentenceTransformerEncoder(), {})
@@ -196,13 +197,15 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", "Wall time, this tree over the baseline (`" + result["baseline_src"] + "`): " + ", ".join(ratios)
                   + "."]
     load = result["load_average"]
+    hybrid = any(case.startswith("hybrid") for case in cases)
     lines += ["", f"{result['runs']} runs per case, interleaved, one query each (rotating over {len(QUERIES)} "
-              f"queries), page cache warm. `python -c pass` takes {pass_wall['this tree']:.2f} s. The hybrid row "
-              "uses synthetic article vectors (a fake document encoder) and the real MiniLM query encoder; its time "
-              "is mostly importing torch and sentence-transformers and loading the model.",
+              f"queries), page cache warm. `python -c pass` takes {pass_wall['this tree']:.2f} s. Peak RSS is the "
+              "child's own high-water mark (VmHWM)." + (" The hybrid row uses synthetic article vectors (a fake "
+              "document encoder) and the real MiniLM query encoder." if hybrid else ""),
               f"Load average (1 min) at start / end: {load[0]:.2f} / {load[1]:.2f} on {result['cpus']} CPUs; "
               f"Python {result['python']}. Command: `python benchmarks/bench_startup.py --articles "
-              f"{result['articles']} --runs {result['runs']}`."]
+              f"{result['articles']} --runs {result['runs']}" + ("" if hybrid else " --no-hybrid")
+              + (f" --baseline-src {result['baseline_src']}" if result["baseline_src"] else "") + "`."]
     return "\n".join(lines) + "\n"
 
 

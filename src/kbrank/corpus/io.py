@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import operator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, overload
 
 from .._io import unencodable_field
@@ -63,7 +64,11 @@ def _unencodable(corpus: Corpus) -> Any:
 def write_corpus(writer: IndexWriter, corpus: Corpus) -> None:
     writer.add_jsonl(RECORDS, _saved_records(corpus), unencodable=_unencodable(corpus))
     ids = json.dumps(list(corpus.ids), ensure_ascii=False).encode("utf-8")  # every id was checked just above
-    writer.add_blob(IDS, "json", lambda path: path.write_bytes(ids))
+
+    def write(path: Path) -> None:
+        path.write_bytes(ids)
+
+    writer.add_blob(IDS, "json", write)
     writer.components[RECORDS] = {"articles": len(corpus)}
 
 
