@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import operator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence, overload
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .._io import unencodable_field
 from ..errors import CorpusError, IndexFormatError, InputError
@@ -149,11 +149,7 @@ class SavedArticles(Sequence[Article]):
     def __len__(self) -> int:
         return len(self._ids)
 
-    @overload
-    def __getitem__(self, row: int) -> Article: ...
-    @overload
-    def __getitem__(self, row: slice) -> tuple[Article, ...]: ...
-    def __getitem__(self, row: int | slice) -> Article | tuple[Article, ...]:
+    def __getitem__(self, row: Any) -> Any:  # an Article for a row, a tuple of them for a slice
         if isinstance(row, slice):
             return tuple(self[i] for i in range(*row.indices(len(self))))
         row = operator.index(row)
