@@ -16,8 +16,8 @@ from typing import IO, Any, Iterator
 
 from .errors import InputError, KBRankError, OutputError
 
-__all__ = ["atomic_open", "check_output_dir", "fsync_dir", "iter_jsonl", "iter_lines", "output_error", "sha256_bytes",
-           "sha256_file", "unencodable_field"]
+__all__ = ["atomic_open", "check_output_dir", "fsync_dir", "iter_jsonl", "iter_lines", "json_line", "output_error",
+           "sha256_and_newlines", "sha256_bytes", "sha256_file", "unencodable_field"]
 
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -65,21 +65,27 @@ def iter_jsonl(path: str | os.PathLike[str], *, error: type[InputError] = InputE
     """
     source = str(path)
     for number, text in iter_lines(path, error=error, what=what):
+        yield number, json_line(text, source=source, line=number, error=error)
+
+
+def json_line(text: str, *, source: str, line: int, error: type[InputError] = InputError) -> Any:
+    """One line of a JSON Lines file, parsed, with `iter_jsonl`'s checks (malformed JSON, nesting too deep,
+    lone UTF-16 surrogate escapes) raising ``error`` with the file, the line and the fix."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"malformed JSON ({exc.msg} at column {exc.colno})", source=source, line=line,
+                    fix="write one complete JSON object per line") from None
+    except RecursionError:
+        raise error("JSON nested too deeply to read", source=source, line=line,
+                    fix="flatten the record: kbrank records nest a few levels at most") from None
+    if _SURROGATE_ESCAPE.search(text):
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise error(f"malformed JSON ({exc.msg} at column {exc.colno})", source=source, line=number,
-                        fix="write one complete JSON object per line") from None
-        except RecursionError:
-            raise error("JSON nested too deeply to read", source=source, line=number,
-                        fix="flatten the record: kbrank records nest a few levels at most") from None
-        if _SURROGATE_ESCAPE.search(text):
-            try:
-                json.dumps(value, ensure_ascii=False).encode("utf-8")
-            except UnicodeEncodeError:
-                raise error("a string holds a lone UTF-16 surrogate escape (such as \\ud800)", source=source,
-                            line=number, fix="write the character itself, or a valid surrogate pair") from None
-        yield number, value
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise error("a string holds a lone UTF-16 surrogate escape (such as \\ud800)", source=source,
+                        line=line, fix="write the character itself, or a valid surrogate pair") from None
+    return value
 
 
 def unencodable_field(value: Any, path: str = "", depth: int = 0) -> str | None:
@@ -197,8 +203,27 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     """The hex sha256 of a file, read in chunks."""
+    return sha256_and_newlines(path, newlines=False, chunk=chunk)[0]
+
+
+def sha256_and_newlines(path: str | os.PathLike[str], *, newlines: bool,
+                        chunk: int = 1 << 20) -> tuple[str, Any]:
+    """The hex sha256 of a file and, when ``newlines``, the offset of each ``\\n`` in it (an int64 numpy
+    array; else ``None``), in one read. The file is read in chunks with ``read``, never mapped, so checking
+    a large file does not grow the process's resident memory by the file's size."""
+    import numpy as np
+
     digest = hashlib.sha256()
+    found: list[Any] = []
+    base = 0
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
-    return digest.hexdigest()
+            if newlines:
+                at = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+                if at.size:
+                    found.append(at + base)
+            base += len(block)
+    if not newlines:
+        return digest.hexdigest(), None
+    return digest.hexdigest(), (np.concatenate(found) if found else np.empty(0, np.int64)).astype(np.int64)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ._searcher_checks import MAX_QUERY_CHARS, MAX_QUERY_TERMS
@@ -26,12 +27,33 @@ SETTINGS = ("mode", "fusion", "fusion_params", "depth", "rerank_depth", "max_que
 
 @dataclass(frozen=True, eq=False)
 class SearcherState:
-    """One consistent snapshot of a built searcher: a search reads it once, an edit replaces it whole."""
+    """One consistent snapshot of a built searcher: a search reads it once, an edit replaces it whole.
+
+    ``template`` is the personalizer (unfitted) that `personalizer` fits on this snapshot's corpus. Fitting
+    reads every article's applicability, so a loaded searcher fits it on first use (a personalized search),
+    and a search without a profile never parses the articles it does not show; `fit_personalizer` fits now.
+    """
 
     corpus: Corpus
     bm25: Any  # BM25Index or None
     dense: Any  # DenseIndex or None
-    personalizer: Any  # a fitted Personalizer
+    template: Any  # an unfitted Personalizer
+    _fitted: list[Any] = field(default_factory=list, init=False, repr=False)  # [the fitted personalizer]
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def personalizer(self) -> Any:
+        """The personalizer fitted on this snapshot's corpus (fitted on first use, once)."""
+        if not self._fitted:
+            with self._lock:
+                if not self._fitted:
+                    self._fitted.append(self.template.fit(self.corpus))
+        return self._fitted[0]
+
+    def fit_personalizer(self) -> SearcherState:
+        """Fit the personalizer now (so that its errors surface here), and return this snapshot."""
+        self.personalizer  # noqa: B018 - the property fits it
+        return self
 
 
 @functools.cache

@@ -24,6 +24,7 @@ Tokens containing a digit (codes, versions, model numbers) are never stopped or 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Any, Callable, Iterable, Literal, Sequence
@@ -49,7 +50,28 @@ Normalization = Literal["NFC", "NFKC", "NFD", "NFKD"]
 _NORMALIZATIONS: tuple[Normalization, ...] = ("NFC", "NFKC", "NFD", "NFKD")
 
 
+@functools.cache
 def _english_stopwords() -> frozenset[str]:
+    """scikit-learn's English stopword list, read as a literal from its module's source
+    (``sklearn/feature_extraction/_stop_words.py``) without importing scikit-learn, which takes seconds (it
+    brings scipy and pandas) and would dominate a command-line search. The import is the fallback."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+        origin = spec.origin if spec is not None else None
+        if origin is not None:
+            tree = ast.parse(Path(origin).with_name("feature_extraction").joinpath("_stop_words.py").read_text("utf-8"))
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.value.args) == 1 \
+                        and [getattr(t, "id", None) for t in node.targets] == ["ENGLISH_STOP_WORDS"]:
+                    words = ast.literal_eval(node.value.args[0])
+                    if isinstance(words, (list, tuple, set)) and all(isinstance(w, str) for w in words):
+                        return frozenset(words)
+    except (OSError, SyntaxError, ValueError, TypeError, ImportError):
+        pass
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return frozenset(ENGLISH_STOP_WORDS)

@@ -105,8 +105,9 @@ class Searcher:
         self._install(corpus, bm25, dense, self.personalizer)
         return self
 
-    def _install(self, corpus: Corpus, bm25: Any, dense: Any, personalizer: Any) -> None:
-        """Swap in a new snapshot: every index is pointed at ``corpus`` (one corpus object per snapshot)."""
+    def _install(self, corpus: Corpus, bm25: Any, dense: Any, personalizer: Any, *, lazy: bool = False) -> None:
+        """Swap in a new snapshot: every index is pointed at ``corpus`` (one corpus object per snapshot). The
+        personalizer is fitted now, or with ``lazy`` (a loaded plain `Personalizer`) on first use."""
         from .personalize import Personalizer
 
         template = clone(personalizer) if personalizer is not None else Personalizer()
@@ -115,7 +116,8 @@ class Searcher:
         for index in (bm25, dense):
             if index is not None and index.state_.corpus is not corpus:
                 index.state_ = dataclasses.replace(index.state_, corpus=corpus)
-        self.state_ = SearcherState(corpus, bm25, dense, template.fit(corpus))
+        state = SearcherState(corpus, bm25, dense, template)
+        self.state_ = state if lazy and type(template) is Personalizer else state.fit_personalizer()
 
     def _state(self) -> SearcherState:
         """The current snapshot, or `NotFittedError`; refuses indexes that were edited behind its back."""
@@ -154,7 +156,7 @@ class Searcher:
             bm25 = None if state.bm25 is None else edit(copy.copy(state.bm25))
             dense = None if state.dense is None else edit(copy.copy(state.dense))
             edited = [index for index in (bm25, dense) if index is not None]
-            self._install(edited[0].corpus_, bm25, dense, state.personalizer)
+            self._install(edited[0].corpus_, bm25, dense, state.template)
         return self
 
     def add(self, articles: Iterable[Any]) -> Searcher:
@@ -341,7 +343,8 @@ class Searcher:
                                        fix="rebuild the index") from None
             corpus, bm25, dense, saved = read_indexes(reader, path, mode=searcher.mode, encoder=encoder, mmap=mmap,
                                                       personalizer=personalizer is None)
-        searcher._install(corpus, bm25, dense, personalizer if personalizer is not None else saved)
+        searcher._install(corpus, bm25, dense, personalizer if personalizer is not None else saved,
+                          lazy=personalizer is None)  # the saved settings were checked by read_indexes
         return searcher
 
     def __repr__(self) -> str:

@@ -24,6 +24,8 @@ class Corpus(Sequence[Article]):
     """
 
     __slots__ = ("_articles", "_rows")
+    _articles: Sequence[Article]  # a tuple, or the lazily parsed articles of a saved corpus
+    _rows: dict[str, int]
 
     def __init__(self, articles: Iterable[Article], *, source: str | None = None,
                  lines: Sequence[int] | None = None) -> None:
@@ -54,6 +56,16 @@ class Corpus(Sequence[Article]):
         self._articles = items
         self._rows = rows
 
+    @classmethod
+    def _of_checked(cls, articles: Sequence[Article], rows: dict[str, int]) -> Corpus:
+        """A corpus over ``articles`` whose ids are already known to be unique (``rows``: id -> row), without
+        touching the articles: the saved corpus of an index directory (`kbrank.corpus.io.read_corpus`) parses
+        each one on first use."""
+        corpus = cls.__new__(cls)
+        corpus._articles = articles
+        corpus._rows = rows
+        return corpus
+
     # -- sequence protocol -------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._articles)
@@ -63,6 +75,8 @@ class Corpus(Sequence[Article]):
     @overload
     def __getitem__(self, row: slice) -> tuple[Article, ...]: ...
     def __getitem__(self, row: int | slice) -> Article | tuple[Article, ...]:
+        if isinstance(row, slice):
+            return tuple(self._articles[row])
         return self._articles[row]
 
     def __iter__(self) -> Iterator[Article]:
@@ -74,7 +88,7 @@ class Corpus(Sequence[Article]):
         return item in self._rows
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Corpus) and self._articles == other._articles
+        return other is self or (isinstance(other, Corpus) and len(self) == len(other) and tuple(self) == tuple(other))
 
     def __hash__(self) -> int:
         return hash(self.ids)

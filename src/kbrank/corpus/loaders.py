@@ -29,7 +29,7 @@ def jsonl_articles(path: str | os.PathLike[str]) -> tuple[list[Article], Lines]:
     source = str(path)
     articles, lines = [], []
     for n, obj in iter_jsonl(path, error=CorpusError):
-        articles.append(article_from_record(obj, source=source, line=n))
+        articles.append(article_from_record(obj, source=source, line=n, parsed_text=True))
         lines.append(n)
     return articles, lines
 

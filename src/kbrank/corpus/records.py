@@ -7,7 +7,8 @@ row), the field, the bad value and the fix.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .._dates import parse_date
 from .._io import unencodable_field
@@ -50,14 +51,19 @@ def _date(value: Any, *, where: dict[str, Any], name: str) -> dt.date | None:
         ) from None
 
 
-def article_from_record(record: Any, *, source: str | None = None, line: int | None = None) -> Article:
-    """Build a validated `Article` from a mapping. Unknown keys go to ``metadata`` unless they look like a typo."""
+def article_from_record(record: Any, *, source: str | None = None, line: int | None = None,
+                        parsed_text: bool = False) -> Article:
+    """Build a validated `Article` from a mapping. Unknown keys go to ``metadata`` unless they look like a typo.
+
+    ``parsed_text=True`` says the record was parsed from a line of UTF-8 JSON by `kbrank._io.json_line`, which
+    already refuses lone UTF-16 surrogates, so the walk over every string that looks for them is skipped.
+    """
     where: dict[str, Any] = {"source": source, "line": line}
     if not isinstance(record, Mapping):
         raise CorpusError(
             "expected a JSON object per article", **where, value=record, fix="write one {...} object per line"
         )
-    bad = unencodable_field(dict(record))
+    bad = None if parsed_text else unencodable_field(dict(record))
     if bad is not None:
         raise CorpusError("the text holds a lone UTF-16 surrogate (such as \\ud800), which UTF-8 cannot store",
                           **where, field=bad, fix="write the character itself, or a valid surrogate pair")

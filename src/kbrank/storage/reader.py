@@ -21,8 +21,9 @@ from typing import Any, Iterator, Literal, Mapping, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
-from .._io import iter_jsonl, sha256_file
+from .._io import iter_jsonl, sha256_and_newlines
 from ..errors import IndexFormatError, InputError
+from .lines import JsonlLines
 from .locks import LOCK_TIMEOUT, ReaderLock
 from .manifest import MANIFEST, FileEntry, check_section, inside, read_manifest
 from .writer import directory_path
@@ -50,6 +51,7 @@ class IndexReader:
             self.manifest: dict[str, Any] = manifest.model_dump()
             self.components: dict[str, Any] = self.manifest["components"]
             self._files: dict[str, FileEntry] = dict(manifest.files)
+            self._newlines: dict[str, np.ndarray] = {}  # per JSONL file, found while checking its sha256
             if verify:
                 for name in self._files:
                     self._verify(name)
@@ -84,13 +86,15 @@ class IndexReader:
                 raise IndexFormatError(
                     f"file for {name!r} is truncated or changed ({size} bytes, manifest says {entry.bytes})",
                     path=str(file_path), fix=_REBUILD)
-            digest = sha256_file(file_path)
+            digest, newlines = sha256_and_newlines(file_path, newlines=entry.path.endswith(".jsonl"))
         except OSError as exc:
             raise IndexFormatError(f"cannot read the file for {name!r} ({exc.strerror or exc})", path=str(file_path),
                                    fix="check the permissions, or rebuild the index") from None
         if digest != entry.sha256:
             raise IndexFormatError(f"checksum mismatch for {name!r}: the file was changed after saving",
                                    path=str(file_path), fix=_REBUILD)
+        if newlines is not None:
+            self._newlines[name] = newlines
         return file_path
 
     def has(self, name: str) -> bool:
@@ -159,6 +163,18 @@ class IndexReader:
         if not mmap or count == 0:
             array.setflags(write=False)
         return array
+
+    def jsonl_lines(self, name: str) -> JsonlLines:
+        """The records of a JSONL file, located when its checksum was verified and parsed on demand
+        (`kbrank.storage.lines`): a file is read once to be trusted, then only the lines used are parsed."""
+        path = self.file(name)
+        try:
+            newlines = self._newlines.get(name)
+            if newlines is None:  # opened with verify=False
+                newlines = sha256_and_newlines(path, newlines=True)[1]
+            return JsonlLines(path, newlines if newlines is not None else np.empty(0, np.int64), name=name)
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"cannot read {name!r} ({exc})", path=str(path), fix=_REBUILD) from None
 
     def jsonl(self, name: str) -> Iterator[tuple[int, Any]]:
         """The records of a JSONL file; an unreadable line is an `IndexFormatError` (a crafted or damaged index)."""
