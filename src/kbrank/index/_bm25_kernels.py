@@ -28,9 +28,17 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True, inline="always")
-def weight(variant, idf_t, tf, norm_d, k1, k1p1, delta):  # pragma: no cover - compiled
-    """One entry's weight, operation by operation as rank_bm25 0.2.2 (see `kbrank.index.bm25_weights`)."""
+def weight(variant, idf_t, tf, lid, table, n_lengths, norm, k1, k1p1, delta):  # pragma: no cover - compiled
+    """One entry's weight, operation by operation as rank_bm25 0.2.2 (see `kbrank.index.bm25_weights`).
+
+    ``lid`` is the article's length class and ``norm[lid]`` its length term. For Okapi and BM25+ the factor
+    after ``idf`` depends only on (count, length class), so ``table[(tf - 1) * n_lengths + lid]`` holds it,
+    computed with the same operations, for counts up to ``table.size // n_lengths``: no division per posting.
+    """
+    if variant != 1 and tf * n_lengths <= table.shape[0]:
+        return idf_t * table[(tf - 1) * n_lengths + lid]
     f = np.float64(tf)
+    norm_d = norm[lid]
     if variant == 0:  # Okapi; norm = k1 * (1 - b + b * dl / avgdl)
         return idf_t * (f * k1p1 / (f + norm_d))
     if variant == 1:  # BM25L; norm = 1 - b + b * dl / avgdl
@@ -105,7 +113,7 @@ def _block_max(scores, start, end):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _general(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta, has_base, terms, mask, use_mask,
+def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, terms, mask, use_mask,
              k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover - compiled
     m = 0
     prefix = 0.0
@@ -115,7 +123,7 @@ def _general(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta, h
         stamp = qi + 1
         for j in range(col_ptr[t], col_ptr[t + 1]):
             d = rows[j]
-            w = weight(variant, idf_t, counts[j], norm[d], k1, k1p1, delta)
+            w = weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
             if mark[d] == 0:
                 touched[m] = d
                 m += 1
@@ -143,7 +151,7 @@ def _general(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta, h
 
 
 @njit(cache=True, nogil=True)
-def _positive(col_ptr, rows, counts, idf, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
               scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
     m = 0
     for qi in range(terms.shape[0]):
@@ -155,7 +163,7 @@ def _positive(col_ptr, rows, counts, idf, norm, variant, k1, k1p1, delta, terms,
             if s == 0.0:
                 touched[m] = d
                 m += 1
-            scores[d] = s + weight(variant, idf_t, counts[j], norm[d], k1, k1p1, delta)
+            scores[d] = s + weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
     size = 0
     for i in range(m):
         d = touched[i]
@@ -169,7 +177,7 @@ def _positive(col_ptr, rows, counts, idf, norm, variant, k1, k1p1, delta, terms,
 
 
 @njit(cache=True, nogil=True)
-def _broad(col_ptr, rows, counts, idf, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
            scores, out_rows, out_scores):  # pragma: no cover - compiled
     n = scores.shape[0]
     for qi in range(terms.shape[0]):
@@ -177,7 +185,7 @@ def _broad(col_ptr, rows, counts, idf, norm, variant, k1, k1p1, delta, terms, ma
         idf_t = idf[t]
         for j in range(col_ptr[t], col_ptr[t + 1]):
             d = rows[j]
-            scores[d] += weight(variant, idf_t, counts[j], norm[d], k1, k1p1, delta)
+            scores[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
     size = 0
     block = 1024
     for start in range(0, n, block):
@@ -195,7 +203,7 @@ def _broad(col_ptr, rows, counts, idf, norm, variant, k1, k1p1, delta, terms, ma
 
 
 @njit(cache=True, nogil=True)
-def search_top_k(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta, has_base, broad_share,
+def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, broad_share,
                  terms, mask, use_mask, k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover
     """Fill ``out_rows``/``out_scores`` with the best ``k`` articles containing a query term, best first;
     return how many were found. ``scores``, ``mark`` and ``touched`` are zeroed scratch of ``n_docs``."""
@@ -207,33 +215,33 @@ def search_top_k(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delt
         if not idf[t] > 0.0:
             positive = False
     if positive and broad_share > 0 and postings * broad_share >= scores.shape[0]:
-        size = _broad(col_ptr, rows, counts, idf, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+        size = _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
                       scores, out_rows, out_scores)
     elif positive:
-        size = _positive(col_ptr, rows, counts, idf, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+        size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
                          scores, touched, out_rows, out_scores)
     else:
-        size = _general(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta, has_base, terms, mask,
+        size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, terms, mask,
                         use_mask, k, scores, mark, touched, out_rows, out_scores)
     _sort_best_first(out_scores, out_rows, size)
     return size
 
 
 @njit(cache=True, nogil=True)
-def batch_top_k(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta, has_base, broad_share,
+def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, broad_share,
                 terms, term_ptr, first, last, mask, use_mask, k, scores, mark, touched, out_rows, out_scores,
                 sizes):  # pragma: no cover - compiled
     """`search_top_k` for queries ``first..last-1`` of a batch (query ``q``'s terms are
     ``terms[term_ptr[q]:term_ptr[q+1]]``; its results row ``q`` of ``out_rows``/``out_scores``), in one call
     without the GIL, so each thread of a batch runs a whole share of it."""
     for q in range(first, last):
-        sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta, has_base,
+        sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base,
                                 broad_share, terms[term_ptr[q]:term_ptr[q + 1]], mask, use_mask, k, scores, mark,
                                 touched, out_rows[q], out_scores[q])
 
 
 @njit(cache=True, nogil=True)
-def full_scores(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta, has_base, terms,
+def full_scores(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, terms,
                 out):  # pragma: no cover - compiled
     """Add every query term's weights (or, for articles without it, its base) to ``out``, in query order:
     rank_bm25's ``get_scores``."""
@@ -247,14 +255,14 @@ def full_scores(col_ptr, rows, counts, idf, base, norm, variant, k1, k1p1, delta
             j = lo
             for d in range(n):
                 if j < hi and rows[j] == d:
-                    out[d] += weight(variant, idf_t, counts[j], norm[d], k1, k1p1, delta)
+                    out[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
                     j += 1
                 else:
                     out[d] += b
         else:
             for j in range(lo, hi):
                 d = rows[j]
-                out[d] += weight(variant, idf_t, counts[j], norm[d], k1, k1p1, delta)
+                out[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
 
 
 @njit(cache=True, nogil=True)

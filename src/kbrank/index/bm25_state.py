@@ -6,8 +6,10 @@ another thread does meanwhile. The state is also what persistence reads and writ
 (`kbrank.index.bm25_persistence`), so the index class and its files never import each other.
 
 Stored: ``counts`` (`TermCounts`: rows and compact counts by term, the only per-posting arrays; memory-mapped
-read-only after a load). Derived on assembly, small (per term or per article): ``idf``, ``base`` (BM25+),
-``norm`` (the per-article length term) and ``df``; the kernels compute each weight from these
+read-only after a load). Derived on assembly, small: per term ``idf``, ``base`` (BM25+) and ``df``; per
+article its length class ``length_id`` (uint8/uint16, an index into the distinct lengths); per length class
+``norm``, the variant's length term; and ``table``, the factor after idf for small counts per length class
+(`bm25_weights.factor_table`). The kernels compute each weight from these
 (`kbrank.index._bm25_kernels.weight`). The kernels trust the arrays, so `validate` checks every bound of a
 loaded state before it is used.
 """
@@ -21,8 +23,8 @@ import numpy as np
 
 from ..corpus import Corpus
 from ..errors import IndexFormatError
-from .bm25_weights import VARIANT_CODES, VARIANTS
-from .term_counts import TermCounts
+from .bm25_weights import VARIANT_CODES, VARIANTS, factor_table
+from .term_counts import TermCounts, compact_uint
 
 __all__ = ["BM25State"]
 
@@ -45,7 +47,9 @@ class BM25State:
     delta: float  # BM25L/BM25+ (0 for Okapi)
     idf: np.ndarray
     base: np.ndarray | None
+    length_id: np.ndarray
     norm: np.ndarray
+    table: np.ndarray
     df: np.ndarray
 
     @property
@@ -63,14 +67,17 @@ class BM25State:
         `kbrank.index.bm25_weights`). ``extra`` is ``{"epsilon": ...}`` or ``{"delta": ...}``."""
         n_docs = counts.n_docs
         df = counts.doc_freqs()
-        stats = VARIANTS[variant](df, counts.doc_len, n_docs, int(counts.doc_len.sum()) / n_docs, k1=k1, b=b,
-                                  **extra)
-        return cls(counts, corpus, VARIANT_CODES[variant], float(k1), float(k1 + 1), float(extra.get("delta", 0.0)),
-                   stats.idf, stats.base, stats.norm, df)
+        lengths, length_id = np.unique(counts.doc_len, return_inverse=True)
+        stats = VARIANTS[variant](df, lengths, n_docs, int(counts.doc_len.sum()) / n_docs, k1=k1, b=b, **extra)
+        delta = float(extra.get("delta", 0.0))
+        max_count = int(counts.counts.max()) if counts.nnz else 0
+        table = factor_table(variant, stats.norm, k1 + 1, delta, max_count)
+        return cls(counts, corpus, VARIANT_CODES[variant], float(k1), float(k1 + 1), delta, stats.idf, stats.base,
+                   compact_uint(length_id.ravel()), stats.norm, table, df)
 
     def nbytes(self) -> int:
         """Bytes of every array the state holds (postings, per-term and per-article arrays)."""
-        extra = (self.idf, self.norm, self.df) + (() if self.base is None else (self.base,))
+        extra = (self.idf, self.length_id, self.norm, self.table, self.df) + (() if self.base is None else (self.base,))
         return self.counts.nbytes() + sum(a.nbytes for a in extra)
 
     @staticmethod

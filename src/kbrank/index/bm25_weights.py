@@ -2,7 +2,9 @@
 
 An entry's weight (the amount a (term, article) pair adds to a query's score) is computed at query time by
 the compiled kernels (`kbrank.index._bm25_kernels.weight`) from three numbers: the term's ``idf``, the
-entry's count ``tf`` and a per-article ``norm`` computed here once per index. The float expressions follow
+entry's count ``tf`` and the ``norm`` of the article's length, computed here once per distinct length. For
+Okapi and BM25+ the factor after ``idf`` depends only on (``tf``, length), so `factor_table` tabulates it
+for small counts, computed with the same operations: the kernels then multiply instead of divide. The float expressions follow
 rank_bm25 0.2.2 operation by operation, so float64 scores are bit-for-bit identical to
 ``rank_bm25.BM25*.get_scores``:
 
@@ -29,14 +31,14 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["TermStats", "VARIANTS", "VARIANT_CODES", "VARIANT_DEFAULTS"]
+__all__ = ["TermStats", "factor_table", "VARIANTS", "VARIANT_CODES", "VARIANT_DEFAULTS"]
 
 
 @dataclass(frozen=True)
 class TermStats:
     idf: np.ndarray  # float64 per term
     base: np.ndarray | None  # float64 per term added to articles without the term; None for "nothing"
-    norm: np.ndarray  # float64 per article, the variant's length term (see the module docstring)
+    norm: np.ndarray  # float64 per distinct article length (ascending), the variant's length term
 
 
 def _logs(values: np.ndarray) -> np.ndarray:
@@ -50,26 +52,41 @@ def _length_norm(dl: np.ndarray, avgdl: float, b: float) -> np.ndarray:
     return (1 - b) + (b * dl) / avgdl
 
 
-def okapi(df: np.ndarray, dl: np.ndarray, n_docs: int, avgdl: float, *, k1: float, b: float,
+def okapi(df: np.ndarray, lengths: np.ndarray, n_docs: int, avgdl: float, *, k1: float, b: float,
           epsilon: float) -> TermStats:
     """Term ids must be in the order rank_bm25 first meets the terms: the mean is summed in that order."""
     idf = _logs(n_docs - df + 0.5) - _logs(df + 0.5)
     if idf.size:
         average = np.cumsum(idf)[-1] / idf.size  # cumsum adds sequentially, like rank_bm25's loop
         idf = np.where(idf < 0, epsilon * average, idf)
-    return TermStats(idf=idf, base=None, norm=k1 * _length_norm(dl, avgdl, b))
+    return TermStats(idf=idf, base=None, norm=k1 * _length_norm(lengths, avgdl, b))
 
 
-def bm25l(df: np.ndarray, dl: np.ndarray, n_docs: int, avgdl: float, *, k1: float, b: float,
+def bm25l(df: np.ndarray, lengths: np.ndarray, n_docs: int, avgdl: float, *, k1: float, b: float,
           delta: float) -> TermStats:
     idf = math.log(n_docs + 1) - _logs(df + 0.5)
-    return TermStats(idf=idf, base=None, norm=_length_norm(dl, avgdl, b))
+    return TermStats(idf=idf, base=None, norm=_length_norm(lengths, avgdl, b))
 
 
-def bm25plus(df: np.ndarray, dl: np.ndarray, n_docs: int, avgdl: float, *, k1: float, b: float,
+def bm25plus(df: np.ndarray, lengths: np.ndarray, n_docs: int, avgdl: float, *, k1: float, b: float,
              delta: float) -> TermStats:
     idf = _logs((n_docs + 1) / df.astype(np.float64))
-    return TermStats(idf=idf, base=idf * (delta + 0.0), norm=k1 * _length_norm(dl, avgdl, b))
+    return TermStats(idf=idf, base=idf * (delta + 0.0), norm=k1 * _length_norm(lengths, avgdl, b))
+
+
+def factor_table(variant: str, norm: np.ndarray, k1p1: float, delta: float, max_count: int,
+                 budget: int = 1 << 16) -> np.ndarray:
+    """The factor after ``idf`` for counts ``1..T`` and each length class, flattened as ``[(tf - 1) * n + c]``,
+    with rank_bm25's operations (Okapi ``tf * (k1 + 1) / (tf + norm)``, BM25+ ``delta + tf * (k1 + 1) /
+    (norm + tf)``); ``T`` is the largest count, capped so that the table has at most ``budget`` entries.
+    Empty for BM25L, whose ``idf`` is multiplied first."""
+    n = max(norm.shape[0], 1)
+    top = min(max_count, budget // n)
+    if variant == "bm25l" or top < 1:
+        return np.empty(0)
+    f = np.arange(1, top + 1, dtype=np.float64)[:, None]
+    table = f * k1p1 / (f + norm[None, :]) if variant == "okapi" else delta + f * k1p1 / (norm[None, :] + f)
+    return np.ascontiguousarray(table).ravel()
 
 
 #: Variant name -> statistics function.
