@@ -64,7 +64,7 @@ def _general_path(index: BM25Index, query: str, k: int, mask) -> tuple[list[int]
     rows, scores = np.empty(k, np.int64), np.empty(k)
     use = mask is not None
     size = kernels._general(c.col_ptr, c.rows, c.counts, state.idf, state.idf, state.length_id, state.table,
-                            state.norm.shape[0], state.norm, state.variant, state.k1,
+                            state.norm.shape[0], 0, state.norm, state.variant, state.k1,
                             state.k1p1, state.delta, False, terms, mask if use else np.ones(1, bool), use, k,
                             np.zeros(n), np.zeros(n, np.int32), np.zeros(n, np.int32), rows, scores)
     kernels._sort_best_first(scores, rows, size)

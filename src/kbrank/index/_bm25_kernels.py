@@ -10,8 +10,8 @@ a float64 weight), and memory bandwidth, not arithmetic, bounds these loops.
 `search_top_k` does in one call what rank_bm25's ``get_scores`` + a sort do, choosing one of three paths:
 
 - *broad* (every term has idf > 0, no base, and the posting lists cover at least 1/``broad_share`` of the
-  articles): scatter every posting into a dense score array, then a blocked top-k that skips blocks whose
-  largest score cannot enter it;
+  articles): scatter every posting into a dense score array, then a blocked top-k that reads only the blocks
+  whose largest score reaches the k-th largest block maximum;
 - *positive* (every term has idf > 0, no base): the same, but remembering the touched articles (a weight is
   then always > 0, so a score of 0 means "not touched yet"), so the top-k reads only those;
 - *general* (BM25+ bases, idf <= 0): marks per article; a touched article also receives the bases of the
@@ -113,7 +113,7 @@ def _block_max(scores, start, end):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, terms, mask, use_mask,
+def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, terms, mask, use_mask,
              k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover - compiled
     m = 0
     prefix = 0.0
@@ -151,9 +151,10 @@ def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm
 
 
 @njit(cache=True, nogil=True)
-def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
               scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
     m = 0
+    tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
     for qi in range(terms.shape[0]):
         t = terms[qi]
         idf_t = idf[t]
@@ -163,7 +164,11 @@ def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, var
             if s == 0.0:
                 touched[m] = d
                 m += 1
-            scores[d] = s + weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
+            if tabled:  # the same weight without the branches of `weight`
+                scores[d] = s + idf_t * table[(np.int64(counts[j]) - 1) * n_lengths + length_id[d]]
+            else:
+                scores[d] = s + weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm,
+                                       k1, k1p1, delta)
     size = 0
     for i in range(m):
         d = touched[i]
@@ -177,33 +182,50 @@ def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, var
 
 
 @njit(cache=True, nogil=True)
-def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
            scores, out_rows, out_scores):  # pragma: no cover - compiled
     n = scores.shape[0]
+    tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
     for qi in range(terms.shape[0]):
         t = terms[qi]
         idf_t = idf[t]
-        for j in range(col_ptr[t], col_ptr[t + 1]):
-            d = rows[j]
-            scores[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
+        if tabled:  # the same weights, in a loop without a branch
+            for j in range(col_ptr[t], col_ptr[t + 1]):
+                d = rows[j]
+                scores[d] += idf_t * table[(np.int64(counts[j]) - 1) * n_lengths + length_id[d]]
+        else:
+            for j in range(col_ptr[t], col_ptr[t + 1]):
+                d = rows[j]
+                scores[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1,
+                                    k1p1, delta)
+    # Top-k: the k-th largest block maximum is a lower bound of the k-th largest score (the maxima are scores
+    # of k distinct articles), so only blocks whose maximum reaches it are read element by element. A mask
+    # can hide those articles, so with a mask every block with a positive maximum is read.
+    block = 128
+    n_blocks = (n + block - 1) // block
+    maxima = np.empty(n_blocks)
     size = 0
-    block = 1024
-    for start in range(0, n, block):
-        end = min(start + block, n)
-        top = _block_max(scores, start, end)
-        if top > 0.0 and (size < k or top > out_scores[0]):
-            for d in range(start, end):
+    for i in range(n_blocks):
+        top = _block_max(scores, i * block, min(i * block + block, n))
+        maxima[i] = top
+        if not use_mask and top > 0.0:
+            size = _offer(out_scores, out_rows, size, k, top, i)
+    bound = out_scores[0] if size == k else 0.0
+    size = 0
+    for i in range(n_blocks):
+        top = maxima[i]
+        if top > 0.0 and top >= bound and (size < k or top >= out_scores[0]):
+            for d in range(i * block, min(i * block + block, n)):
                 s = scores[d]
                 if s > 0.0 and (not use_mask or mask[d]):
-                    if size < k or s > out_scores[0]:
+                    if size < k or s >= out_scores[0]:
                         size = _offer(out_scores, out_rows, size, k, s, d)
-        for d in range(start, end):
-            scores[d] = 0.0
+    scores[:] = 0.0
     return size
 
 
 @njit(cache=True, nogil=True)
-def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, broad_share,
+def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, broad_share,
                  terms, mask, use_mask, k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover
     """Fill ``out_rows``/``out_scores`` with the best ``k`` articles containing a query term, best first;
     return how many were found. ``scores``, ``mark`` and ``touched`` are zeroed scratch of ``n_docs``."""
@@ -215,33 +237,33 @@ def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, 
         if not idf[t] > 0.0:
             positive = False
     if positive and broad_share > 0 and postings * broad_share >= scores.shape[0]:
-        size = _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+        size = _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
                       scores, out_rows, out_scores)
     elif positive:
-        size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+        size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
                          scores, touched, out_rows, out_scores)
     else:
-        size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, terms, mask,
+        size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, terms, mask,
                         use_mask, k, scores, mark, touched, out_rows, out_scores)
     _sort_best_first(out_scores, out_rows, size)
     return size
 
 
 @njit(cache=True, nogil=True)
-def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, broad_share,
+def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, broad_share,
                 terms, term_ptr, first, last, mask, use_mask, k, scores, mark, touched, out_rows, out_scores,
                 sizes):  # pragma: no cover - compiled
     """`search_top_k` for queries ``first..last-1`` of a batch (query ``q``'s terms are
     ``terms[term_ptr[q]:term_ptr[q+1]]``; its results row ``q`` of ``out_rows``/``out_scores``), in one call
     without the GIL, so each thread of a batch runs a whole share of it."""
     for q in range(first, last):
-        sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base,
+        sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base,
                                 broad_share, terms[term_ptr[q]:term_ptr[q + 1]], mask, use_mask, k, scores, mark,
                                 touched, out_rows[q], out_scores[q])
 
 
 @njit(cache=True, nogil=True)
-def full_scores(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, norm, variant, k1, k1p1, delta, has_base, terms,
+def full_scores(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, terms,
                 out):  # pragma: no cover - compiled
     """Add every query term's weights (or, for articles without it, its base) to ``out``, in query order:
     rank_bm25's ``get_scores``."""

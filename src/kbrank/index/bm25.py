@@ -228,7 +228,7 @@ class BM25Index:
             c = state.counts
             base = state.base if state.base is not None else state.idf
             args = (c.col_ptr, c.rows, c.counts, state.idf, base, state.length_id, state.table,
-                    state.norm.shape[0], state.norm, state.variant, state.k1, state.k1p1, state.delta,
+                    state.norm.shape[0], int(c.counts.max()) if c.nnz else 0, state.norm, state.variant, state.k1, state.k1p1, state.delta,
                     state.base is not None)
             object.__setattr__(state, "_kernel_args", args)
         return args
