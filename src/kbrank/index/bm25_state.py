@@ -31,7 +31,7 @@ __all__ = ["BM25State"]
 _UINTS = ("u1", "u2", "u4")
 _POSTING_PROBLEMS = {
     1: "col_ptr gives a term no article",
-    2: "rows holds values outside [0, articles) or not increasing within a term",
+    2: "rows holds values outside [0, {n_docs}) or not increasing within a term",
     3: "counts holds a count of 0",
     4: "doc_len is not the sum of each article's counts",
 }
@@ -100,7 +100,9 @@ class BM25State:
             return check(good, f"{name} has dtype {getattr(array, 'dtype', '?')} and shape "
                                f"{getattr(array, 'shape', '?')}")
 
-        ok = kind(counts.doc_len, ("i8",), (n_docs,), "doc_len")
+        ok = kind(counts.doc_len, ("i8",), None, "doc_len")
+        ok = ok and check(counts.doc_len.shape[0] == n_docs,
+                          f"{counts.doc_len.shape[0]} articles in the arrays, the manifest says {n_docs}")
         ok = kind(counts.col_ptr, ("i8",), (n_terms + 1,), "col_ptr") and ok
         ok = kind(counts.rows, ("i4",), None, "rows") and ok
         ok = kind(counts.counts, _UINTS, getattr(counts.rows, "shape", None), "counts") and ok
@@ -114,7 +116,7 @@ class BM25State:
                 from ._bm25_kernels import check_postings
 
                 code = check_postings(ptr, counts.rows, counts.counts, n_docs, counts.doc_len)
-                check(code == 0, _POSTING_PROBLEMS.get(code, ""))
+                check(code == 0, _POSTING_PROBLEMS.get(code, "").format(n_docs=n_docs))
                 check(code != 0 or counts.nnz >= 1, "no article has any term")
         if problems:
             raise IndexFormatError("the BM25 arrays are inconsistent: " + "; ".join(problems), path=where,
