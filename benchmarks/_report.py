@@ -96,10 +96,10 @@ def _size_table(size: dict[str, Any], cpus: int) -> list[str]:
             if "error" in fig:
                 lines.append(f"| {name} | failed: {' '.join(fig['error'])} | | | | | | |")
                 continue
-            mib = lambda key: f"{fig[key] / 2**20:,.1f}"  # noqa: E731
-            lines.append(f"| {name} | {_num(fig['build_s'])} | {mib('build_peak_rss_delta_bytes')} | "
-                         f"{mib('disk_bytes')} | {mib('rss_after_load_bytes')} | {mib('rss_after_queries_bytes')} | "
-                         f"{fig['load_s']:.2f} | {fig['load_average_1m']} |")
+            mib = [f"{fig[key] / 2**20:,.1f}" for key in ("build_peak_rss_delta_bytes", "disk_bytes",
+                                                          "rss_after_load_bytes", "rss_after_queries_bytes")]
+            lines.append(f"| {name} | {_num(fig['build_s'])} | " + " | ".join(mib)
+                         + f" | {fig['load_s']:.2f} | {fig['load_average_1m']} |")
     if capped:
         lines += ["", "† Fewer queries timed (Zipf / stopword-free), to bound the run time: " + "; ".join(capped)
                   + ". QPS is still queries per second."]

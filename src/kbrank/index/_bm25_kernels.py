@@ -75,7 +75,8 @@ def _offer(out_scores, out_rows, size, k, s, d):  # pragma: no cover - compiled
             if left >= size:
                 break
             c = left
-            if left + 1 < size and _better(out_scores[left], out_rows[left], out_scores[left + 1], out_rows[left + 1]):
+            if left + 1 < size and _better(out_scores[left], out_rows[left], out_scores[left + 1],
+                                           out_rows[left + 1]):
                 c = left + 1
             if _better(s, d, out_scores[c], out_rows[c]):
                 out_scores[j] = out_scores[c]
@@ -113,7 +114,8 @@ def _block_max(scores, start, end):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, terms, mask, use_mask,
+def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
+             delta, has_base, terms, mask, use_mask,
              k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover - compiled
     m = 0
     prefix = 0.0
@@ -151,7 +153,8 @@ def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_
 
 
 @njit(cache=True, nogil=True)
-def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
+              terms, mask, use_mask, k,
               scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
     m = 0
     tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
@@ -182,7 +185,8 @@ def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count
 
 
 @njit(cache=True, nogil=True)
-def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
+           terms, mask, use_mask, k,
            scores, out_rows, out_scores):  # pragma: no cover - compiled
     n = scores.shape[0]
     tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
@@ -225,7 +229,8 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
 
 
 @njit(cache=True, nogil=True)
-def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, broad_share,
+def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1,
+                 k1p1, delta, has_base, broad_share,
                  terms, mask, use_mask, k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover
     """Fill ``out_rows``/``out_scores`` with the best ``k`` articles containing a query term, best first;
     return how many were found. ``scores``, ``mark`` and ``touched`` are zeroed scratch of ``n_docs``."""
@@ -237,33 +242,39 @@ def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, 
         if not idf[t] > 0.0:
             positive = False
     if positive and broad_share > 0 and postings * broad_share >= scores.shape[0]:
-        size = _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+        size = _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
+                      delta, terms, mask, use_mask, k,
                       scores, out_rows, out_scores)
     elif positive:
-        size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, terms, mask, use_mask, k,
+        size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1,
+                         k1p1, delta, terms, mask, use_mask, k,
                          scores, touched, out_rows, out_scores)
     else:
-        size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, terms, mask,
+        size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant,
+                        k1, k1p1, delta, has_base, terms, mask,
                         use_mask, k, scores, mark, touched, out_rows, out_scores)
     _sort_best_first(out_scores, out_rows, size)
     return size
 
 
 @njit(cache=True, nogil=True)
-def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, broad_share,
+def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
+                delta, has_base, broad_share,
                 terms, term_ptr, first, last, mask, use_mask, k, scores, mark, touched, out_rows, out_scores,
                 sizes):  # pragma: no cover - compiled
     """`search_top_k` for queries ``first..last-1`` of a batch (query ``q``'s terms are
     ``terms[term_ptr[q]:term_ptr[q+1]]``; its results row ``q`` of ``out_rows``/``out_scores``), in one call
     without the GIL, so each thread of a batch runs a whole share of it."""
     for q in range(first, last):
-        sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base,
+        sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm,
+                                variant, k1, k1p1, delta, has_base,
                                 broad_share, terms[term_ptr[q]:term_ptr[q + 1]], mask, use_mask, k, scores, mark,
                                 touched, out_rows[q], out_scores[q])
 
 
 @njit(cache=True, nogil=True)
-def full_scores(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta, has_base, terms,
+def full_scores(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
+                delta, has_base, terms,
                 out):  # pragma: no cover - compiled
     """Add every query term's weights (or, for articles without it, its base) to ``out``, in query order:
     rank_bm25's ``get_scores``."""
@@ -277,14 +288,16 @@ def full_scores(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, m
             j = lo
             for d in range(n):
                 if j < hi and rows[j] == d:
-                    out[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
+                    out[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm,
+                                     k1, k1p1, delta)
                     j += 1
                 else:
                     out[d] += b
         else:
             for j in range(lo, hi):
                 d = rows[j]
-                out[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
+                out[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1,
+                                 k1p1, delta)
 
 
 @njit(cache=True, nogil=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal, Mapping, TypeVar
 
-import numpy as np
 from pydantic import Field
 
 from ..corpus.io import read_corpus
