@@ -118,7 +118,7 @@ class TermCounts:
                 np.cumsum(np.bincount(docs, minlength=len(chunk)), out=starts[1:])
                 ranks = np.arange(docs.shape[0], dtype=np.int64) - starts[docs]
                 parts.append(((uniq % width).astype(np.int32), (docs + first_row + start).astype(np.int32),
-                              cnt.astype(np.int64), ranks))
+                              compact_uint(cnt), compact_uint(ranks)))  # 10 bytes an entry while building
                 len_parts.append(lengths)
         if not parts:
             empty = np.empty(0, np.int64)
