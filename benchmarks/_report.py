@@ -81,6 +81,25 @@ def _size_table(size: dict[str, Any], cpus: int) -> list[str]:
         ]) + " |")
     for name, why in size.get("skipped", {}).items():
         lines.append(f"| {name} | {why} | | | | | | |")
+    if "kbrank" in rows and "bm25s_numba" in rows:
+        k_batch = [_qps(rows, "kbrank", qs, "batch") for qs in SETS]
+        b_batch = [_qps(rows, "bm25s_numba", qs, "batch") for qs in SETS]
+        lines += ["", f"kbrank `search_tokens_batch` against bm25s numba `retrieve(n_threads)` (batch QPS ratio, "
+                  f"Zipf / stopword-free): {_pair(*(_ratio(a, b) for a, b in zip(k_batch, b_batch)))}."]
+    memory = size.get("memory")
+    if memory:
+        lines += ["", "Memory, disk and build, each in a fresh subprocess (`_bm25_memory.py`; load average at each "
+                  "system's start):", "",
+                  "| system | build s | peak build RSS MiB | disk MiB | RSS after mmap load MiB | RSS after both "
+                  "query sets MiB | load s | load avg |", "|---|---|---|---|---|---|---|---|"]
+        for name, fig in memory.items():
+            if "error" in fig:
+                lines.append(f"| {name} | failed: {' '.join(fig['error'])} | | | | | | |")
+                continue
+            mib = [f"{fig[key] / 2**20:,.1f}" for key in ("build_peak_rss_delta_bytes", "disk_bytes",
+                                                          "rss_after_load_bytes", "rss_after_queries_bytes")]
+            lines.append(f"| {name} | {_num(fig['build_s'])} | " + " | ".join(mib)
+                         + f" | {fig['load_s']:.2f} | {fig['load_average_1m']} |")
     if capped:
         lines += ["", "† Fewer queries timed (Zipf / stopword-free), to bound the run time: " + "; ".join(capped)
                   + ". QPS is still queries per second."]
@@ -132,6 +151,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"{config['threads']} threads (see the batch column notes below); rank_bm25 has no batch API.",
         "- **memory MiB**: RSS growth across the build, after garbage collection and `malloc_trim`; in "
         "parentheses, the bytes of the index's numpy arrays where the index is plain arrays.",
+        "- **memory MiB** counts the whole build's RSS growth in the main process; the per-size *Memory, disk "
+        "and build* table measures each system alone in a fresh subprocess.",
         "- **agreement**: share of queries whose top-10 set (score > 0) equals rank_bm25's (score desc, ties by "
         "lower row). **Ratios** use single-query QPS.",
         "",

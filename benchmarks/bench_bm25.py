@@ -2,6 +2,7 @@
 
     python benchmarks/bench_bm25.py [--sizes 10000 100000 1000000] [--queries 300] [--out benchmarks/results]
     python benchmarks/bench_bm25.py --quick --systems kbrank rank_bm25 bm25s_numpy   # smoke test, < 60 s
+    python benchmarks/bench_bm25.py --sizes 10000 100000 --no-memory   # skip the memory subprocesses
 
 Method (one process, one run, every size):
 
@@ -17,6 +18,12 @@ Method (one process, one run, every size):
    reported, and QPS is queries / seconds either way.
 4. Agreement: each system's top-10 against rank_bm25's (score desc, ties by lower row, articles with score
    > 0), at sizes up to ``--reference-max-docs`` on every query, above it on rank_bm25's timed queries.
+
+5. Memory (unless ``--no-memory``), for kbrank and bm25s (numba), each step in a fresh subprocess
+   (`_bm25_memory`): build time, peak build RSS and bytes on disk of the saved index; then RSS after
+   loading it memory-mapped and after running both query sets once.
+
+rank_bm25 is not run above 100k articles (one query takes seconds there); the table says so.
 
 Writes ``bench_bm25.json`` (raw figures + machine info) and ``bench_bm25.md`` to ``--out``, and the markdown
 into README.md between ``<!-- bench_bm25:start -->`` and ``<!-- bench_bm25:end -->`` if both exist
@@ -253,10 +260,39 @@ def run_size(n_docs: int, names: list[str], query_ranks: dict[str, list[np.ndarr
     inputs.release()
     gc.unfreeze()
     _trim()
+    if args.memory:
+        record["memory"] = measure_memory(n_docs, [n for n in names if n in MEMORY_SYSTEMS], args)
     record["load_average_1m"]["end"] = _load()
     record["wall_s"] = time.perf_counter() - t0
     log.info("%s articles done in %.0f s", f"{n_docs:,}", record["wall_s"])
     return record
+
+
+MEMORY_SYSTEMS = ("kbrank", "bm25s_numba")
+
+
+def measure_memory(n_docs: int, names: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """`_bm25_memory` build then load, each in a fresh subprocess, one system after the other."""
+    import subprocess
+    import tempfile
+
+    script = Path(__file__).resolve().parent / "_bm25_memory.py"
+    out: dict[str, Any] = {}
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    with tempfile.TemporaryDirectory(prefix="bench_bm25_") as tmp:
+        for name in names:
+            figures: dict[str, Any] = {"load_average_1m": _load()}
+            for step in ("build", "load"):
+                done = subprocess.run([sys.executable, str(script), step, name, str(n_docs), str(Path(tmp) / name)],
+                                      capture_output=True, text=True, env=env, timeout=args.memory_timeout)
+                if done.returncode != 0:
+                    figures["error"] = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+                    break
+                figures.update(json.loads(done.stdout.strip().splitlines()[-1]))
+            out[name] = figures
+            log.info("  memory %-12s %s", name, {k: v for k, v in figures.items() if k != "load_average_1m"})
+    return out
 
 
 # -- machine info and CLI ----------------------------------------------------------------------------
@@ -305,11 +341,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--quick", action="store_true", help="10k articles, 50 queries, 1 repeat (smoke test)")
     parser.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    parser.add_argument("--no-memory", dest="memory", action="store_false",
+                        help="skip the memory/disk/build subprocesses (kbrank and bm25s numba)")
+    parser.add_argument("--memory-timeout", type=float, default=1800.0, help="seconds per memory subprocess")
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="only re-render the markdown (and README) from an existing bench_bm25.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.queries, args.repeats, args.budget = [10_000], min(args.queries, 50), 1, 5.0
+        args.memory = False
         args.no_readme = True
     if min(args.sizes) < systems.K or args.queries < 1 or args.repeats < 1:
         parser.error(f"--sizes must be >= {systems.K}, --queries and --repeats >= 1")

@@ -4,7 +4,7 @@ and searches correctly; none crashes the process or shows a traceback.
 Three layers:
 
 - the named cases of issue 9 (malformed manifests, paths out of the directory, out-of-range parameters, a
-  re-signed ``bm25.row_idx`` that used to segfault the CLI with rc 139);
+  re-signed ``bm25.row_idx`` (now ``bm25.rows``) that used to segfault the CLI with rc 139);
 - hypothesis strategies over manifests, run in this process with a fixed budget (`MANIFEST_EXAMPLES` cases,
   derandomized, so the count is the same on every run); the only allowed outcomes are success or a
   ``kbrank.errors`` exception;
@@ -83,7 +83,7 @@ def _first(data: dict, prefix: str) -> dict:
 
 
 MALFORMED = {
-    "entry without bytes": (lambda d: _first(d, "bm25.data").pop("bytes"), r"files\.bm25\.data\.bytes: Field required"),
+    "entry without bytes": (lambda d: _first(d, "bm25.rows").pop("bytes"), r"files\.bm25\.rows\.bytes: Field required"),
     "entry without path": (lambda d: _first(d, "corpus").pop("path"), r"files\.corpus\.path: Field required"),
     "files null": (lambda d: d.update(files=None), r"manifest.json, files: Input should be a valid dictionary"),
     "components a list": (lambda d: d.update(components=[1, 2]), r"components: Input should be a valid dictionary"),
@@ -96,9 +96,9 @@ MALFORMED = {
                           r"components\.bm25\.params\.k3: Extra inputs are not permitted"),
     "unknown variant": (lambda d: d["components"]["bm25"]["params"].update(variant="bm26"),
                         r"variant must be one of"),
-    "bytes a bool": (lambda d: _first(d, "bm25.idf").update(bytes=True), r"bytes: Input should be a valid integer"),
-    "path ../x": (lambda d: _first(d, "bm25.idf").update(path="../x"),
-                  r"files\.bm25\.idf\.path: must be a plain file name inside the index directory"),
+    "bytes a bool": (lambda d: _first(d, "bm25.counts").update(bytes=True), r"bytes: Input should be a valid integer"),
+    "path ../x": (lambda d: _first(d, "bm25.counts").update(path="../x"),
+                  r"files\.bm25\.counts\.path: must be a plain file name inside the index directory"),
     "absolute path": (lambda d: _first(d, "corpus").update(path="/etc/passwd"), r"must be a plain file name"),
     "path to the manifest": (lambda d: _first(d, "corpus").update(path="manifest.json"), r"must be a plain file"),
     "format version 2": (lambda d: d.update(format_version=2), r"unknown index format version 2"),
@@ -177,16 +177,18 @@ def _resigned(index: Path, name: str, change) -> None:
 
 
 CRAFTED = {
-    "row_idx out of range": ("bm25.row_idx", lambda a: np.full_like(a, 10**6), r"row_idx holds values outside"),
-    "row_idx negative": ("bm25.row_idx", lambda a: a - 100, r"row_idx holds values outside"),
+    "rows out of range": ("bm25.rows", lambda a: np.full_like(a, 10**6), r"rows holds values outside"),
+    "rows negative": ("bm25.rows", lambda a: a - 100, r"rows holds values outside"),
+    "rows out of order": ("bm25.rows", lambda a: a[::-1].copy(), r"not increasing within a term"),
     "col_ptr not monotonic": ("bm25.col_ptr", lambda a: a[::-1].copy(), r"col_ptr is not a monotonic pointer"),
-    "term_ids out of range": ("bm25.term_ids", lambda a: a + 10**5, r"counts.term_ids holds values outside"),
-    "data NaN": ("bm25.data", lambda a: a * np.nan, r"data holds non-finite values"),
-    "data float32": ("bm25.data", lambda a: a.astype(np.float32), r"data has dtype float32"),
-    "idf 2-d": ("bm25.idf", lambda a: a.reshape(-1, 1), r"idf has dtype float64 and shape"),
+    "col_ptr past the end": ("bm25.col_ptr", lambda a: a + 10**5, r"col_ptr is not a monotonic pointer"),
+    "count of zero": ("bm25.counts", lambda a: a * 0, r"counts holds a count of 0"),
+    "counts float": ("bm25.counts", lambda a: a.astype(np.float64), r"counts has dtype float64"),
+    "counts signed": ("bm25.counts", lambda a: a.astype(np.int8), r"counts has dtype int8"),
+    "ranks 2-d": ("bm25.ranks", lambda a: a.reshape(-1, 1), r"ranks has dtype uint8 and shape"),
     "doc_len wrong": ("bm25.doc_len", lambda a: a + 1, r"doc_len is not the sum of each article's counts"),
-    "big-endian indptr": ("bm25.indptr", lambda a: a.astype(">i8"), r"not a plain number or bytes type in this"),
-    "unicode terms array": ("bm25.idf", lambda a: np.array(["x"] * a.size), r"dtype <U1 is not a plain number"),
+    "big-endian col_ptr": ("bm25.col_ptr", lambda a: a.astype(">i8"), r"not a plain number or bytes type in this"),
+    "unicode doc_len array": ("bm25.doc_len", lambda a: np.array(["x"] * a.size), r"dtype <U1 is not a plain number"),
 }
 
 
@@ -303,11 +305,11 @@ def test_hnsw_graph_checks_catch_what_faiss_would_trust() -> None:
 def test_resigned_row_idx_gets_exit_code_3_not_a_segfault(sources, tmp_path: Path) -> None:
     """The issue's probe: this killed ``kbrank search`` with SIGSEGV (rc 139) on every run."""
     index = _copy(sources["bm25"], tmp_path / "idx")
-    _resigned(index, "bm25.row_idx", lambda a: np.full_like(a, 10**6))
+    _resigned(index, "bm25.rows", lambda a: np.full_like(a, 10**6))
     done = subprocess.run([sys.executable, "-m", "kbrank.cli", "search", str(index), "router reset"],
                           capture_output=True, text=True, env=_env(), timeout=300)
     assert done.returncode == 3, (done.returncode, done.stderr)
-    assert "row_idx holds values outside [0, 8)" in done.stderr and "Traceback" not in done.stderr
+    assert "rows holds values outside [0, 8)" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
@@ -504,13 +506,29 @@ def test_minilm_hybrid_index_crafted_for_the_real_cli(minilm, tmp_path: Path) ->
     assert "passage_vector does not map" in outputs[3].stderr
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, database=None)
-@given(lengths=st.lists(st.integers(0, 4), min_size=1, max_size=12), seed=st.integers(0, 2**16))
-def test_row_sums_equal_a_plain_python_sum(lengths: list[int], seed: int) -> None:
-    """The validator's CSR row sums (used to check ``doc_len``) against a loop over the rows."""
-    from kbrank.index._arrays import row_sums
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@given(cells=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=20),
+       off_by=st.integers(-1, 1))
+def test_posting_check_agrees_with_a_plain_python_check(cells, off_by: int) -> None:
+    """The loader's compiled one-pass check of the postings against a loop in plain Python."""
+    from kbrank.index._bm25_kernels import check_postings
 
-    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    values = np.random.default_rng(seed).integers(1, 9, int(indptr[-1])).astype(np.int32)
-    expected = [int(values[indptr[r]:indptr[r + 1]].sum()) for r in range(len(lengths))]
-    assert row_sums(values, indptr).tolist() == expected
+    n_docs, n_terms = 6, 4
+    entries = sorted({(t, d): c for d, t, c in cells}.items())  # (term, row) -> count, some counts 0
+    col_ptr = np.zeros(n_terms + 1, np.int64)
+    for (t, _), _c in entries:
+        col_ptr[t + 1] += 1
+    col_ptr = np.cumsum(col_ptr)
+    rows = np.array([d for (_, d), _c in entries], np.int32)
+    counts = np.array([c for _, c in entries], np.uint8)
+    doc_len = np.zeros(n_docs, np.int64)
+    for (_, d), c in entries:
+        doc_len[d] += c
+    doc_len[0] += off_by
+    expected = 4 if off_by else 0  # the first problem, term by term, then the lengths
+    for t in range(n_terms):
+        own = [c for (term, _), c in entries if term == t]
+        if not own or 0 in own:
+            expected = 1 if not own else 3
+            break
+    assert check_postings(col_ptr, rows, counts, n_docs, doc_len) == expected

@@ -23,7 +23,8 @@ def test_round_trip_is_identical_and_memory_mapped(tmp_path: Path) -> None:
     index = _index()
     index.save(tmp_path / "idx")
     loaded = BM25Index.load(tmp_path / "idx")
-    assert isinstance(loaded.data_, np.memmap)
+    counts = loaded.counts_
+    assert all(isinstance(a, np.memmap) and not a.flags.writeable for a in (counts.rows, counts.counts, counts.ranks))
     assert loaded.get_params() == index.get_params() and loaded.corpus_ == index.corpus_
     for query in ["router wifi", "firmware 2", "reset"]:
         np.testing.assert_array_equal(loaded.get_scores(query), index.get_scores(query))
@@ -46,11 +47,11 @@ def _file(path: Path, prefix: str) -> Path:
 
 def test_tampered_file_is_rejected(tmp_path: Path) -> None:
     _index().save(tmp_path / "idx")
-    target = _file(tmp_path / "idx", "bm25.data.")
+    target = _file(tmp_path / "idx", "bm25.rows.")
     raw = bytearray(target.read_bytes())
     raw[-1] ^= 0xFF
     target.write_bytes(bytes(raw))
-    with pytest.raises(IndexFormatError, match=r"checksum mismatch for 'bm25.data'.*Fix: rebuild the index"):
+    with pytest.raises(IndexFormatError, match=r"checksum mismatch for 'bm25.rows'.*Fix: rebuild the index"):
         BM25Index.load(tmp_path / "idx")
 
 

@@ -1,22 +1,50 @@
-"""Compiled inner loops of BM25 search (numba, ``nogil`` so that batch search runs in threads).
+"""Compiled inner loops of BM25 (numba, ``nogil`` so that batch search runs in threads).
 
-Imported only on the first search, never at ``import kbrank``. Compiled code is cached on disk by numba.
+Imported only on the first build or search, never at ``import kbrank``. Compiled code is cached on disk by numba.
 
-`score_top_k` does in one pass what rank_bm25's ``get_scores`` + a sort do, but touches only the articles
-that contain a query term:
+The index stores raw term counts (`TermCounts`: rows and uint8/uint16 counts by term), not weights: each
+entry's weight is computed where it is used (`weight`), with rank_bm25's float64 expression, from the term's
+idf, the count and a per-article length term. That reads 5 bytes per posting instead of 12 (an int32 row and
+a float64 weight), and memory bandwidth, not arithmetic, bounds these loops.
 
-1. For each query term, in query order, add its precomputed weight to each article in its posting list.
-   Adding in query order reproduces rank_bm25's float sums bit for bit. For BM25L/BM25+ (which add a
-   base amount for absent terms) each touched article also receives the bases of the terms it lacks, in
-   order, so those sums are exact too.
-2. Keep the best ``k`` touched (and unmasked) articles in a heap ordered by (score desc, row asc).
-3. Reset the scratch buffers it touched, so they can be reused without clearing ``n_docs`` entries.
+`search_top_k` does in one call what rank_bm25's ``get_scores`` + a sort do, choosing one of three paths:
+
+- *broad* (every term has idf > 0, no base, and the posting lists cover at least 1/``broad_share`` of the
+  articles): scatter every posting into a dense score array, then a blocked top-k that reads only the blocks
+  whose largest score reaches the k-th largest block maximum;
+- *positive* (every term has idf > 0, no base): the same, but remembering the touched articles (a weight is
+  then always > 0, so a score of 0 means "not touched yet"), so the top-k reads only those;
+- *general* (BM25+ bases, idf <= 0): marks per article; a touched article also receives the bases of the
+  terms it lacks, in query order.
+
+Additions always happen in query order, which reproduces rank_bm25's float sums bit for bit. Every path keeps
+the best ``k`` in a heap ordered by (score desc, row asc) and leaves the scratch buffers zeroed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def weight(variant, idf_t, tf, lid, table, n_lengths, norm, k1, k1p1, delta):  # pragma: no cover - compiled
+    """One entry's weight, operation by operation as rank_bm25 0.2.2 (see `kbrank.index.bm25_weights`).
+
+    ``lid`` is the article's length class and ``norm[lid]`` its length term. For Okapi and BM25+ the factor
+    after ``idf`` depends only on (count, length class), so ``table[(tf - 1) * n_lengths + lid]`` holds it,
+    computed with the same operations, for counts up to ``table.size // n_lengths``: no division per posting.
+    """
+    if variant != 1 and tf * n_lengths <= table.shape[0]:
+        return idf_t * table[(tf - 1) * n_lengths + lid]
+    f = np.float64(tf)
+    norm_d = norm[lid]
+    if variant == 0:  # Okapi; norm = k1 * (1 - b + b * dl / avgdl)
+        return idf_t * (f * k1p1 / (f + norm_d))
+    if variant == 1:  # BM25L; norm = 1 - b + b * dl / avgdl
+        ctd = f / norm_d
+        return idf_t * f * k1p1 * (ctd + delta) / (k1 + ctd + delta)
+    return idf_t * (delta + f * k1p1 / (norm_d + f))  # BM25+; norm = k1 * (1 - b + b * dl / avgdl)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -47,7 +75,8 @@ def _offer(out_scores, out_rows, size, k, s, d):  # pragma: no cover - compiled
             if left >= size:
                 break
             c = left
-            if left + 1 < size and _better(out_scores[left], out_rows[left], out_scores[left + 1], out_rows[left + 1]):
+            if left + 1 < size and _better(out_scores[left], out_rows[left], out_scores[left + 1],
+                                           out_rows[left + 1]):
                 c = left + 1
             if _better(s, d, out_scores[c], out_rows[c]):
                 out_scores[j] = out_scores[c]
@@ -61,7 +90,7 @@ def _offer(out_scores, out_rows, size, k, s, d):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def sort_best_first(out_scores, out_rows, size):  # pragma: no cover - compiled
+def _sort_best_first(out_scores, out_rows, size):  # pragma: no cover - compiled
     """Insertion-sort the first ``size`` heap entries by score descending, row ascending."""
     for i in range(1, size):
         s = out_scores[i]
@@ -75,88 +104,6 @@ def sort_best_first(out_scores, out_rows, size):  # pragma: no cover - compiled
         out_rows[j + 1] = d
 
 
-@njit(cache=True, nogil=True)
-def score_top_k(col_ptr, row_idx, data, base, has_base, terms, mask, use_mask, k,
-                scores, mark, touched, out_rows, out_scores):  # pragma: no cover - compiled
-    """Fill ``out_rows``/``out_scores`` with the best ``k`` rows, best first; return how many were found."""
-    m = 0
-    prefix = 0.0
-    for qi in range(terms.shape[0]):
-        t = terms[qi]
-        stamp = qi + 1
-        for j in range(col_ptr[t], col_ptr[t + 1]):
-            d = row_idx[j]
-            if mark[d] == 0:
-                touched[m] = d
-                m += 1
-                scores[d] = prefix + data[j]
-            else:
-                scores[d] += data[j]
-            mark[d] = stamp
-        if has_base:
-            b = base[t]
-            for i in range(m):
-                d = touched[i]
-                if mark[d] != stamp:
-                    scores[d] += b
-            prefix += b
-
-    size = 0
-    for i in range(m):
-        d = touched[i]
-        if use_mask and not mask[d]:
-            continue
-        size = _offer(out_scores, out_rows, size, k, scores[d], d)
-
-    for i in range(m):
-        d = touched[i]
-        scores[d] = 0.0
-        mark[d] = 0
-    sort_best_first(out_scores, out_rows, size)
-    return size
-
-
-def warm_up() -> None:
-    """Compile (or load from numba's cache) the kernel on a tiny input."""
-    col_ptr = np.array([0, 1], np.int64)
-    rows = np.array([0], np.int32)
-    data = np.array([1.0])
-    out_rows = np.empty(1, np.int64)
-    out_scores = np.empty(1, np.float64)
-    score_top_k(col_ptr, rows, data, np.zeros(1), False, np.array([0], np.int64), np.ones(1, np.bool_), False, 1,
-                np.zeros(1), np.zeros(1, np.int32), np.zeros(1, np.int32), out_rows, out_scores)
-
-
-@njit(cache=True, nogil=True)
-def positive_top_k(col_ptr, row_idx, data, terms, mask, use_mask, k,
-                   scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
-    """`score_top_k` for queries whose terms all have idf > 0 on indexes without a base (the usual case).
-
-    Every weight is then > 0, so a score of exactly 0 means "not touched yet" and no marks are needed.
-    """
-    m = 0
-    for qi in range(terms.shape[0]):
-        t = terms[qi]
-        for j in range(col_ptr[t], col_ptr[t + 1]):
-            d = row_idx[j]
-            s = scores[d]
-            if s == 0.0:
-                touched[m] = d
-                m += 1
-            scores[d] = s + data[j]
-    size = 0
-    for i in range(m):
-        d = touched[i]
-        s = scores[d]
-        scores[d] = 0.0
-        if use_mask and not mask[d]:
-            continue
-        if size < k or _better(s, d, out_scores[0], out_rows[0]):
-            size = _offer(out_scores, out_rows, size, k, s, d)
-    sort_best_first(out_scores, out_rows, size)
-    return size
-
-
 @njit(cache=True, nogil=True, fastmath=True)
 def _block_max(scores, start, end):  # pragma: no cover - compiled
     """The largest score in a block. ``fastmath`` only lets the max vectorize; a max is exact in any order."""
@@ -167,39 +114,227 @@ def _block_max(scores, start, end):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def full_scan_top_k(col_ptr, row_idx, data, dense, dense_slot, terms, mask, use_mask, k,
-                    scores, out_rows, out_scores):  # pragma: no cover - compiled
-    """Top-k for broad queries whose terms all have idf > 0, on indexes without a base (Okapi, BM25L).
-
-    Terms present in more than a set share of the articles are stored as dense rows (``dense_slot[t]``
-    >= 0), whose addition vectorizes; the others are scattered from their columns. Additions happen in
-    query order, so the sums equal rank_bm25's. Every weight is > 0, so "score > 0" means "contains a
-    query term". The top-k then scans the articles in blocks of 1,024 and skips a block whose largest
-    score cannot beat the current k-th (rows only grow, so a tie cannot win either), zeroing as it goes.
-    """
-    n = scores.shape[0]
+def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
+             delta, has_base, terms, mask, use_mask,
+             k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover - compiled
+    m = 0
+    prefix = 0.0
     for qi in range(terms.shape[0]):
         t = terms[qi]
-        slot = dense_slot[t]
-        if slot >= 0:
-            row = dense[slot]
-            for d in range(n):
-                scores[d] += row[d]
+        idf_t = idf[t]
+        stamp = qi + 1
+        for j in range(col_ptr[t], col_ptr[t + 1]):
+            d = rows[j]
+            w = weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1, k1p1, delta)
+            if mark[d] == 0:
+                touched[m] = d
+                m += 1
+                scores[d] = prefix + w
+            else:
+                scores[d] += w
+            mark[d] = stamp
+        if has_base:
+            b = base[t]
+            for i in range(m):
+                d = touched[i]
+                if mark[d] != stamp:
+                    scores[d] += b
+            prefix += b
+    size = 0
+    for i in range(m):
+        d = touched[i]
+        if not use_mask or mask[d]:
+            size = _offer(out_scores, out_rows, size, k, scores[d], d)
+    for i in range(m):
+        d = touched[i]
+        scores[d] = 0.0
+        mark[d] = 0
+    return size
+
+
+@njit(cache=True, nogil=True)
+def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
+              terms, mask, use_mask, k,
+              scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
+    m = 0
+    tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
+    for qi in range(terms.shape[0]):
+        t = terms[qi]
+        idf_t = idf[t]
+        for j in range(col_ptr[t], col_ptr[t + 1]):
+            d = rows[j]
+            s = scores[d]
+            if s == 0.0:
+                touched[m] = d
+                m += 1
+            if tabled:  # the same weight without the branches of `weight`
+                scores[d] = s + idf_t * table[(np.int64(counts[j]) - 1) * n_lengths + length_id[d]]
+            else:
+                scores[d] = s + weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm,
+                                       k1, k1p1, delta)
+    size = 0
+    for i in range(m):
+        d = touched[i]
+        s = scores[d]
+        scores[d] = 0.0
+        if use_mask and not mask[d]:
+            continue
+        if size < k or _better(s, d, out_scores[0], out_rows[0]):
+            size = _offer(out_scores, out_rows, size, k, s, d)
+    return size
+
+
+@njit(cache=True, nogil=True)
+def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
+           terms, mask, use_mask, k,
+           scores, out_rows, out_scores):  # pragma: no cover - compiled
+    n = scores.shape[0]
+    tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
+    for qi in range(terms.shape[0]):
+        t = terms[qi]
+        idf_t = idf[t]
+        if tabled:  # the same weights, in a loop without a branch
+            for j in range(col_ptr[t], col_ptr[t + 1]):
+                d = rows[j]
+                scores[d] += idf_t * table[(np.int64(counts[j]) - 1) * n_lengths + length_id[d]]
         else:
             for j in range(col_ptr[t], col_ptr[t + 1]):
-                scores[row_idx[j]] += data[j]
+                d = rows[j]
+                scores[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1,
+                                    k1p1, delta)
+    # Top-k: the k-th largest block maximum is a lower bound of the k-th largest score (the maxima are scores
+    # of k distinct articles), so only blocks whose maximum reaches it are read element by element. A mask
+    # can hide those articles, so with a mask every block with a positive maximum is read.
+    block = 128
+    n_blocks = (n + block - 1) // block
+    maxima = np.empty(n_blocks)
     size = 0
-    block = 1024
-    for start in range(0, n, block):
-        end = min(start + block, n)
-        top = _block_max(scores, start, end)
-        if top > 0.0 and (size < k or top > out_scores[0]):
-            for d in range(start, end):
+    for i in range(n_blocks):
+        top = _block_max(scores, i * block, min(i * block + block, n))
+        maxima[i] = top
+        if not use_mask and top > 0.0:
+            size = _offer(out_scores, out_rows, size, k, top, i)
+    bound = out_scores[0] if size == k else 0.0
+    size = 0
+    for i in range(n_blocks):
+        top = maxima[i]
+        if top > 0.0 and top >= bound and (size < k or top >= out_scores[0]):
+            for d in range(i * block, min(i * block + block, n)):
                 s = scores[d]
                 if s > 0.0 and (not use_mask or mask[d]):
-                    if size < k or s > out_scores[0]:
+                    if size < k or s >= out_scores[0]:
                         size = _offer(out_scores, out_rows, size, k, s, d)
-        for d in range(start, end):
-            scores[d] = 0.0
-    sort_best_first(out_scores, out_rows, size)
+    scores[:] = 0.0
     return size
+
+
+@njit(cache=True, nogil=True)
+def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1,
+                 k1p1, delta, has_base, broad_share,
+                 terms, mask, use_mask, k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover
+    """Fill ``out_rows``/``out_scores`` with the best ``k`` articles containing a query term, best first;
+    return how many were found. ``scores``, ``mark`` and ``touched`` are zeroed scratch of ``n_docs``."""
+    postings = 0
+    positive = not has_base
+    for qi in range(terms.shape[0]):
+        t = terms[qi]
+        postings += col_ptr[t + 1] - col_ptr[t]
+        if not idf[t] > 0.0:
+            positive = False
+    if positive and broad_share > 0 and postings * broad_share >= scores.shape[0]:
+        size = _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
+                      delta, terms, mask, use_mask, k,
+                      scores, out_rows, out_scores)
+    elif positive:
+        size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1,
+                         k1p1, delta, terms, mask, use_mask, k,
+                         scores, touched, out_rows, out_scores)
+    else:
+        size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant,
+                        k1, k1p1, delta, has_base, terms, mask,
+                        use_mask, k, scores, mark, touched, out_rows, out_scores)
+    _sort_best_first(out_scores, out_rows, size)
+    return size
+
+
+@njit(cache=True, nogil=True)
+def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
+                delta, has_base, broad_share,
+                terms, term_ptr, first, last, mask, use_mask, k, scores, mark, touched, out_rows, out_scores,
+                sizes):  # pragma: no cover - compiled
+    """`search_top_k` for queries ``first..last-1`` of a batch (query ``q``'s terms are
+    ``terms[term_ptr[q]:term_ptr[q+1]]``; its results row ``q`` of ``out_rows``/``out_scores``), in one call
+    without the GIL, so each thread of a batch runs a whole share of it."""
+    for q in range(first, last):
+        sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm,
+                                variant, k1, k1p1, delta, has_base,
+                                broad_share, terms[term_ptr[q]:term_ptr[q + 1]], mask, use_mask, k, scores, mark,
+                                touched, out_rows[q], out_scores[q])
+
+
+@njit(cache=True, nogil=True)
+def full_scores(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
+                delta, has_base, terms,
+                out):  # pragma: no cover - compiled
+    """Add every query term's weights (or, for articles without it, its base) to ``out``, in query order:
+    rank_bm25's ``get_scores``."""
+    n = out.shape[0]
+    for qi in range(terms.shape[0]):
+        t = terms[qi]
+        idf_t = idf[t]
+        lo, hi = col_ptr[t], col_ptr[t + 1]
+        if has_base:
+            b = base[t]
+            j = lo
+            for d in range(n):
+                if j < hi and rows[j] == d:
+                    out[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm,
+                                     k1, k1p1, delta)
+                    j += 1
+                else:
+                    out[d] += b
+        else:
+            for j in range(lo, hi):
+                d = rows[j]
+                out[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1,
+                                 k1p1, delta)
+
+
+@njit(cache=True, nogil=True)
+def group_by(keys, ptr, a, b, c, a_out, b_out, c_out):  # pragma: no cover - compiled
+    """Counting sort: copy entry ``j`` of ``a``, ``b``, ``c`` to the next free slot of group ``keys[j]`` in the
+    ``*_out`` arrays (``ptr``: each group's start, from the key counts), keeping the input order in a group."""
+    nxt = ptr[:-1].copy()
+    for j in range(keys.shape[0]):
+        g = keys[j]
+        p = nxt[g]
+        nxt[g] = p + 1
+        a_out[p] = a[j]
+        b_out[p] = b[j]
+        c_out[p] = c[j]
+
+
+@njit(cache=True, nogil=True)
+def check_postings(col_ptr, rows, counts, n_docs, doc_len):  # pragma: no cover - compiled
+    """Problems of loaded postings as a code (0: none), one pass without temporaries: 1 a term without
+    entries, 2 rows outside [0, n_docs) or not increasing within a term, 3 a count of 0, 4 ``doc_len`` not the
+    sum of each article's counts."""
+    sums = np.zeros(n_docs, np.int64)
+    for t in range(col_ptr.shape[0] - 1):
+        lo, hi = col_ptr[t], col_ptr[t + 1]
+        if hi <= lo:
+            return 1
+        previous = -1
+        for j in range(lo, hi):
+            d = rows[j]
+            if d <= previous or d >= n_docs:
+                return 2
+            previous = d
+            c = counts[j]
+            if c == 0:
+                return 3
+            sums[d] += c
+    for d in range(n_docs):
+        if sums[d] != doc_len[d]:
+            return 4
+    return 0

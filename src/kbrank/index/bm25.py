@@ -1,12 +1,12 @@
 """`BM25Index`: lexical retrieval whose scores equal rank_bm25's bit for bit (float64).
 
-Data flow inside: ``Corpus -> Analyzer -> TermCounts (raw tf, CSR) -> weights (bm25_weights) -> CSC``.
-A query is a sum of a few precomputed CSC columns plus a top-k, both in one compiled loop
-(`_bm25_kernels.score_top_k`) that touches only the articles containing a query term.
+Data flow inside: ``Corpus -> Analyzer -> TermCounts (raw counts by term, uint8/uint16) -> per-term idf and
+per-article length terms (bm25_weights)``. The index keeps no per-posting weights: a query's compiled loop
+(`_bm25_kernels.search_top_k`) computes each weight from its count with rank_bm25's float64 expression while it
+sums the query terms' postings and keeps the top k, reading 5 bytes per posting.
 
-Edits (`add`, `update`, `remove`) re-analyze only the edited articles; the weights of every entry are then
-recomputed from the stored term counts (IDF and average length change with every edit), which equals a
-full rebuild exactly.
+Edits (`add`, `update`, `remove`) re-analyze only the edited articles and rebuild the counts from the stored
+ones; IDF and average length are recomputed (they change with every edit), which equals a full rebuild exactly.
 
 All fitted state is one immutable `BM25State` (``state_``), replaced in a single assignment by a build or an
 edit; a search reads it once, so it sees one consistent index even while another thread edits.
@@ -14,6 +14,7 @@ edit; a search reads it once, so it sees one consistent index even while another
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -48,10 +49,9 @@ class BM25Index:
     Parameters (keyword-only, stored unchanged): ``analyzer`` (an `Analyzer`, default English),
     ``variant`` (``"okapi"``, ``"bm25l"``, ``"bm25+"``), ``k1`` (1.5), ``b`` (0.75), ``epsilon`` (Okapi's
     negative-IDF floor factor, 0.25), ``delta`` (BM25L 0.5, BM25+ 1.0), ``title_weight`` (how many times
-    title tokens count; 1 indexes ``title + " " + body`` as BEIR does), ``dense_share`` (terms in more than
-    1/dense_share of the articles are also kept as dense rows) and ``broad_share`` (a query whose posting
-    lists cover more than 1/broad_share of the articles scans every article instead of tracking the
-    touched ones). The last two only trade memory for speed; results are identical.
+    title tokens count; 1 indexes ``title + " " + body`` as BEIR does) and ``broad_share`` (a query whose
+    posting lists cover more than 1/broad_share of the articles scans every article instead of tracking the
+    touched ones; 0: never). The last one only trades work for speed; results are identical.
     """
 
     def __init__(
@@ -64,7 +64,6 @@ class BM25Index:
         epsilon: float | None = None,
         delta: float | None = None,
         title_weight: int = 1,
-        dense_share: int = 8,
         broad_share: int = 4,
     ) -> None:
         self.analyzer = analyzer
@@ -74,7 +73,6 @@ class BM25Index:
         self.epsilon = epsilon
         self.delta = delta
         self.title_weight = title_weight
-        self.dense_share = dense_share
         self.broad_share = broad_share
 
     # -- parameters --------------------------------------------------------------------------------
@@ -92,10 +90,9 @@ class BM25Index:
             raise ParameterError("delta", "None for variant 'okapi' (it uses epsilon)", self.delta)
         if self.variant != "okapi" and self.epsilon is not None:
             raise ParameterError("epsilon", f"None for variant {self.variant!r} (it uses delta)", self.epsilon)
-        for name in ("dense_share", "broad_share"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ParameterError(name, "an integer >= 0 (0: never)", value)
+        value = self.broad_share
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ParameterError("broad_share", "an integer >= 0 (0: never)", value)
 
     def _extra(self) -> dict[str, float]:
         name, default = next(iter(VARIANT_DEFAULTS[self.variant].items()))
@@ -105,8 +102,7 @@ class BM25Index:
     def get_params(self) -> dict[str, Any]:
         """The constructor settings except the analyzer (recorded by its own configuration)."""
         return {"variant": self.variant, "k1": self.k1, "b": self.b, "epsilon": self.epsilon,
-                "delta": self.delta, "title_weight": self.title_weight, "dense_share": self.dense_share,
-                "broad_share": self.broad_share}
+                "delta": self.delta, "title_weight": self.title_weight, "broad_share": self.broad_share}
 
     @property
     def analyzer_(self) -> Analyzer:
@@ -152,23 +148,12 @@ class BM25Index:
         return self
 
     def _install(self, counts: TermCounts, corpus: Corpus | None) -> None:
-        """Compute every entry's weight from raw counts and swap in the new state in one assignment."""
-        n_docs = counts.n_docs
-        total = int(counts.doc_len.sum())
-        if total == 0:
+        """Compute the per-term and per-article statistics and swap in the new state in one assignment."""
+        if int(counts.doc_len.sum()) == 0:
             raise CorpusError("no article has any indexable text (every article analyzed to zero tokens)",
                               fix="check the analyzer's stopwords and the articles' title/body")
-        rows = counts.rows_of_postings()
-        weights = VARIANTS[self.variant](
-            counts.counts.astype(np.int64), counts.doc_len[rows], counts.term_ids, counts.doc_freqs(),
-            counts.first_occurrence_order(), n_docs, total / n_docs, k1=self.k1, b=self.b, **self._extra(),
-        )
-        import scipy.sparse as sp
-
-        csc = sp.csr_matrix((weights.entry, counts.term_ids, counts.indptr),
-                            shape=(n_docs, counts.n_terms)).tocsc()
-        self.state_ = BM25State.assemble(counts, corpus, csc.indptr.astype(np.int64), csc.indices.astype(np.int32),
-                                         csc.data, weights.idf, weights.base, dense_share=self.dense_share)
+        self.state_ = BM25State.assemble(counts, corpus, variant=self.variant, k1=self.k1, b=self.b,
+                                         extra=self._extra())
 
     def _fitted(self) -> BM25State:
         """The current state (read it once per operation), or `NotFittedError`."""
@@ -185,13 +170,11 @@ class BM25Index:
     def corpus_(self) -> Corpus | None:
         return self._fitted().corpus
 
-    # Fitted arrays, each read from the current state (see `BM25State`).
-    col_ptr_ = property(lambda self: self._fitted().col_ptr)
-    row_idx_ = property(lambda self: self._fitted().row_idx)
-    data_ = property(lambda self: self._fitted().data)
+    # Fitted arrays, each read from the current state (see `BM25State` and `TermCounts`).
+    col_ptr_ = property(lambda self: self._fitted().counts.col_ptr)
+    row_idx_ = property(lambda self: self._fitted().counts.rows)
     idf_ = property(lambda self: self._fitted().idf)
     base_ = property(lambda self: self._fitted().base)
-    broad_ok_ = property(lambda self: self._fitted().broad_ok)
     df_ = property(lambda self: self._fitted().df)
 
     @property
@@ -237,19 +220,26 @@ class BM25Index:
         vocab = state.counts.vocab
         return np.array([vocab[t] for t in tokens if t in vocab], dtype=np.int64)
 
+    @staticmethod
+    def _kernel_args(state: BM25State) -> tuple[Any, ...]:
+        """The leading arguments of every kernel call: the postings and the statistics of the state."""
+        args = state.__dict__.get("_kernel_args")
+        if args is None:
+            c = state.counts
+            base = state.base if state.base is not None else state.idf
+            args = (c.col_ptr, c.rows, c.counts, state.idf, base, state.length_id, state.table,
+                    state.norm.shape[0], int(c.counts.max()) if c.nnz else 0, state.norm, state.variant, state.k1, state.k1p1, state.delta,
+                    state.base is not None)
+            object.__setattr__(state, "_kernel_args", args)
+        return args
+
     def score_tokens(self, tokens: Sequence[str]) -> np.ndarray:
         """The full score vector for analyzed query tokens (what rank_bm25's ``get_scores`` returns)."""
+        from ._bm25_kernels import full_scores
+
         state = self._fitted()
-        n = state.n_docs
-        scores = np.zeros(n)
-        for t in self._term_ids(state, tokens).tolist():
-            lo, hi = state.col_ptr[t], state.col_ptr[t + 1]
-            if state.base is None:
-                scores[state.row_idx[lo:hi]] += state.data[lo:hi]
-            else:
-                column = np.full(n, state.base[t])
-                column[state.row_idx[lo:hi]] = state.data[lo:hi]
-                scores += column
+        scores = np.zeros(state.n_docs)
+        full_scores(*self._kernel_args(state), self._term_ids(state, tokens), scores)
         return scores
 
     def get_scores(self, query: str) -> np.ndarray:
@@ -263,50 +253,35 @@ class BM25Index:
             local = self.__dict__["_local"] = threading.local()
         if getattr(local, "n", None) != n:
             local.n = n
-            local.scores = np.zeros(n)
-            local.mark = np.zeros(n, np.int32)
-            local.touched = np.zeros(n, np.int32)
-        return local.scores, local.mark, local.touched
+            local.scratch = (np.zeros(n), np.zeros(n, np.int32), np.zeros(n, np.int32))
+        return local.scratch
+
+    def _check_mask(self, mask: np.ndarray | None, n_docs: int) -> tuple[np.ndarray, bool]:
+        if mask is None:
+            return _NO_MASK, False
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_ or mask.shape != (n_docs,):
+            raise ParameterError("mask", f"a boolean array of shape ({n_docs},)",
+                                 f"{mask.dtype} array of shape {mask.shape}")
+        return mask, True
 
     def search_tokens(self, tokens: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """The best ``k`` articles containing at least one query token; ``mask`` filters before top-k."""
         state = self._fitted()
         k = check_k(k)
         n_docs = state.n_docs
-        terms = self._term_ids(state, tokens)
-        use_mask = mask is not None
-        if use_mask:
-            mask = np.asarray(mask)
-            if mask.dtype != np.bool_ or mask.shape != (n_docs,):
-                raise ParameterError("mask", f"a boolean array of shape ({n_docs},)",
-                                     f"{mask.dtype} array of shape {mask.shape}")
-        if terms.size == 0 or k == 0:
+        mask_arg, use_mask = self._check_mask(mask, n_docs)
+        vocab = state.counts.vocab
+        ids = [vocab[t] for t in tokens if t in vocab]
+        if not ids or k == 0:
             return Candidates.empty()
-        from . import _bm25_kernels
+        from ._bm25_kernels import search_top_k
 
         k = min(k, n_docs)
         out_rows = np.empty(k, np.int64)
         out_scores = np.empty(k, np.float64)
-        scores, mark, touched = self._buffers(n_docs)
-        mask_arg = mask if use_mask else _NO_MASK
-        postings = int(state.df[terms].sum())
-        positive = state.broad_ok and state.idf[terms].min() > 0
-        if positive and postings * self.broad_share >= n_docs:
-            size = _bm25_kernels.full_scan_top_k(
-                state.col_ptr, state.row_idx, state.data, state.dense, state.dense_slot, terms,
-                mask_arg, use_mask, k, scores, out_rows, out_scores,
-            )
-        elif positive:
-            size = _bm25_kernels.positive_top_k(
-                state.col_ptr, state.row_idx, state.data, terms, mask_arg, use_mask, k, scores, touched,
-                out_rows, out_scores,
-            )
-        else:
-            base = state.base if state.base is not None else state.idf
-            size = _bm25_kernels.score_top_k(
-                state.col_ptr, state.row_idx, state.data, base, state.base is not None, terms,
-                mask_arg, use_mask, k, scores, mark, touched, out_rows, out_scores,
-            )
+        size = search_top_k(*self._kernel_args(state), self.broad_share, np.array(ids, np.int64), mask_arg, use_mask,
+                            k, *self._buffers(n_docs), out_rows, out_scores)
         return Candidates(rows=out_rows[:size], scores=out_scores[:size])
 
     def search(self, query: str, k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
@@ -321,18 +296,51 @@ class BM25Index:
 
     def search_tokens_batch(self, token_lists: Sequence[Sequence[str]], k: int = 10, *,
                             mask: np.ndarray | None = None, n_threads: int | None = None) -> list[Candidates]:
-        """Search many analyzed queries. The compiled loop releases the GIL, so a pool of ``n_threads``
-        (default: the CPU count) runs them in parallel; the pool and its scratch buffers are kept."""
-        self._fitted()
-        threads = n_threads or os.cpu_count() or 1
-        if threads <= 1 or len(token_lists) < 2:
-            return [self.search_tokens(t, k, mask=mask) for t in token_lists]
-        pool = self.__dict__.get("_pool")
-        if pool is None or pool._max_workers != threads:
-            if pool is not None:
-                pool.shutdown(wait=False)
-            pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kbrank-bm25")
-        return list(pool.map(lambda t: self.search_tokens(t, k, mask=mask), token_lists))
+        """Search many analyzed queries on ``n_threads`` cores (default: all).
+
+        The queries are split into one share per thread and each share runs as a single compiled call
+        without the GIL (`_bm25_kernels.batch_top_k`), so Python runs once per batch, not once per query;
+        the pool and its scratch buffers are kept for the next batch."""
+        state = self._fitted()
+        k = check_k(k)
+        if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
+            raise ParameterError("n_threads", "an integer >= 1 (or None: all cores)", n_threads)
+        n_docs = state.n_docs
+        mask_arg, use_mask = self._check_mask(mask, n_docs)
+        vocab = state.counts.vocab
+        ids = [[vocab[t] for t in tokens if t in vocab] for tokens in token_lists]
+        n_queries = len(ids)
+        k = min(k, n_docs)
+        if n_queries == 0 or k == 0:
+            return [Candidates.empty() for _ in range(n_queries)]
+        from ._bm25_kernels import batch_top_k
+
+        term_ptr = np.zeros(n_queries + 1, np.int64)
+        np.cumsum([len(q) for q in ids], out=term_ptr[1:])
+        terms = np.fromiter(itertools.chain.from_iterable(ids), np.int64, count=int(term_ptr[-1]))
+        out_rows = np.empty((n_queries, k), np.int64)
+        out_scores = np.empty((n_queries, k), np.float64)
+        sizes = np.zeros(n_queries, np.int64)
+        threads = max(1, min(n_threads or os.cpu_count() or 1, n_queries))
+        bounds = np.linspace(0, n_queries, threads + 1).astype(int).tolist()
+        args = self._kernel_args(state)
+
+        def run(share: int) -> None:
+            batch_top_k(*args, self.broad_share, terms, term_ptr, bounds[share], bounds[share + 1], mask_arg,
+                        use_mask, k, *self._buffers(n_docs), out_rows, out_scores, sizes)
+
+        if threads == 1:
+            run(0)
+        else:
+            pool = self.__dict__.get("_pool")
+            if pool is None or pool._max_workers != threads:
+                if pool is not None:
+                    pool.shutdown(wait=False)
+                pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=threads,
+                                                                   thread_name_prefix="kbrank-bm25")
+            list(pool.map(run, range(threads)))
+        return [Candidates(rows=out_rows[q, :size], scores=out_scores[q, :size])
+                for q, size in enumerate(sizes.tolist())]
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:

@@ -1,7 +1,10 @@
 """Write and read a `BM25State` in an index directory (see `kbrank.storage` for the format).
 
 The component (``"bm25"`` by default) stores the parameters and the analyzer configuration in the manifest,
-the term counts and the CSC weights as ``.npy`` arrays (memory-mapped on load) and the vocabulary as JSONL.
+the term counts (`TermCounts`: the only per-posting arrays; weights are computed at query time) as ``.npy``
+arrays and the vocabulary as JSONL. On load the arrays are memory-mapped read-only (``mmap=True``): the
+reader has verified each file's sha256 by streaming it once, keeping no copy, so the pages it read stay in
+the shared page cache for the mapping. Edits after a load build new arrays and never write into the maps.
 The corpus is the directory's shared ``"corpus"`` component (`kbrank.corpus.io`). Reading validates every
 array against the others before the state is used (`BM25State.validate`), so a crafted file is refused
 with `IndexFormatError`, never handed to the compiled kernels.
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal, Mapping, TypeVar
 
-import numpy as np
 from pydantic import Field
 
 from ..corpus.io import read_corpus
@@ -24,9 +26,7 @@ from .term_counts import TermCounts
 
 __all__ = ["write_bm25", "read_bm25"]
 
-_COUNT_ARRAYS = ("indptr", "term_ids", "counts", "doc_len")
-_WEIGHT_ARRAYS = ("col_ptr", "row_idx", "data", "idf")
-_PARAMS = ("variant", "k1", "b", "epsilon", "delta", "title_weight", "dense_share", "broad_share")
+_COUNT_ARRAYS = ("col_ptr", "rows", "counts", "ranks", "doc_len")
 Index = TypeVar("Index")
 
 
@@ -47,7 +47,6 @@ class _Params(Section):
     epsilon: float | None = None
     delta: float | None = None
     title_weight: int = 1
-    dense_share: int = 8
     broad_share: int = 4
 
 
@@ -58,7 +57,6 @@ class _Component(Section):
     articles: int = Field(ge=1)
     terms: int = Field(ge=0)
     has_corpus: bool
-    has_base: bool
 
 
 def write_bm25(writer: IndexWriter, state: BM25State, *, params: Mapping[str, Any], analyzer: Mapping[str, Any],
@@ -66,14 +64,10 @@ def write_bm25(writer: IndexWriter, state: BM25State, *, params: Mapping[str, An
     """Add the state's files and manifest entry to ``writer`` (the corpus is written by the caller)."""
     for name in _COUNT_ARRAYS:
         writer.add_array(f"{prefix}.{name}", getattr(state.counts, name))
-    for name in _WEIGHT_ARRAYS:
-        writer.add_array(f"{prefix}.{name}", getattr(state, name))
-    if state.base is not None:
-        writer.add_array(f"{prefix}.base", state.base)
     writer.add_jsonl(f"{prefix}.terms", state.counts.terms)
     writer.components[prefix] = {
         "class": "BM25Index", "params": dict(params), "analyzer": dict(analyzer), "articles": state.n_docs,
-        "terms": state.counts.n_terms, "has_corpus": state.corpus is not None, "has_base": state.base is not None,
+        "terms": state.counts.n_terms, "has_corpus": state.corpus is not None,
     }
 
 
@@ -102,15 +96,15 @@ def read_bm25(reader: IndexReader, prefix: str = "bm25", *, corpus: Any = None, 
     if len(set(terms)) != len(terms):
         raise IndexFormatError("the vocabulary lists a term twice", path=str(reader.file(f"{prefix}.terms")),
                                fix="rebuild the index")
-    arrays = {name: reader.array(f"{prefix}.{name}", mmap=mmap) for name in _COUNT_ARRAYS + _WEIGHT_ARRAYS}
-    counts = TermCounts(arrays["indptr"], arrays["term_ids"], arrays["counts"], arrays["doc_len"], tuple(terms))
+    arrays = {name: reader.array(f"{prefix}.{name}", mmap=mmap) for name in _COUNT_ARRAYS}
+    counts = TermCounts(arrays["col_ptr"], arrays["rows"], arrays["counts"], arrays["ranks"], arrays["doc_len"],
+                        tuple(terms))
+    BM25State.validate(counts, where, n_docs=meta.articles, n_terms=meta.terms)
     if meta.has_corpus and corpus is None:
         corpus = read_corpus(reader)
-    base = reader.array(f"{prefix}.base", mmap=mmap) if meta.has_base else None
-    raw = BM25State(counts, corpus if meta.has_corpus else None, arrays["col_ptr"], arrays["row_idx"],
-                    arrays["data"], arrays["idf"], base, np.empty(0, np.int64), np.empty(0, np.int64),
-                    np.zeros((0, 0)), False)
-    raw.validate(where, n_docs=meta.articles, n_terms=meta.terms)
-    state = BM25State.assemble(raw.counts, raw.corpus, raw.col_ptr, raw.row_idx, raw.data, raw.idf, raw.base,
-                               dense_share=int(params.get("dense_share", 8)))
+    if meta.has_corpus and len(corpus) != meta.articles:
+        raise IndexFormatError(f"the BM25 arrays are inconsistent: {len(corpus)} articles in the corpus, "
+                               f"{meta.articles} in the arrays", path=where, fix="rebuild the index")
+    state = BM25State.assemble(counts, corpus if meta.has_corpus else None, variant=index.variant, k1=index.k1,
+                               b=index.b, extra=index._extra())
     return index, state

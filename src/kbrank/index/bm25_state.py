@@ -5,76 +5,87 @@ so a search that reads the state once at its start sees one consistent index fro
 another thread does meanwhile. The state is also what persistence reads and writes
 (`kbrank.index.bm25_persistence`), so the index class and its files never import each other.
 
-Arrays (the compiled kernels trust them, so `validate` checks every bound before a loaded state is used):
-
-- ``counts``: the raw term counts (`TermCounts`, CSR by article), kept for edits;
-- ``col_ptr`` (int64, terms + 1), ``row_idx`` (int32), ``data`` (float64): per-(term, article) weights, CSC;
-- ``idf`` (float64 per term) and ``base`` (float64 per term for BM25+, whose absent terms still score);
-- derived on assembly: ``df`` (postings per term), and for the broad-query path the columns of very common
-  terms as dense rows (``dense``; ``dense_slot[t]`` is term ``t``'s row or -1).
+Stored: ``counts`` (`TermCounts`: rows and compact counts by term, the only per-posting arrays; memory-mapped
+read-only after a load). Derived on assembly, small: per term ``idf``, ``base`` (BM25+) and ``df``; per
+article its length class ``length_id`` (uint8/uint16, an index into the distinct lengths); per length class
+``norm``, the variant's length term; and ``table``, the factor after idf for small counts per length class
+(`bm25_weights.factor_table`). The kernels compute each weight from these
+(`kbrank.index._bm25_kernels.weight`). The kernels trust the arrays, so `validate` checks every bound of a
+loaded state before it is used.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..corpus import Corpus
 from ..errors import IndexFormatError
-from ._arrays import all_finite, row_sums
-from .term_counts import TermCounts
+from .bm25_weights import VARIANT_CODES, VARIANTS, factor_table
+from .term_counts import TermCounts, compact_uint
 
 __all__ = ["BM25State"]
+
+_UINTS = ("u1", "u2", "u4")
+_POSTING_PROBLEMS = {
+    1: "col_ptr gives a term no article",
+    2: "rows holds values outside [0, {n_docs}) or not increasing within a term",
+    3: "counts holds a count of 0",
+    4: "doc_len is not the sum of each article's counts",
+}
 
 
 @dataclass(frozen=True, eq=False)
 class BM25State:
     counts: TermCounts
     corpus: Corpus | None  # None for an index built from tokens
-    col_ptr: np.ndarray
-    row_idx: np.ndarray
-    data: np.ndarray
+    variant: int  # `bm25_weights.VARIANT_CODES`
+    k1: float
+    k1p1: float  # k1 + 1, as rank_bm25 computes it
+    delta: float  # BM25L/BM25+ (0 for Okapi)
     idf: np.ndarray
     base: np.ndarray | None
+    length_id: np.ndarray
+    norm: np.ndarray
+    table: np.ndarray
     df: np.ndarray
-    dense_slot: np.ndarray
-    dense: np.ndarray
-    broad_ok: bool
 
     @property
     def n_docs(self) -> int:
         return self.counts.n_docs
 
+    @property
+    def has_base(self) -> bool:
+        return self.base is not None
+
     @classmethod
-    def assemble(cls, counts: TermCounts, corpus: Corpus | None, col_ptr: np.ndarray, row_idx: np.ndarray, data: np.ndarray,
-                 idf: np.ndarray, base: np.ndarray | None, *, dense_share: int) -> BM25State:
-        """The state for these arrays, with the dense rows of terms in more than 1/``dense_share`` articles.
-
-        Dense rows exist only without a base (Okapi, BM25L) and for terms with idf > 0, whose weights are all
-        > 0, so that "the weight is 0" means "the article lacks the term".
-        """
+    def assemble(cls, counts: TermCounts, corpus: Corpus | None, *, variant: str, k1: float, b: float,
+                 extra: Mapping[str, float]) -> BM25State:
+        """The state of these counts: per-term and per-article statistics for ``variant`` (see
+        `kbrank.index.bm25_weights`). ``extra`` is ``{"epsilon": ...}`` or ``{"delta": ...}``."""
         n_docs = counts.n_docs
-        df = np.diff(col_ptr)
-        dense_slot = np.full(len(idf), -1, dtype=np.int64)
-        broad_ok = base is None
-        common = np.flatnonzero((df * dense_share >= n_docs) & (np.asarray(idf) > 0)) if broad_ok else np.empty(0, int)
-        dense = np.zeros((common.size, n_docs))
-        for slot, t in enumerate(common.tolist()):
-            lo, hi = col_ptr[t], col_ptr[t + 1]
-            dense[slot, row_idx[lo:hi]] = data[lo:hi]
-        dense_slot[common] = np.arange(common.size)
-        return cls(counts, corpus, col_ptr, row_idx, data, idf, base, df, dense_slot, dense, broad_ok)
+        df = counts.doc_freqs()
+        lengths, length_id = np.unique(counts.doc_len, return_inverse=True)
+        stats = VARIANTS[variant](df, lengths, n_docs, int(counts.doc_len.sum()) / n_docs, k1=k1, b=b, **extra)
+        delta = float(extra.get("delta", 0.0))
+        max_count = int(counts.counts.max()) if counts.nnz else 0
+        table = factor_table(variant, stats.norm, k1 + 1, delta, max_count)
+        return cls(counts, corpus, VARIANT_CODES[variant], float(k1), float(k1 + 1), delta, stats.idf, stats.base,
+                   compact_uint(length_id.ravel()), stats.norm, table, df)
 
-    def validate(self, where: str, *, n_docs: int | None = None, n_terms: int | None = None) -> None:
-        """Refuse arrays that would make the compiled kernels read out of bounds (a crafted or damaged index).
+    def nbytes(self) -> int:
+        """Bytes of every array the state holds (postings, per-term and per-article arrays)."""
+        extra = (self.idf, self.length_id, self.norm, self.table, self.df) + (() if self.base is None else (self.base,))
+        return self.counts.nbytes() + sum(a.nbytes for a in extra)
 
-        One vectorized pass over each array: dtypes (native byte order), shapes, monotonic pointers, index
-        ranges, finite weights, and the term counts against the weights (each term's postings, each article's
-        length). ``n_docs`` and ``n_terms`` are the sizes the manifest records.
-        """
-        counts = self.counts
+    @staticmethod
+    def validate(counts: TermCounts, where: str, *, n_docs: int, n_terms: int) -> None:
+        """Refuse loaded counts that would make the compiled kernels read out of bounds (a crafted or damaged
+        index) or score nonsense: dtypes (native byte order), shapes, the pointer array, and, in one compiled
+        pass without temporaries, every row's range and order, counts >= 1 and each article's length.
+        ``n_docs`` and ``n_terms`` are the sizes the manifest records."""
         problems: list[str] = []
 
         def check(ok: bool, what: str) -> bool:
@@ -89,54 +100,24 @@ class BM25State:
             return check(good, f"{name} has dtype {getattr(array, 'dtype', '?')} and shape "
                                f"{getattr(array, 'shape', '?')}")
 
-        def pointers(array: np.ndarray, name: str, end: int) -> bool:
-            return check(int(array[0]) == 0 and int(array[-1]) == end and bool(np.all(array[1:] >= array[:-1])),
-                         f"{name} is not a monotonic pointer array from 0 to {end}")
+        ok = kind(counts.doc_len, ("i8",), None, "doc_len")
+        ok = ok and check(counts.doc_len.shape[0] == n_docs,
+                          f"{counts.doc_len.shape[0]} articles in the arrays, the manifest says {n_docs}")
+        ok = kind(counts.col_ptr, ("i8",), (n_terms + 1,), "col_ptr") and ok
+        ok = kind(counts.rows, ("i4",), None, "rows") and ok
+        ok = kind(counts.counts, _UINTS, getattr(counts.rows, "shape", None), "counts") and ok
+        ok = kind(counts.ranks, _UINTS, getattr(counts.rows, "shape", None), "ranks") and ok
+        check(n_docs >= 1, "the index holds no article")
+        check(counts.n_terms == n_terms, f"{counts.n_terms} terms in the vocabulary, the manifest says {n_terms}")
+        if ok and not problems:
+            ptr = counts.col_ptr
+            if check(int(ptr[0]) == 0 and int(ptr[-1]) == counts.nnz and bool(np.all(ptr[1:] >= ptr[:-1])),
+                     f"col_ptr is not a monotonic pointer array from 0 to {counts.nnz}"):
+                from ._bm25_kernels import check_postings
 
-        def in_range(array: np.ndarray, low: int, high: int, name: str) -> bool:
-            return check(array.size == 0 or (int(array.min()) >= low and int(array.max()) < high),
-                         f"{name} holds values outside [{low}, {high})")
-
-        def finite(array: np.ndarray, name: str) -> None:
-            check(all_finite(array), f"{name} holds non-finite values")
-
-        if not kind(counts.doc_len, ("i8",), None, "counts.doc_len"):
-            self._refuse(problems, where)
-        docs, terms = counts.n_docs, counts.n_terms
-        check(docs >= 1, "the index holds no article")
-        check(n_docs is None or docs == n_docs, f"{docs} articles in the arrays, the manifest says {n_docs}")
-        check(n_terms is None or terms == n_terms, f"{terms} terms in the vocabulary, the manifest says {n_terms}")
-        if self.corpus is not None:
-            check(len(self.corpus) == docs, f"{len(self.corpus)} articles in the corpus, {docs} in the arrays")
-        ok = kind(counts.indptr, ("i8",), (docs + 1,), "counts.indptr")
-        ok &= kind(counts.term_ids, ("i4", "i8"), None, "counts.term_ids")
-        ok = kind(counts.counts, ("i4", "i8"), getattr(counts.term_ids, "shape", None), "counts.counts") and ok
-        ok = kind(self.col_ptr, ("i8",), (terms + 1,), "col_ptr") and ok
-        ok = kind(self.row_idx, ("i4",), None, "row_idx") and ok
-        ok = kind(self.data, ("f8",), getattr(self.row_idx, "shape", None), "data") and ok
-        ok = kind(self.idf, ("f8",), (terms,), "idf") and ok
-        if self.base is not None:
-            ok = kind(self.base, ("f8",), (terms,), "base") and ok
-        if problems or not ok:
-            self._refuse(problems, where)
-        nnz = counts.term_ids.shape[0]
-        if pointers(counts.indptr, "counts.indptr", nnz) and in_range(counts.term_ids, 0, terms, "counts.term_ids"):
-            check(counts.counts.size == 0 or int(counts.counts.min()) >= 1, "counts.counts holds counts below 1")
-            check(bool(np.array_equal(row_sums(counts.counts, counts.indptr), counts.doc_len)),
-                  "counts.doc_len is not the sum of each article's counts")
-            if pointers(self.col_ptr, "col_ptr", self.row_idx.shape[0]):
-                check(bool(np.array_equal(np.diff(self.col_ptr), np.bincount(counts.term_ids, minlength=terms))),
-                      "col_ptr disagrees with the term counts on how many articles hold each term")
-        in_range(self.row_idx, 0, docs, "row_idx")
-        finite(self.data, "data")
-        finite(self.idf, "idf")
-        if self.base is not None:
-            finite(self.base, "base")
+                code = check_postings(ptr, counts.rows, counts.counts, n_docs, counts.doc_len)
+                check(code == 0, _POSTING_PROBLEMS.get(code, "").format(n_docs=n_docs))
+                check(code != 0 or counts.nnz >= 1, "no article has any term")
         if problems:
-            self._refuse(problems, where)
-
-    @staticmethod
-    def _refuse(problems: list[str], where: str) -> None:
-        raise IndexFormatError("the BM25 arrays are inconsistent: " + "; ".join(problems or ["bad dtypes"]),
-                               path=where, fix="rebuild the index (the files were changed or crafted)")
-
+            raise IndexFormatError("the BM25 arrays are inconsistent: " + "; ".join(problems), path=where,
+                                   fix="rebuild the index (the files were changed or crafted)")

@@ -1,18 +1,25 @@
-"""`TermCounts`: the raw term frequencies of an analyzed corpus, kept so that indexes can be updated.
+"""`TermCounts`: the raw term frequencies of an analyzed corpus, by term (CSC), in compact integer arrays.
 
-Layout (CSR by article row, numpy arrays):
+It is both what BM25 searches (the compiled kernels compute each weight from a count and the article's
+length, see `kbrank.index.bm25_weights`) and what edits rebuild from, so the index holds one copy of its
+postings. Layout, numpy arrays:
 
-- ``indptr``   int64, ``n_docs + 1``: article ``r`` owns entries ``indptr[r]:indptr[r+1]``
-- ``term_ids`` int32: term ids, in the order each term first occurs in the article's tokens
-- ``counts``   int32: how often the term occurs in the article
+- ``col_ptr``  int64, ``n_terms + 1``: term ``t`` owns entries ``col_ptr[t]:col_ptr[t+1]``
+- ``rows``     int32: the article row of each entry, strictly increasing within a term
+- ``counts``   uint8, uint16 or uint32 (the smallest that holds the largest count): how often the term occurs
+- ``ranks``    uint8, uint16 or uint32 likewise: the term's place among its article's distinct terms, in the
+  order they first occur in the article's tokens
 - ``doc_len``  int64: number of tokens per article (rank_bm25's document length)
 - ``terms``    the vocabulary, term id -> string; ``vocab`` is the reverse mapping
 
-Keeping each article's terms in first-occurrence order lets BM25 reproduce rank_bm25's order of summation
-for the average IDF (and so its epsilon rule) exactly, after any sequence of edits. Terms that no article
-uses any more are dropped, so the vocabulary always equals the one a full rebuild would have.
+Term ids are numbered in the order rank_bm25 first meets the terms (article by article, token by token): the
+entry with the smallest (row, rank) comes first. That fixes rank_bm25's order of summation for the average IDF
+(and so its epsilon rule) after any sequence of edits, and ``ranks`` is what keeps it exact when the article
+that introduced a term is edited away. Terms no article uses any more are dropped, so the vocabulary always
+equals the one a full rebuild would have.
 
-Edits (`appended`, `replaced`, `deleted`) return a new object and never re-analyze unchanged articles.
+Edits (`appended`, `replaced`, `deleted`) return a new object (they never write into the arrays, which may be
+read-only memory maps of a saved index) and never re-analyze unchanged articles.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["TermCounts"]
+__all__ = ["TermCounts", "compact_uint"]
 
 _CHUNK_DOCS = 32_768
 
@@ -42,11 +49,35 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def compact_uint(values: np.ndarray) -> np.ndarray:
+    """``values`` (all >= 0) in the smallest of uint8, uint16, uint32 that holds them.
+
+    >>> compact_uint(np.array([1, 255])).dtype, compact_uint(np.array([256])).dtype
+    (dtype('uint8'), dtype('uint16'))
+    """
+    top = int(values.max()) if values.size else 0
+    dtype = np.uint8 if top <= 0xFF else np.uint16 if top <= 0xFFFF else np.uint32
+    return values.astype(dtype, copy=False)
+
+
+def _grouped(keys: np.ndarray, n_keys: int, a: np.ndarray, b: np.ndarray, c: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(ptr, a, b, c)`` stably grouped by ``keys`` (a counting sort, O(n), compiled)."""
+    from ._bm25_kernels import group_by
+
+    ptr = np.zeros(n_keys + 1, np.int64)
+    np.cumsum(np.bincount(keys, minlength=n_keys), out=ptr[1:])
+    outs = (np.empty_like(a), np.empty_like(b), np.empty_like(c))
+    group_by(keys, ptr, a, b, c, *outs)
+    return (ptr, *outs)
+
+
 @dataclass(frozen=True)
 class TermCounts:
-    indptr: np.ndarray
-    term_ids: np.ndarray
+    col_ptr: np.ndarray
+    rows: np.ndarray
     counts: np.ndarray
+    ranks: np.ndarray
     doc_len: np.ndarray
     terms: tuple[str, ...]
 
@@ -55,13 +86,16 @@ class TermCounts:
     def from_tokens(cls, token_lists: Sequence[Sequence[str]]) -> TermCounts:
         """Count terms; ids are assigned in order of first occurrence across the corpus."""
         vocab: dict[str, int] = {}
-        return cls._count(token_lists, vocab)
+        entries = cls._count(token_lists, vocab, first_row=0)
+        return cls._from_entries(*entries, terms=tuple(vocab), by_row=True)
 
-    @classmethod
-    def _count(cls, token_lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> TermCounts:
-        indptr_parts = [np.zeros(1, np.int64)]
-        term_parts, count_parts, len_parts = [], [], []
-        offset = 0
+    @staticmethod
+    def _count(token_lists: Sequence[Sequence[str]], vocab: dict[str, int], *, first_row: int
+               ) -> tuple[np.ndarray, ...]:
+        """Entries ``(terms, rows, counts, ranks, doc_len)`` of these articles, article by article; new terms
+        get the next ids of ``vocab`` in first-occurrence order."""
+        parts: list[tuple[np.ndarray, ...]] = []
+        len_parts = [np.empty(0, np.int64)]
         with _gc_paused():
             for start in range(0, len(token_lists), _CHUNK_DOCS):
                 chunk = token_lists[start : start + _CHUNK_DOCS]
@@ -73,25 +107,36 @@ class TermCounts:
                         vocab[token] = len(vocab)
                 flat = np.fromiter(map(vocab.__getitem__, itertools.chain.from_iterable(chunk)), dtype=np.int64,
                                    count=int(lengths.sum()))
+                width = max(len(vocab), 1)
                 doc_of = np.repeat(np.arange(len(chunk), dtype=np.int64), lengths)
-                key = doc_of * max(len(vocab), 1) + flat
-                uniq, first, cnt = np.unique(key, return_index=True, return_counts=True)
+                uniq, first, cnt = np.unique(doc_of * width + flat, return_index=True, return_counts=True)
+                del doc_of, flat
                 order = np.argsort(first, kind="stable")  # first-occurrence order within each article
                 uniq, cnt = uniq[order], cnt[order]
-                docs = uniq // max(len(vocab), 1)
-                per_doc = np.bincount(docs, minlength=len(chunk))
-                indptr_parts.append(offset + np.cumsum(per_doc))
-                offset += int(per_doc.sum())
-                term_parts.append((uniq % max(len(vocab), 1)).astype(np.int32))
-                count_parts.append(cnt.astype(np.int32))
+                docs = uniq // width
+                starts = np.zeros(len(chunk) + 1, np.int64)
+                np.cumsum(np.bincount(docs, minlength=len(chunk)), out=starts[1:])
+                ranks = np.arange(docs.shape[0], dtype=np.int64) - starts[docs]
+                parts.append(((uniq % width).astype(np.int32), (docs + first_row + start).astype(np.int32),
+                              compact_uint(cnt), compact_uint(ranks)))  # 10 bytes an entry while building
                 len_parts.append(lengths)
-        return cls(
-            indptr=np.concatenate(indptr_parts),
-            term_ids=np.concatenate(term_parts) if term_parts else np.empty(0, np.int32),
-            counts=np.concatenate(count_parts) if count_parts else np.empty(0, np.int32),
-            doc_len=np.concatenate(len_parts) if len_parts else np.empty(0, np.int64),
-            terms=tuple(vocab),
-        )
+        if not parts:
+            empty = np.empty(0, np.int64)
+            return empty.astype(np.int32), empty.astype(np.int32), empty, empty, np.concatenate(len_parts)
+        return (*(np.concatenate([p[i] for p in parts]) for i in range(4)), np.concatenate(len_parts))
+
+    @classmethod
+    def _from_entries(cls, terms_of: np.ndarray, rows: np.ndarray, counts: np.ndarray, ranks: np.ndarray,
+                      doc_len: np.ndarray, *, terms: tuple[str, ...], by_row: bool) -> TermCounts:
+        """The counts of these entries (any order unless ``by_row``: already sorted by row), renumbered in
+        first-occurrence order with unused terms dropped."""
+        counts, ranks = compact_uint(counts), compact_uint(ranks)
+        if not by_row:
+            ptr, terms_of, counts, ranks = _grouped(rows, int(doc_len.shape[0]), terms_of, counts, ranks)
+            rows = np.repeat(np.arange(doc_len.shape[0], dtype=np.int32), np.diff(ptr))
+        col_ptr, rows, counts, ranks = _grouped(terms_of, len(terms), rows.astype(np.int32, copy=False),
+                                                counts, ranks)
+        return cls(col_ptr, rows, counts, ranks, doc_len.astype(np.int64, copy=False), terms)._compacted()
 
     # -- shape -------------------------------------------------------------------------------------
     @property
@@ -103,6 +148,10 @@ class TermCounts:
         return len(self.terms)
 
     @property
+    def nnz(self) -> int:
+        return int(self.rows.shape[0])
+
+    @property
     def vocab(self) -> dict[str, int]:
         cached = self.__dict__.get("_vocab")
         if cached is None:
@@ -110,80 +159,70 @@ class TermCounts:
             object.__setattr__(self, "_vocab", cached)
         return cached
 
-    def rows_of_postings(self) -> np.ndarray:
-        """The article row of every entry (CSR expanded)."""
-        return np.repeat(np.arange(self.n_docs, dtype=np.int64), np.diff(self.indptr))
-
     def doc_freqs(self) -> np.ndarray:
-        return np.bincount(self.term_ids, minlength=self.n_terms).astype(np.int64)
+        return np.diff(self.col_ptr)
 
-    def first_occurrence_order(self) -> np.ndarray:
-        """Term ids in the order rank_bm25 meets them (article by article, token by token)."""
-        nnz = self.term_ids.shape[0]
-        first = np.full(self.n_terms, nnz, dtype=np.int64)
-        np.minimum.at(first, self.term_ids, np.arange(nnz, dtype=np.int64))
-        used = np.flatnonzero(first < nnz)
-        return used[np.argsort(first[used], kind="stable")]
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (not the vocabulary strings)."""
+        return sum(a.nbytes for a in (self.col_ptr, self.rows, self.counts, self.ranks, self.doc_len))
+
+    def _entries(self) -> tuple[np.ndarray, ...]:
+        """``(terms, rows, counts, ranks)`` of every entry, sorted by (term, row)."""
+        terms_of = np.repeat(np.arange(self.n_terms, dtype=np.int32), np.diff(self.col_ptr))
+        return terms_of, self.rows, self.counts, self.ranks
 
     # -- edits (return new objects) ----------------------------------------------------------------
-    def _with_docs(self, pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], doc_len: np.ndarray,
-                   terms: tuple[str, ...]) -> TermCounts:
-        term_ids = np.concatenate([p[0] for p in pieces]) if pieces else np.empty(0, np.int32)
-        counts = np.concatenate([p[1] for p in pieces]) if pieces else np.empty(0, np.int32)
-        sizes = np.concatenate([p[2] for p in pieces]) if pieces else np.empty(0, np.int64)
-        indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes, dtype=np.int64)])
-        return TermCounts(indptr, term_ids.astype(np.int32), counts.astype(np.int32), doc_len, terms)._compacted()
-
-    def _slice(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lo, hi = self.indptr[start], self.indptr[stop]
-        return self.term_ids[lo:hi], self.counts[lo:hi], np.diff(self.indptr[start : stop + 1])
-
-    def _analyzed(self, token_lists: Sequence[Sequence[str]]) -> tuple[TermCounts, tuple[str, ...]]:
-        """Count new articles against this vocabulary (new terms get new ids at the end)."""
-        vocab = dict(self.vocab)
-        fresh = TermCounts._count(token_lists, vocab)
-        return fresh, tuple(vocab)
-
     def appended(self, token_lists: Sequence[Sequence[str]]) -> TermCounts:
-        fresh, terms = self._analyzed(token_lists)
-        pieces = [self._slice(0, self.n_docs), fresh._slice(0, fresh.n_docs)]
-        return self._with_docs(pieces, np.concatenate([self.doc_len, fresh.doc_len]), terms)
+        vocab = dict(self.vocab)
+        fresh = self._count(token_lists, vocab, first_row=self.n_docs)
+        # New rows come after every old one, so within each term old-then-new entries are in row order: a
+        # stable grouping by term (``by_row``) sorts them.
+        joined = [np.concatenate([old, new]) for old, new in zip(self._entries(), fresh[:4])]
+        return self._from_entries(*joined, np.concatenate([self.doc_len, fresh[4]]), terms=tuple(vocab), by_row=True)
 
     def replaced(self, rows: Sequence[int], token_lists: Sequence[Sequence[str]]) -> TermCounts:
         """Replace the given rows' tokens (rows keep their position)."""
-        fresh, terms = self._analyzed(token_lists)
-        new_of_row = {int(r): i for i, r in enumerate(rows)}
-        pieces, doc_len, start = [], self.doc_len.copy(), 0
-        for row in sorted(new_of_row):
-            if start < row:
-                pieces.append(self._slice(start, row))
-            i = new_of_row[row]
-            pieces.append(fresh._slice(i, i + 1))
-            doc_len[row] = fresh.doc_len[i]
-            start = row + 1
-        if start < self.n_docs:
-            pieces.append(self._slice(start, self.n_docs))
-        return self._with_docs(pieces, doc_len, terms)
+        vocab = dict(self.vocab)
+        fresh = self._count(token_lists, vocab, first_row=0)
+        targets = np.asarray(list(rows), dtype=np.int64)
+        old_terms, old_rows, old_counts, old_ranks = self._entries()
+        keep = np.ones(self.n_docs, dtype=bool)
+        keep[targets] = False
+        kept = keep[old_rows]
+        new_rows = targets[fresh[1]] if targets.size else fresh[1].astype(np.int64)
+        doc_len = self.doc_len.copy()
+        doc_len[targets] = fresh[4]
+        return self._from_entries(
+            np.concatenate([old_terms[kept], fresh[0]]), np.concatenate([old_rows[kept], new_rows.astype(np.int32)]),
+            np.concatenate([old_counts[kept], fresh[2]]), np.concatenate([old_ranks[kept], fresh[3]]),
+            doc_len, terms=tuple(vocab), by_row=False)
 
     def deleted(self, rows: Sequence[int]) -> TermCounts:
         """Remove the given rows; later rows move up, as in a rebuilt corpus."""
         keep = np.ones(self.n_docs, dtype=bool)
         keep[np.asarray(list(rows), dtype=np.int64)] = False
-        entry_keep = np.repeat(keep, np.diff(self.indptr))
-        sizes = np.diff(self.indptr)[keep]
-        piece = (self.term_ids[entry_keep], self.counts[entry_keep], sizes)
-        return self._with_docs([piece], self.doc_len[keep], self.terms)
+        new_row = (np.cumsum(keep) - 1).astype(np.int32)
+        kept = keep[self.rows]
+        kept_before = np.zeros(self.nnz + 1, np.int64)
+        np.cumsum(kept, out=kept_before[1:])
+        col_ptr = kept_before[self.col_ptr]
+        return TermCounts(col_ptr, new_row[self.rows[kept]], self.counts[kept], self.ranks[kept],
+                          self.doc_len[keep], self.terms)._compacted()
 
     def _compacted(self) -> TermCounts:
         """Drop terms no article uses; renumber the rest in first-occurrence order (as a rebuild would)."""
-        if self.term_ids.size == 0:
-            return TermCounts(self.indptr, self.term_ids, self.counts, self.doc_len, ())
-        order = self.first_occurrence_order()
-        used = np.zeros(self.n_terms, dtype=bool)
-        used[self.term_ids] = True
-        if used.all() and np.array_equal(order, np.arange(self.n_terms)):
+        df = np.diff(self.col_ptr)
+        used = np.flatnonzero(df > 0)
+        if used.size == 0:
+            return TermCounts(np.zeros(1, np.int64), self.rows, self.counts, self.ranks, self.doc_len, ())
+        first = self.col_ptr[used]  # rows increase within a term: its first entry is its first article
+        key = self.rows[first].astype(np.int64) * (int(self.ranks.max()) + 1) + self.ranks[first]
+        order = used[np.argsort(key, kind="stable")]
+        if order.shape[0] == self.n_terms and bool(np.all(order == np.arange(self.n_terms))):
             return self
-        new_id = np.full(self.n_terms, -1, dtype=np.int64)
-        new_id[order] = np.arange(order.shape[0])
-        terms = tuple(self.terms[t] for t in order)
-        return TermCounts(self.indptr, new_id[self.term_ids].astype(np.int32), self.counts, self.doc_len, terms)
+        lengths = df[order]
+        col_ptr = np.zeros(order.shape[0] + 1, np.int64)
+        np.cumsum(lengths, out=col_ptr[1:])
+        take = np.repeat(self.col_ptr[order] - col_ptr[:-1], lengths) + np.arange(int(col_ptr[-1]), dtype=np.int64)
+        terms = tuple(self.terms[t] for t in order.tolist())
+        return TermCounts(col_ptr, self.rows[take], self.counts[take], self.ranks[take], self.doc_len, terms)
