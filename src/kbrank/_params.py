@@ -46,8 +46,10 @@ def built_state(owner: object, kind: type[S]) -> S:
     return state
 
 
-def check_int(name: str, value: object, minimum: int) -> int:
-    """``value`` if it is an integer (not a bool) of at least ``minimum``, else `ParameterError` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ParameterError(name, f"an integer >= {minimum}", value)
+def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
+    """``value`` if it is an integer (not a bool) in ``[minimum, maximum]``, else `ParameterError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
+            maximum is not None and value > maximum):
+        expected = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
+        raise ParameterError(name, expected, value)
     return value

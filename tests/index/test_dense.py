@@ -221,6 +221,9 @@ def test_errors_name_the_problem(built, corpus, minilm) -> None:
         DenseIndex(minilm, index_type="hnws").build(corpus)
     with pytest.raises(ParameterError, match="passage_stride must be an integer between 1 and passage_words"):
         DenseIndex(minilm, passage_words=10, passage_stride=20).build(corpus)
+    # faiss keeps ef_search in a C int: a huge value (say from a crafted manifest) must be refused, not overflow.
+    with pytest.raises(ParameterError, match=r"ef_search must be an integer from 1 to 1000000; got 4294967296"):
+        DenseIndex(minilm, index_type="hnsw", ef_search=2**32).build(corpus)
     with pytest.raises(ParameterError, match="encoder must be an Encoder"):
         DenseIndex(object()).build(corpus)
     index = built["flat"]

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .._params import built_state
+from .._params import built_state, check_int
 from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
 from ..errors import ParameterError, suggestion
@@ -34,6 +34,9 @@ from .dense_state import DenseState, first_occurrences, text_digests
 from .embedding_cache import Progress, encode_documents
 from .encoders import Encoder, SentenceTransformerEncoder, checked_vectors
 from .passages import PassageHits, Passages, PassageSplitter
+
+_MAX_HNSW_M = 1024
+_MAX_EF = 1_000_000
 
 __all__ = ["DenseIndex"]
 
@@ -90,10 +93,9 @@ class DenseIndex:
         if self.index_type not in dense_faiss.INDEX_TYPES:
             raise ParameterError("index_type", f"one of {list(dense_faiss.INDEX_TYPES)}", self.index_type,
                                  hint=suggestion(self.index_type, dense_faiss.INDEX_TYPES))
-        for name, low in (("hnsw_m", 2), ("ef_search", 1), ("ef_construction", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ParameterError(name, f"an integer >= {low}", value)
+        # faiss stores these as C ints; far smaller bounds than that already exhaust memory or time.
+        for name, low, high in (("hnsw_m", 2, _MAX_HNSW_M), ("ef_search", 1, _MAX_EF), ("ef_construction", 1, _MAX_EF)):
+            check_int(name, getattr(self, name), low, high)
         if self.encoder is not None and not isinstance(self.encoder, Encoder):
             raise ParameterError("encoder", "an Encoder (name, dim, fingerprint, encode_queries, encode_documents)",
                                  type(self.encoder).__name__, hint="see kbrank.index.encoders.Encoder")
