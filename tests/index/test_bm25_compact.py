@@ -3,13 +3,15 @@ empty articles, and edits of an index memory-mapped from disk (which never write
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rank_bm25
 
-from kbrank import Article, BM25Index, Corpus
+from kbrank import Article, BM25Index, Corpus, Searcher
+from kbrank.errors import IndexFormatError
 from kbrank.index.term_counts import TermCounts
 
 VARIANTS = {"okapi": rank_bm25.BM25Okapi, "bm25l": rank_bm25.BM25L, "bm25+": rank_bm25.BM25Plus}
@@ -98,3 +100,17 @@ def test_batch_search_equals_single_searches_with_and_without_mask() -> None:
                 want = index.search(query, k=7, mask=m)
                 assert got.rows.tolist() == want.rows.tolist()
                 np.testing.assert_array_equal(got.scores, want.scores)
+
+
+def test_an_index_saved_with_the_earlier_weight_layout_names_the_fix(tmp_path: Path) -> None:
+    # Earlier kbrank saved float64 weights and a `dense_share` parameter; its manifest must get a clear fix.
+
+    target = tmp_path / "index"
+    corpus = Corpus([Article(id="a", title="router", body="reset the router"), Article(id="b", body="printer jam")])
+    Searcher(mode="bm25").build(corpus).save(target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["components"]["bm25"]["params"]["dense_share"] = 0.05
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="saved by an earlier kbrank") as info:
+        Searcher.load(target)
+    assert "rebuild the index with this kbrank" in str(info.value)

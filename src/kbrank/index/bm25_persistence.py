@@ -77,6 +77,11 @@ def read_bm25(reader: IndexReader, prefix: str = "bm25", *, corpus: Any = None, 
     runs the constructor's checks, whose `ParameterError` becomes an `IndexFormatError`; ``corpus`` is read
     from the directory unless given. The state is validated before it is returned."""
     where = str(reader.path)
+    raw = reader.components.get(prefix)
+    if isinstance(raw, dict) and isinstance(raw.get("params"), dict) and "dense_share" in raw["params"]:
+        raise IndexFormatError(f"manifest.json, components.{prefix}: this BM25 index was saved by an earlier kbrank, "
+                               "which stored float64 weights; this version stores compact term counts", path=where,
+                               fix="rebuild the index with this kbrank (`kbrank index`, or Searcher.build + save)")
     meta = reader.component(_Component, prefix, written_by="BM25Index", what="BM25",
                             fix="build it with `kbrank index` (mode bm25 or hybrid)")
     params = meta.params.model_dump(include=set(meta.params.model_fields_set))
