@@ -47,13 +47,14 @@ def _segments(folder: Path) -> int:
 def test_texts_are_encoded_longest_first_in_batch_multiples_and_committed_as_they_go(tmp_path) -> None:
     texts = [f"c{i % 7} " + "word " * ((i * 37) % 23) for i in range(50)] + ["c1 dup"] * 3
     encoder = _BatchedHash()
-    vectors = encode_documents(encoder, texts, cache_dir=tmp_path, flush_every=10)
+    vectors = encode_documents(encoder, texts, cache_dir=tmp_path, flush_every=9)
     # one sort over all texts (not per call), each distinct text once, calls a multiple of the batch size
     seen = [t for call in encoder.calls for t in call]
     assert sorted(seen) == sorted(set(texts))
     assert [len(t) for t in seen] == sorted((len(t) for t in seen), reverse=True)
     assert [len(c) for c in encoder.calls[:-1]] == [8] * (len(encoder.calls) - 1)
-    assert _segments(tmp_path) == len(encoder.calls)  # 8 < 10: every call's vectors committed after it
+    # calls of 8 (flush_every 9 rounded down to the batch size); a commit once 9 or more wait, and at the end
+    assert _segments(tmp_path) == (len(encoder.calls) + 1) // 2
     np.testing.assert_array_equal(vectors, HashEncoder(dim=8).encode_documents(texts))
     again = _BatchedHash()
     np.testing.assert_array_equal(encode_documents(again, texts, cache_dir=tmp_path), vectors)
@@ -69,29 +70,32 @@ def test_flush_every_is_checked() -> None:
 
 @pytest.mark.slow
 def test_a_killed_build_resumes_where_it_stopped(minilm, tmp_path) -> None:
-    articles, flush = 2400, 64
+    articles, flush = 800, 32
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    child = subprocess.Popen([sys.executable, str(HERE / "_resume_worker.py"), str(tmp_path), str(articles),
-                              str(flush)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while _segments(tmp_path) < 3 and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    output = child.stdout.read() if child.stdout else ""
+    cache, log = tmp_path / "cache", tmp_path / "child.log"
+    with open(log, "w") as out:
+        child = subprocess.Popen([sys.executable, str(HERE / "_resume_worker.py"), str(cache), str(articles),
+                                  str(flush)], env=env, stdout=out, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 300
+            while _segments(cache) < 3 and child.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    output = log.read_text()
     assert child.returncode == -signal.SIGKILL and "FINISHED" not in output, output[-500:]
-    cached = len(EmbeddingCache(tmp_path, fingerprint=minilm.fingerprint, dim=384))
+    cached = len(EmbeddingCache(cache, fingerprint=minilm.fingerprint, dim=384))
     assert flush * 3 <= cached < articles  # three or more commits survived the kill, the rest did not happen
     counting = CountingEncoder(minilm)
-    resumed = DenseIndex(counting, cache_dir=tmp_path, cache_flush=flush).build(resume_corpus(articles))
+    resumed = DenseIndex(counting, cache_dir=cache, cache_flush=flush).build(resume_corpus(articles))
     assert resumed.n_vectors == articles
     assert counting.documents == articles - cached  # only the remainder is encoded
-    # cached and newly encoded rows alike hold the vectors a plain encode gives (a sample of 128 rows)
-    rows = np.random.default_rng(0).choice(articles, 128, replace=False)
+    # cached and newly encoded rows alike hold the vectors a plain encode gives (a sample of 64 rows)
+    rows = np.random.default_rng(0).choice(articles, 64, replace=False)
     plain = minilm.encode_documents([resumed.passage_text(int(r)) for r in rows])
     assert np.einsum("ij,ij->i", resumed.vectors()[rows], plain).min() > 0.99999
