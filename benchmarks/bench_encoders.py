@@ -92,7 +92,7 @@ def measure_throughput(encoders: dict[str, Any], corpus: Corpus, rounds: int) ->
     texts = distinct_passages(corpus)
     timings: dict[str, dict[str, list[float]]] = {n: {"bare": [], "build": []} for n in encoders}
     vectors: dict[str, np.ndarray] = {}
-    for name, encoder in encoders.items():  # warm-up: one small call each
+    for encoder in encoders.values():  # warm-up: one small call each
         encoder.model_.encode(texts[:8], batch_size=encoder.batch_size)
     for round_number in range(rounds):
         for name, encoder in encoders.items():

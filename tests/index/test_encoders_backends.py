@@ -14,8 +14,7 @@ import pytest
 from _dense_helpers import CountingEncoder, help_corpus, minilm  # noqa: F401 (fixture)
 
 from kbrank.errors import MissingDependencyError, ParameterError
-from kbrank.index import DenseIndex, SentenceTransformerEncoder
-from kbrank.index import model_cache
+from kbrank.index import DenseIndex, SentenceTransformerEncoder, model_cache
 from kbrank.index.encoders import default_model_path
 
 TEXTS = ["how do I reset my password", "wifi keeps dropping",
