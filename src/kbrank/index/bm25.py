@@ -239,7 +239,7 @@ class BM25Index:
 
         state = self._fitted()
         scores = np.zeros(state.n_docs)
-        full_scores(*self._kernel_args(state), self._term_ids(state, tokens), scores)
+        full_scores(*self._kernel_args(state), self._term_ids(state, tokens), scores)  # type: ignore[call-arg]
         return scores
 
     def get_scores(self, query: str) -> np.ndarray:
@@ -281,7 +281,7 @@ class BM25Index:
         out_rows = np.empty(k, np.int64)
         out_scores = np.empty(k, np.float64)
         size = search_top_k(*self._kernel_args(state), self.broad_share, np.array(ids, np.int64), mask_arg, use_mask,
-                            k, *self._buffers(n_docs), out_rows, out_scores)
+                            k, *self._buffers(n_docs), out_rows, out_scores)  # type: ignore[call-arg]
         return Candidates(rows=out_rows[:size], scores=out_scores[:size])
 
     def search(self, query: str, k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
@@ -327,7 +327,7 @@ class BM25Index:
 
         def run(share: int) -> None:
             batch_top_k(*args, self.broad_share, terms, term_ptr, bounds[share], bounds[share + 1], mask_arg,
-                        use_mask, k, *self._buffers(n_docs), out_rows, out_scores, sizes)
+                        use_mask, k, *self._buffers(n_docs), out_rows, out_scores, sizes)  # type: ignore[call-arg]
 
         if threads == 1:
             run(0)

@@ -14,7 +14,7 @@ This module knows the state, not the index class: `BM25Index.save` and `BM25Inde
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, TypeVar
 
 from pydantic import Field
 
@@ -24,10 +24,13 @@ from ..storage import IndexReader, IndexWriter, Section
 from .bm25_state import BM25State
 from .term_counts import TermCounts
 
+if TYPE_CHECKING:  # for the type only: bm25.py calls this module, not the other way round
+    from .bm25 import BM25Index
+
 __all__ = ["write_bm25", "read_bm25"]
 
 _COUNT_ARRAYS = ("col_ptr", "rows", "counts", "ranks", "doc_len")
-Index = TypeVar("Index")
+Index = TypeVar("Index", bound="BM25Index")
 
 
 class _Analyzer(Section):

@@ -56,7 +56,8 @@ class DenseIndex:
     ``ef_search`` (HNSW search breadth, 128; may be changed after building), ``ef_construction`` (HNSW
     build breadth, 40), ``passage_words`` (words per passage, 128), ``passage_stride`` (words between
     passage starts, 96, so passages overlap by 32), ``passage_title`` (prefix later passages with the
-    title when encoding), ``cache_dir`` (a folder for the embedding cache; None disables it).
+    title when encoding), ``cache_dir`` (a folder for the embedding cache; None disables it), ``cache_flush``
+    (passages encoded between two commits to the cache, 1,024: an interrupted build resumes from the last one).
 
     Why 128/96 (the default everywhere, the BEIR reproduction included): all-MiniLM-L6-v2 was trained on inputs of up to 128 tokens and truncates at 256;
     128 English words are about 165 tokens (200 in technical text), so nothing is cut. On SciFact
@@ -76,6 +77,7 @@ class DenseIndex:
         passage_stride: int = 96,
         passage_title: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
+        cache_flush: int = 1024,
     ) -> None:
         self.encoder = encoder
         self.index_type = index_type
@@ -86,6 +88,7 @@ class DenseIndex:
         self.passage_stride = passage_stride
         self.passage_title = passage_title
         self.cache_dir = cache_dir
+        self.cache_flush = cache_flush
         self._default_encoder: Encoder | None = None
 
     # -- parameters --------------------------------------------------------------------------------
@@ -96,6 +99,7 @@ class DenseIndex:
         # faiss stores these as C ints; far smaller bounds than that already exhaust memory or time.
         for name, low, high in (("hnsw_m", 2, _MAX_HNSW_M), ("ef_search", 1, _MAX_EF), ("ef_construction", 1, _MAX_EF)):
             check_int(name, getattr(self, name), low, high)
+        check_int("cache_flush", self.cache_flush, 1)
         if self.encoder is not None and not isinstance(self.encoder, Encoder):
             raise ParameterError("encoder", "an Encoder (name, dim, fingerprint, encode_queries, encode_documents)",
                                  type(self.encoder).__name__, hint="see kbrank.index.encoders.Encoder")
@@ -136,7 +140,7 @@ class DenseIndex:
         digests = text_digests(texts)
         keep, vector_rows = first_occurrences(digests)
         vectors = encode_documents(self.encoder_, [texts[i] for i in keep.tolist()], cache_dir=self.cache_dir,
-                                   progress=progress)
+                                   progress=progress, flush_every=self.cache_flush)
         self._install(corpus, passages, vectors, digests[keep], vector_rows, splitter, self.encoder_.fingerprint)
         return self
 
@@ -217,7 +221,7 @@ class DenseIndex:
         source = np.array([known.get(d, -1) for d in digests[first].tolist()], dtype=np.int64)
         missing = np.flatnonzero(source < 0)  # texts no stored vector has: only these are encoded
         encoded = encode_documents(self.encoder_, [texts[int(text_of[first[j]])] for j in missing.tolist()],
-                                   cache_dir=self.cache_dir, progress=progress)
+                                   cache_dir=self.cache_dir, progress=progress, flush_every=self.cache_flush)
         vectors = np.empty((first.size, state.dim), np.float32)
         vectors[source >= 0] = self._unique_vectors(state)[source[source >= 0]]
         vectors[missing] = encoded

