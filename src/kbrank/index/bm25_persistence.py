@@ -14,7 +14,7 @@ This module knows the state, not the index class: `BM25Index.save` and `BM25Inde
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, TypeVar
+from typing import Any, Callable, Literal, Mapping, Protocol, TypeVar
 
 from pydantic import Field
 
@@ -24,13 +24,22 @@ from ..storage import IndexReader, IndexWriter, Section
 from .bm25_state import BM25State
 from .term_counts import TermCounts
 
-if TYPE_CHECKING:  # for the type only: bm25.py calls this module, not the other way round
-    from .bm25 import BM25Index
-
 __all__ = ["write_bm25", "read_bm25"]
 
 _COUNT_ARRAYS = ("col_ptr", "rows", "counts", "ranks", "doc_len")
-Index = TypeVar("Index", bound="BM25Index")
+
+
+class _Scoring(Protocol):
+    """What reading needs of the index `build` makes (a `BM25Index`; bm25.py calls this module, not back)."""
+
+    variant: str
+    k1: float
+    b: float
+
+    def _extra(self) -> dict[str, float]: ...
+
+
+Index = TypeVar("Index", bound=_Scoring)
 
 
 class _Analyzer(Section):
