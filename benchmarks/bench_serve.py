@@ -68,7 +68,7 @@ def main() -> None:
     for mode in ("bm25", "hybrid"):
         searcher.search(queries[0], 10, mode=mode)
         for n in args.clients:
-            record(n, "threads", mode, run_threads(lambda q: searcher.search(q, 10, mode=mode), queries, n,
+            record(n, "threads", mode, run_threads(lambda q, m=mode: searcher.search(q, 10, mode=m), queries, n,
                                                    args.per_client))
     with unlocked_encodes():
         for n in args.clients:

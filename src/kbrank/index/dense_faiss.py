@@ -17,10 +17,12 @@ cannot promise k results under a selective filter (it may not reach the allowed 
 filter allows few passages, or the graph returns fewer than asked, the search runs exactly over the
 graph's stored vectors with the same selector.
 
-A single query is searched with one OpenMP thread in faiss (`one_faiss_thread`, scoped to the calling
-thread and restored afterwards). faiss splits even one query over its OpenMP team, and its pool (a second
-libgomp, next to torch's) then fights the query encoder's threads for the same cores: on a busy 2-core machine
-a 100k flat search took 156 ms with 2 threads against 78 ms with 1. Global thread settings are never changed.
+A single query is searched with one OpenMP thread (`one_faiss_thread`, scoped to the calling thread and
+restored afterwards). faiss starts its OpenMP team even for one query, and a team of 2 on 2 busy cores waits at
+every barrier for a descheduled thread: on a loaded 2-core machine a 100k flat search took 156 ms with 2 threads
+against 78 ms with 1. When torch is imported before faiss (as kbrank does), faiss's OpenMP calls bind to
+torch's libgomp, so both share one runtime and one per-thread count: the scope therefore covers only the faiss
+call, never the encoder. Global thread settings are never changed.
 
 faiss ids are vector rows; `kbrank.index.dense_state` maps them to passages (passages with the same text
 share one vector). Building is deterministic: the same vectors in the same order give the same
