@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import cProfile
 import io
+import json
 import os
 import pstats
 import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -33,6 +35,19 @@ DEMO_KEY = "kbrank-demo-pseudonymization-key"
 
 def load_average() -> float:
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else float("nan")
+
+
+def publish(name: str, result: dict[str, Any], table: str, out: Path, *, readme: bool) -> None:
+    """Write ``name``.json and ``name``.md into ``out``, splice the table into README.md between its markers
+    (unless ``readme`` is False), and print it."""
+    from _readme import update_readme
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (out / f"{name}.md").write_text(table)
+    if readme:
+        update_readme(name, table)
+    print(table)
 
 
 def percentiles(seconds: Sequence[float]) -> dict[str, float]:

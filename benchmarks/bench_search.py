@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from _faiss_recall import quantization_recall, scifact_recall
 from _floor import against_floor, build_searcher, demo_views, encode_after_search, load_average, profile_search, ratios
+from _floor import publish as write_results
 from _synthetic import demo_anchors
 
 from kbrank.datasets import load_helpcentre
@@ -133,13 +134,7 @@ def main() -> None:
 
 
 def publish(result: dict, args: argparse.Namespace) -> None:
-    table = markdown(result)
-    (args.out / "bench_search.md").write_text(table)
-    if not args.no_readme:
-        from _readme import update_readme
-
-        update_readme("bench_search", table)
-    print(table)
+    write_results("bench_search", result, markdown(result), args.out, readme=not args.no_readme)
 
 
 if __name__ == "__main__":

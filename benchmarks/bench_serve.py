@@ -16,12 +16,11 @@ help centre's, encoded by the real all-MiniLM-L6-v2. QPS counts every client's r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 from pathlib import Path
 
-from _floor import build_searcher, load_average
+from _floor import build_searcher, load_average, publish
 from _serve_clients import run_http, run_processes, run_threads, unlocked_encodes
 from _synthetic import demo_anchors
 
@@ -49,7 +48,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--per-client", type=int, default=40)
     parser.add_argument("--url", help="a running kbrank serve, with a {query} slot")
-    parser.add_argument("--skip-processes", action="store_true")
+    parser.add_argument("--process-clients", type=int, nargs="*", help="client counts for the process runs "
+                        "(default: --clients; none to skip them)")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
@@ -74,28 +74,21 @@ def main() -> None:
         for n in args.clients:
             record(n, "threads, encode lock off", "hybrid",
                    run_threads(lambda q: searcher.search(q, 10, mode="hybrid"), queries, n, args.per_client))
-    if not args.skip_processes:
+    process_clients = args.clients if args.process_clients is None else args.process_clients
+    if process_clients:
         with tempfile.TemporaryDirectory(prefix="kbrank-serve-") as folder:
             path = str(Path(folder) / "index")
             searcher.save(path)
             del searcher
             for mode in ("bm25", "hybrid"):
-                for n in args.clients:
+                for n in process_clients:
                     threads = max(1, (os.cpu_count() or 1) // n)
                     record(n, f"processes ({threads} torch thread{'s' if threads > 1 else ''} each)", mode,
                            run_processes(path, mode, queries, n, args.per_client, torch_threads=threads))
     if args.url:
         for n in args.clients:
             record(n, "HTTP", "server's", run_http(args.url, queries, n, args.per_client))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_serve.json").write_text(json.dumps(result, indent=2))
-    table = markdown(result)
-    (args.out / "bench_serve.md").write_text(table)
-    if not args.no_readme:
-        from _readme import update_readme
-
-        update_readme("bench_serve", table)
-    print(table)
+    publish("bench_serve", result, markdown(result), args.out, readme=not args.no_readme)
 
 
 if __name__ == "__main__":
