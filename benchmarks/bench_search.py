@@ -62,11 +62,11 @@ def markdown(result: dict) -> str:
     enc = result.get("encode_after_search")  # absent from a partial run
     if enc:
         lines += ["", f"Query encoding right after a bare faiss search over each corpus size (ms p50 / p95 / p99; load "
-                  f"{enc['load_average']:.1f}). With faiss at its default {enc['faiss_default_threads']} OpenMP threads, "
-                  "the encode runs on the same 2-thread team; with 1, faiss and (through the shared libgomp) the encoder "
-                  "run on one thread. Compare down a column: a column that grows with the size would mean the corpus "
-                  "slows the encoder.", "",
-                  "| faiss index searched before the encode | default threads | 1 OpenMP thread |", "|---|---|---|"]
+                  f"{enc['load_average']:.1f}). The encode always runs at default threads; the columns differ in the "
+                  f"threads faiss searched with just before it (default {enc['faiss_default_threads']}, or 1). Compare "
+                  "down a column: a column that grows with the size would mean the corpus slows the encoder.", "",
+                  "| faiss index searched before the encode | faiss at default threads | faiss at 1 thread |",
+                  "|---|---|---|"]
         default = enc["faiss_default_threads"]
         for n in sorted({int(key.split("/")[0]) for key in enc["encode_ms"]}):
             lines.append(f"| {n:,} vectors | {_cell(enc['encode_ms'][f'{n}/{default}'])} | "
