@@ -1,4 +1,6 @@
-"""Synthetic Zipfian corpora and queries for the BM25 benchmark (see ../../shared/PERF-NOTES.md).
+"""Synthetic corpora for the benchmarks: Zipfian token corpora and queries for the BM25 benchmark (see
+../../shared/PERF-NOTES.md), and help-centre-like articles with FAKE document vectors for the search and
+serving benchmarks (`recombined_corpus`, `SyntheticDocumentVectors`, at the end of this module).
 
 Everything is generated as integer arrays with fixed seeds, then converted once into each library's input
 form. Word ``r`` (0-based Zipf rank, 0 = most frequent) is the token ``f"w{r}"``.
@@ -12,8 +14,11 @@ The query sets do not depend on the corpus size, so every size answers the same 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import random
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -159,3 +164,76 @@ class CompactIds:
     def query(self, ranks: np.ndarray) -> list[int]:
         ids = [int(i) for i in self.of_rank[ranks] if i >= 0]
         return ids or [self.empty_id]
+
+
+# -- help-centre-like articles and their FAKE vectors (bench_search, bench_serve) -----------------------------
+
+def recombined_corpus(n: int, seed: int = 0) -> Any:
+    """``n`` articles recombining the demo help centre's paragraphs with fresh model numbers, versions and error
+    codes (seeded), so BM25 sees a natural vocabulary. Each keeps its source article's applicability (products,
+    versions, platforms, ...), so demo customers' profiles personalize them as they do the demo. The title's
+    first token is the source article's id (what `SyntheticDocumentVectors` keys on)."""
+    from kbrank import Corpus
+    from kbrank.datasets import load_helpcentre
+
+    sources = list(load_helpcentre().corpus)
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        base = sources[rng.randrange(len(sources))]
+        other = sources[rng.randrange(len(sources))]
+        model = f"X{rng.randrange(100, 999)}"
+        version = f"{rng.randrange(1, 9)}.{rng.randrange(0, 9)}.{rng.randrange(0, 20)}"
+        code = f"E-{rng.randrange(100, 999)}"
+        body = f"{base.body} {other.body.split('. ')[0]}. Seen on {model} firmware {version} with {code}."
+        out.append(dataclasses.replace(base, id=f"s{i}", title=f"{base.id} {base.title}", body=body, url=""))
+    return Corpus(out)
+
+
+class SyntheticDocumentVectors:
+    """A FAKE encoder for documents only: real MiniLM for queries, synthetic vectors for articles.
+
+    Encoding 100k articles takes over 20 minutes on 2 cores, so an article's vector is the real vector of the
+    demo article it was recombined from (the first token of its text) plus seeded Gaussian noise, normalized:
+    clustered like real embeddings, unlike uniform random vectors. Queries are always encoded by ``real``.
+    """
+
+    def __init__(self, real: Any, anchors: Mapping[str, np.ndarray], noise: float = 0.35) -> None:
+        self.real = real
+        self.anchors = anchors
+        self.noise = noise
+
+    @property
+    def name(self) -> str:
+        return f"synthetic-documents+{self.real.name}"
+
+    @property
+    def dim(self) -> int:
+        return int(self.real.dim)
+
+    @property
+    def fingerprint(self) -> str:
+        return "synthetic-" + self.real.fingerprint
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.real.encode_queries(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            source = text.split(" ", 1)[0]
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            noise = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            vector = self.anchors.get(source, np.zeros(self.dim, np.float32)) + self.noise * noise / np.sqrt(self.dim)
+            out[i] = vector / np.linalg.norm(vector)
+        return out
+
+
+def demo_anchors(encoder: Any) -> dict[str, np.ndarray]:
+    """The real vectors of the demo articles (through kbrank's embedding cache, so a re-run does not encode)."""
+    from kbrank.datasets import load_helpcentre
+    from kbrank.index.embedding_cache import default_embedding_cache_dir, encode_documents
+
+    corpus = load_helpcentre().corpus
+    vectors = encode_documents(encoder, [a.text for a in corpus], cache_dir=default_embedding_cache_dir())
+    return {a.id: v for a, v in zip(corpus, vectors)}

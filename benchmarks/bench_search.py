@@ -1,248 +1,140 @@
-"""Single-query latency of bm25, dense and hybrid search at 10k and 100k articles, broken down by stage.
+"""A hybrid query against its floor at 10k, 100k and 1M articles (HNSW at 1M), and whether query encoding
+depends on the corpus size.
 
-    python benchmarks/bench_search.py [--sizes 10000 100000] [--queries 200] [--out benchmarks/results]
+    python benchmarks/bench_search.py [--sizes 10000 100000 1000000] [--queries 100] [--rounds 3]
+                                      [--hnsw-from 1000000] [--profile] [--scifact-recall] [--no-readme]
 
-Method (one process, one run, stages timed side by side):
+Method (one process, one run, interleaved rounds; see benchmarks/_floor.py):
 
-- Articles: help-centre-like text, made by recombining the paragraphs of the bundled demo help centre
-  with fresh model numbers, versions and error codes (seeded), so BM25 sees a natural vocabulary.
-- Queries: the demo help centre's customer queries (natural text), encoded for real by all-MiniLM-L6-v2.
-- Document vectors: encoding 100k articles takes over 20 minutes on 2 cores, so the article vectors are
-  **synthetic**: the real MiniLM vectors of the 795 demo articles plus seeded Gaussian noise, normalized
-  (clustered like real embeddings, unlike uniform random vectors). `SyntheticDocumentVectors` is that fake,
-  named as one; queries are always encoded by the real model. The table says so.
-- Stages: query encoding (the encoder's forward pass), BM25, dense (faiss search, and kbrank's
-  wrapper around it), fusion (RRF of two top-100 lists), and the rest. "kbrank overhead" is everything
-  but the encoder's forward pass and faiss's own search; the target is <= 10% of a hybrid query.
-- Also: corpus encoding throughput (real model, 500 demo articles), index build times, and the recall@10 of
-  scalar-quantized faiss indexes (SQ8, fp16) and HNSW against exact search, on SciFact's real vectors
-  when ``../shared/data/beir/scifact`` and the embedding cache are there (else on the demo vectors).
+- Articles: help-centre-like text recombined from the bundled demo help centre with fresh model numbers,
+  versions and error codes (seeded), each keeping its source article's applicability (`_synthetic`).
+- Document vectors are **synthetic** (`SyntheticDocumentVectors`, a named fake): the real MiniLM vector of
+  the source demo article plus seeded noise, since encoding 100k articles takes over 20 minutes on 2 cores.
+  Every query is encoded by the real all-MiniLM-L6-v2.
+- Floor: a bare ``SentenceTransformer.encode`` of the query plus a bare faiss top-10 of the same index,
+  with faiss at its default OpenMP threads and at one thread; ratios use the faster of the two.
+- kbrank: ``Searcher.search(query, 10)`` (hybrid: BM25 + dense, RRF, depth 500) and the same with the
+  asking customer's ProfileView from the demo gateway (personalized).
+- Encode check: the bare encode timed right after a faiss search over each size, faiss threads default / 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
-import random
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from _faiss_recall import quantization_recall, scifact_recall
+from _floor import against_floor, build_searcher, demo_views, encode_after_search, load_average, profile_search, ratios
+from _floor import publish as write_results
+from _synthetic import demo_anchors
 
-from kbrank import Article, BM25Index, Corpus
 from kbrank.datasets import load_helpcentre
-from kbrank.index.dense import DenseIndex
 from kbrank.index.encoders import SentenceTransformerEncoder
-from kbrank.retrieval.fusion import fuse
-from kbrank.retrieval.hybrid import HybridRetriever
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-class SyntheticDocumentVectors:
-    """A FAKE encoder for documents only: real MiniLM for queries, synthetic vectors for articles.
-
-    An article's vector is the real vector of the demo article it was recombined from, plus seeded noise.
-    """
-
-    def __init__(self, real: SentenceTransformerEncoder, anchors: dict[str, np.ndarray], noise: float = 0.35):
-        self.real = real
-        self.anchors = anchors
-        self.noise = noise
-
-    @property
-    def name(self) -> str:
-        return f"synthetic-documents+{self.real.name}"
-
-    @property
-    def dim(self) -> int:
-        return self.real.dim
-
-    @property
-    def fingerprint(self) -> str:
-        return "synthetic-" + self.real.fingerprint
-
-    def encode_queries(self, texts):
-        return self.real.encode_queries(texts)
-
-    def encode_documents(self, texts):
-        out = np.empty((len(texts), self.dim), np.float32)
-        for i, text in enumerate(texts):
-            source = text.split(" ", 1)[0]
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            noise = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
-            vector = self.anchors.get(source, np.zeros(self.dim, np.float32)) + self.noise * noise / np.sqrt(self.dim)
-            out[i] = vector / np.linalg.norm(vector)
-        return out
-
-
-def recombined_corpus(n: int, seed: int = 0) -> Corpus:
-    """``n`` articles whose text recombines demo paragraphs with fresh codes; the first token names the source."""
-    hc = load_helpcentre()
-    rng = random.Random(seed)
-    sources = list(hc.corpus)
-    out = []
-    for i in range(n):
-        base = sources[rng.randrange(len(sources))]
-        other = sources[rng.randrange(len(sources))]
-        model = f"X{rng.randrange(100, 999)}"
-        version = f"{rng.randrange(1, 9)}.{rng.randrange(0, 9)}.{rng.randrange(0, 20)}"
-        code = f"E-{rng.randrange(100, 999)}"
-        body = f"{base.body} {other.body.split('. ')[0]}. Seen on {model} firmware {version} with {code}."
-        out.append(Article(id=f"s{i}", title=f"{base.id} {base.title}", body=body))
-    return Corpus(out)
-
-
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values) * 1e3, q))
-
-
-def measure_size(n: int, queries: list[str], encoder: SentenceTransformerEncoder, anchors: dict) -> dict:
-    corpus = recombined_corpus(n)
-    started = time.perf_counter()
-    bm25 = BM25Index().build(corpus)
-    bm25_build = time.perf_counter() - started
-    fake = SyntheticDocumentVectors(encoder, anchors)
-    started = time.perf_counter()
-    dense = DenseIndex(fake, passage_words=10_000, passage_stride=10_000).build(corpus)
-    dense_build = time.perf_counter() - started  # synthetic vectors: this is faiss + bookkeeping, not encoding
-    hybrid = HybridRetriever(bm25, dense, depth=100)
-    stages = {name: [] for name in ("encode", "bm25", "faiss", "dense_wrapper", "fusion", "hybrid_total",
-                                    "bm25_total", "dense_total")}
-    faiss_index = dense.faiss_index_
-    for query in queries[:3]:  # warm-up
-        hybrid.search(query, 10)
-    for query in queries:
-        t0 = time.perf_counter()
-        vector = encoder.encode_queries([query])
-        t1 = time.perf_counter()
-        faiss_index.search(vector, 100)
-        t2 = time.perf_counter()
-        dense_hits = dense.search(vector[0], 100)
-        t3 = time.perf_counter()
-        bm25_hits = bm25.search(query, 100)
-        t4 = time.perf_counter()
-        fuse({"bm25": bm25_hits, "dense": dense_hits}, 10)
-        t5 = time.perf_counter()
-        hybrid.search(query, 10)
-        t6 = time.perf_counter()
-        bm25.search(query, 10)
-        t7 = time.perf_counter()
-        dense.search(query, 10)
-        t8 = time.perf_counter()
-        stages["encode"].append(t1 - t0)
-        stages["faiss"].append(t2 - t1)
-        stages["dense_wrapper"].append(max(0.0, (t3 - t2) - (t2 - t1)))
-        stages["bm25"].append(t4 - t3)
-        stages["fusion"].append(t5 - t4)
-        stages["hybrid_total"].append(t6 - t5)
-        stages["bm25_total"].append(t7 - t6)
-        stages["dense_total"].append(t8 - t7)
-    medians = {k: statistics.median(v) * 1e3 for k, v in stages.items()}
-    overhead = medians["hybrid_total"] - medians["encode"] - medians["faiss"]
-    return {
-        "articles": n, "passages": dense.n_passages, "bm25_build_s": bm25_build, "dense_index_build_s": dense_build,
-        "median_ms": medians, "p99_ms": {k: _pct(v, 99) for k, v in stages.items()},
-        "p50_ms": {k: _pct(v, 50) for k, v in stages.items()},
-        "kbrank_overhead_ms": overhead, "kbrank_overhead_share": overhead / medians["hybrid_total"],
-    }
-
-
-def quantization_recall(vectors: np.ndarray, queries: np.ndarray, label: str) -> dict:
-    import faiss
-
-    flat = faiss.IndexFlatIP(vectors.shape[1])
-    flat.add(vectors)
-    _, truth = flat.search(queries, 10)
-    out = {"data": label, "vectors": int(vectors.shape[0])}
-    for name, factory in (("sq8", "SQ8"), ("fp16", "SQfp16"), ("hnsw32", "HNSW32")):
-        index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-        index.add(vectors)
-        if name == "hnsw32":
-            index.hnsw.efSearch = 128
-        started = time.perf_counter()
-        _, got = index.search(queries, 10)
-        elapsed = (time.perf_counter() - started) / len(queries)
-        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got.tolist(), truth.tolist())])
-        out[name] = {"recall_at_10": float(recall), "ms_per_query": elapsed * 1e3}
-    return out
-
-
-def encoding_throughput(encoder: SentenceTransformerEncoder, texts: list[str]) -> float:
-    encoder.encode_documents(texts[:16])
-    started = time.perf_counter()
-    encoder.encode_documents(texts)
-    return len(texts) / (time.perf_counter() - started)
+def _cell(stats: dict) -> str:
+    return f"{stats['p50']:.1f} / {stats['p95']:.1f} / {stats['p99']:.1f}"
 
 
 def markdown(result: dict) -> str:
-    lines = ["### Search latency (single query, top-10, milliseconds; median / p99)", "",
-             "Article vectors at these sizes are synthetic (real MiniLM vectors of demo articles plus noise); "
-             "every query is encoded by the real all-MiniLM-L6-v2. Exact (flat) faiss search.", "",
-             "| articles | bm25 | dense | hybrid | query encoding | faiss search | BM25 (depth 100) | fusion (RRF) "
-             "| kbrank overhead (share of hybrid) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["### A hybrid query against its floor (single query, top-10; ms p50 / p95 / p99)", "",
+             "Floor: a bare `SentenceTransformer.encode` plus a bare faiss top-10 of the same vectors, timed in the "
+             "same process and rounds; ratios are p50 against the floor at default threads (like for like). The "
+             "1-thread floor runs torch and faiss on one OpenMP thread (they share torch's libgomp), which shows "
+             "what a busy machine costs a 2-thread encoder. Article vectors are synthetic (real MiniLM vectors of demo articles plus noise); every "
+             "query is encoded by the real all-MiniLM-L6-v2. Personalized: the asking customer's profile from the "
+             "demo gateway.", "",
+             "| articles | index | floor | floor, 1 OpenMP thread | kbrank hybrid | kbrank personalized "
+             "| hybrid ÷ floor | personalized ÷ floor | load avg (start–end) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for size in result["sizes"]:
-        m, p = size["median_ms"], size["p99_ms"]
-        lines.append(
-            f"| {size['articles']:,} | {m['bm25_total']:.2f} / {p['bm25_total']:.2f} | {m['dense_total']:.2f} / "
-            f"{p['dense_total']:.2f} | {m['hybrid_total']:.2f} / {p['hybrid_total']:.2f} | {m['encode']:.2f} | "
-            f"{m['faiss']:.2f} | {m['bm25']:.2f} | {m['fusion']:.3f} | {size['kbrank_overhead_ms']:.2f} "
-            f"({100 * size['kbrank_overhead_share']:.1f}%) |")
-    lines += ["", "| articles | BM25 build s | faiss build s (flat, synthetic vectors) |", "|---|---|---|"]
+        f = {**size["floor"], **ratios(size["floor"])}
+        lines.append(f"| {size['articles']:,} | {size['index_type']} | {_cell(f['floor'])} | {_cell(f['floor_1t'])} | "
+                     f"{_cell(f['hybrid'])} | {_cell(f['personalized'])} | **{f['ratio_hybrid']:.2f}×** | "
+                     f"**{f['ratio_personalized']:.2f}×** | {f['load_average']['start']:.1f}–"
+                     f"{f['load_average']['end']:.1f} |")
+    enc = result.get("encode_after_search")  # absent from a partial run
+    if enc:
+        lines += ["", f"Query encoding right after a bare faiss search over each corpus size (ms p50 / p95 / p99; load "
+                  f"{enc['load_average']:.1f}). The encode always runs at default threads; the columns differ in the "
+                  f"threads faiss searched with just before it (default {enc['faiss_default_threads']}, or 1). Compare "
+                  "down a column: a column that grows with the size would mean the corpus slows the encoder.", "",
+                  "| faiss index searched before the encode | faiss at default threads | faiss at 1 thread |",
+                  "|---|---|---|"]
+        default = enc["faiss_default_threads"]
+        for n in sorted({int(key.split("/")[0]) for key in enc["encode_ms"]}):
+            lines.append(f"| {n:,} vectors | {_cell(enc['encode_ms'][f'{n}/{default}'])} | "
+                         f"{_cell(enc['encode_ms'][f'{n}/1'])} |")
+    lines += ["", "| articles | searcher build s (BM25 + faiss over synthetic vectors + personalizer) |", "|---|---|"]
     for size in result["sizes"]:
-        lines.append(f"| {size['articles']:,} | {size['bm25_build_s']:.1f} | {size['dense_index_build_s']:.1f} |")
-    lines += ["", f"Load average (1 min) when the run started: {result['machine']['load_average_at_start']:.1f} on "
-              f"{result['machine']['cpus']} CPUs; a busy machine slows the query encoder most.", "",
-              f"Corpus encoding throughput (real model, 2 cores, demo articles): "
-              f"**{result['encoding_docs_per_s']:.0f} articles/s**.", ""]
-    q = result["quantization"]
-    lines += [f"Approximate faiss indexes against exact search ({q['data']}, {q['vectors']:,} vectors):", "",
-              "| index | recall@10 vs flat | ms per query |", "|---|---|---|"]
-    for name in ("sq8", "fp16", "hnsw32"):
-        lines.append(f"| {name} | {q[name]['recall_at_10']:.3f} | {q[name]['ms_per_query']:.3f} |")
+        lines.append(f"| {size['articles']:,} | {size['build']['build_s']:.1f} |")
+    q = result.get("quantization")
+    if q:
+        lines += ["", f"Approximate faiss indexes against exact search ({q['data']}, {q['vectors']:,} vectors):", "",
+                  "| index | recall@10 vs flat | ms per query |", "|---|---|---|"]
+        for name in ("sq8", "fp16", "hnsw32"):
+            lines.append(f"| {name} | {q[name]['recall_at_10']:.3f} | {q[name]['ms_per_query']:.3f} |")
+    lines += ["", f"{result['machine']['cpus']} CPUs, Python {result['machine']['python']}; load average (1 min) at "
+              f"the start {result['machine']['load_average_at_start']:.1f}. Re-run on a quiet machine for final "
+              "figures: `python benchmarks/bench_search.py`."]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--hnsw-from", type=int, default=1_000_000, help="use HNSW from this many articles up")
+    parser.add_argument("--profile", action="store_true", help="write a cProfile of kbrank's searches per size")
+    parser.add_argument("--scifact-recall", action="store_true", help="recall on SciFact (needs its embeddings)")
+    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--render", type=Path, help="only re-render the table of a saved bench_search.json")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.render:
+        return publish(json.loads(args.render.read_text()), args)
     hc = load_helpcentre()
     encoder = SentenceTransformerEncoder()
-    anchors_vectors = encoder.encode_documents([a.text for a in hc.corpus])
-    anchors = {a.id: v for a, v in zip(hc.corpus, anchors_vectors)}
-    queries = [q.text for q in hc.queries[: args.queries]]
-    result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "load_average_at_start": os.getloadavg()[0]},
-              "sizes": [measure_size(n, queries, encoder, anchors) for n in args.sizes]}
-    result["encoding_docs_per_s"] = encoding_throughput(encoder, [a.text for a in hc.corpus][:500])
-    query_vectors = encoder.encode_queries(queries)
-    result["quantization"] = quantization_recall(np.asarray(anchors_vectors, np.float32),
-                                                 np.asarray(query_vectors, np.float32), "demo help centre articles")
-    scifact = REPO.parent / "shared" / "data" / "beir" / "scifact"
-    if scifact.exists():
-        from effectiveness import CACHE_DIR, DENSE_PARAMS  # the effectiveness run's passages and cache
-
-        sci = Corpus.from_beir(scifact)
-        dense = DenseIndex(cache_dir=CACHE_DIR, **DENSE_PARAMS).build(sci)
-        texts = [json.loads(line)["text"] for line in (scifact / "queries.jsonl").read_text().splitlines()][:300]
-        result["quantization"] = quantization_recall(np.asarray(dense.vectors(), np.float32),
-                                                     encoder.encode_queries(texts), "SciFact passages")
-    args.out.mkdir(parents=True, exist_ok=True)
+    model = encoder.model_
+    anchors = demo_anchors(encoder)
+    queries = list(hc.queries[: args.queries])
+    views = demo_views(queries)
+    result: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "load_average_at_start": load_average()}, "sizes": []}
+    indexes = {}
+    for n in args.sizes:
+        kind = "hnsw" if n >= args.hnsw_from else "flat"
+        searcher, build = build_searcher(n, encoder, anchors, index_type=kind)
+        floor = against_floor(searcher, model, queries, views, rounds=args.rounds)
+        print(f"{n:,}: hybrid {floor['ratio_hybrid']:.2f}x, personalized {floor['ratio_personalized']:.2f}x the "
+              f"floor ({floor['floor']['p50']:.1f} / {floor['floor_1t']['p50']:.1f} ms; load {load_average()})",
+              flush=True)
+        result["sizes"].append({"articles": n, "index_type": kind, "build": build, "floor": floor})
+        if args.profile:
+            (args.out / f"bench_search_profile_{n}.txt").write_text(profile_search(searcher, queries, views))
+        indexes[n] = searcher.dense_.faiss_index_
+        del searcher
+        (args.out / "bench_search.json").write_text(json.dumps(result, indent=2))  # kept if a later size fails
+    texts = [q.text for q in queries[:50]]
+    result["encode_after_search"] = encode_after_search(model, indexes, texts, rounds=max(1, args.rounds - 1))
+    vectors = np.asarray(list(anchors.values()), np.float32)
+    result["quantization"] = (scifact_recall(REPO, encoder) if args.scifact_recall else None) or \
+        quantization_recall(vectors, encoder.encode_queries([q.text for q in hc.queries[:300]]),
+                            "demo help centre articles")
     (args.out / "bench_search.json").write_text(json.dumps(result, indent=2))
-    table = markdown(result)
-    (args.out / "bench_search.md").write_text(table)
-    from _readme import update_readme
+    publish(result, args)
 
-    update_readme("bench_search", table)
-    print(table)
+
+def publish(result: dict, args: argparse.Namespace) -> None:
+    write_results("bench_search", result, markdown(result), args.out, readme=not args.no_readme)
 
 
 if __name__ == "__main__":

@@ -201,8 +201,9 @@ class Searcher:
         state = self._state()
         if self._mode(mode, state) == "bm25" or not self._query(query, state).strip():
             return None
-        vector: np.ndarray = state.dense.encode_query(query)
-        return vector
+        from .retrieval.query_encoding import encode_query
+
+        return encode_query(state.dense, query)
 
     def candidates(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,
                    query_vector: np.ndarray | None = None) -> Candidates:
@@ -228,7 +229,9 @@ class Searcher:
         if mode == "bm25":
             found = state.bm25.search(query, k, mask=mask)
         else:
-            found = state.dense.search(query if vector is None else vector, k, mask=mask)
+            from .retrieval.query_encoding import encode_query
+
+            found = state.dense.search(encode_query(state.dense, query) if vector is None else vector, k, mask=mask)
         return Candidates(found.rows, found.scores,
                           sources={mode: SourceScores(np.arange(1, len(found) + 1), found.scores)})
 
@@ -280,7 +283,11 @@ class Searcher:
         self._register_caches(state, profile)
         named = tuple(named)
         plan = personalizer.plan(profile, query, named=named) if named else personalizer.plan(profile, query)
-        vector = query_vector if query_vector is not None or mode == "bm25" else state.dense.encode_query(query)
+        if query_vector is None and mode != "bm25":
+            from .retrieval.query_encoding import encode_query
+
+            query_vector = encode_query(state.dense, query)
+        vector = query_vector
         allowed = ~plan.hide if mask is None else (~plan.hide & mask)
         pool = self._candidates(state, mode, query, max(self.rerank_depth, k), allowed, vector)
         hidden: tuple[HiddenResult, ...] = ()

@@ -17,6 +17,13 @@ cannot promise k results under a selective filter (it may not reach the allowed 
 filter allows few passages, or the graph returns fewer than asked, the search runs exactly over the
 graph's stored vectors with the same selector.
 
+A single query is searched with one OpenMP thread (`one_faiss_thread`, scoped to the calling thread and
+restored afterwards). faiss starts its OpenMP team even for one query, and a team of 2 on 2 busy cores waits at
+every barrier for a descheduled thread: on a loaded 2-core machine a 100k flat search took 156 ms with 2 threads
+against 78 ms with 1. When torch is imported before faiss (as kbrank does), faiss's OpenMP calls bind to
+torch's libgomp, so both share one runtime and one per-thread count: the scope therefore covers only the faiss
+call, never the encoder. Global thread settings are never changed.
+
 faiss ids are vector rows; `kbrank.index.dense_state` maps them to passages (passages with the same text
 share one vector). Building is deterministic: the same vectors in the same order give the same
 index, byte for byte (HNSW levels come from faiss's fixed-seed generator).
@@ -24,20 +31,25 @@ index, byte for byte (HNSW levels come from faiss's fixed-seed generator).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from ..errors import MissingDependencyError
 from ._arrays import all_finite
 
-__all__ = ["INDEX_TYPES", "LOSSY_TYPES", "faiss_module", "build_faiss", "describe", "stored_vectors", "ranked_passages"]
+__all__ = ["INDEX_TYPES", "LOSSY_TYPES", "SEARCH_THREADS", "faiss_module", "build_faiss", "describe", "one_faiss_thread",
+           "stored_vectors", "ranked_passages"]
 
 INDEX_TYPES = ("flat", "hnsw", "sq8", "fp16")
 #: Types whose stored codes cannot give the float32 vectors back: `DenseIndex` keeps those separately.
 LOSSY_TYPES = frozenset({"sq8", "fp16"})
 #: Below this share of allowed passages a graph search goes straight to the exact scan.
 _EXACT_SHARE = 0.05
+
+#: faiss OpenMP threads for a single-query search (see the module docstring).
+SEARCH_THREADS = 1
 
 Satisfied = Callable[[np.ndarray, np.ndarray, "float | None"], bool]
 Expand = Callable[[np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray]"]
@@ -93,9 +105,34 @@ def describe(index: Any) -> str:
     return type(index).__name__
 
 
+@contextmanager
+def one_faiss_thread(threads: int = SEARCH_THREADS) -> Iterator[None]:
+    """Run faiss with at most ``threads`` OpenMP threads inside the block, then restore the previous count.
+
+    The count is the calling thread's own OpenMP setting (libgomp keeps it per thread), so concurrent
+    searches in other threads and the rest of the process are unaffected.
+    """
+    faiss = faiss_module()
+    before = int(faiss.omp_get_max_threads())
+    if before <= threads:
+        yield
+        return
+    faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 def _search_once(index: Any, kind: str, query: np.ndarray, depth: int, selector: Any, *,
                  graph: bool, ef_search: int) -> tuple[np.ndarray, np.ndarray]:
     faiss = faiss_module()
+    with one_faiss_thread():
+        return _search_unscoped(faiss, index, kind, query, depth, selector, graph=graph, ef_search=ef_search)
+
+
+def _search_unscoped(faiss: Any, index: Any, kind: str, query: np.ndarray, depth: int, selector: Any, *,
+                     graph: bool, ef_search: int) -> tuple[np.ndarray, np.ndarray]:
     if graph:
         params = faiss.SearchParametersHNSW(efSearch=max(ef_search, depth))
         if selector is not None:

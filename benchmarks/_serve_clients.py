@@ -1,0 +1,123 @@
+"""Concurrent clients for bench_serve: threads sharing one loaded searcher, processes each loading the saved
+searcher (mmap), and HTTP clients against a running ``kbrank serve`` (any URL with a ``{query}`` slot).
+
+Every client sends its share of the queries back to back; QPS is all requests over the wall time from the
+moment every client is ready, and each request's latency goes into p50 / p99.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+
+def summary(latencies: Sequence[float], wall: float) -> dict[str, float]:
+    values = np.asarray(latencies) * 1e3
+    return {"qps": len(latencies) / wall, "p50": float(np.percentile(values, 50)),
+            "p99": float(np.percentile(values, 99)), "requests": len(latencies)}
+
+
+def _parts(queries: Sequence[str], clients: int, per_client: int) -> list[list[str]]:
+    return [[queries[(c * per_client + i) % len(queries)] for i in range(per_client)] for c in range(clients)]
+
+
+def run_threads(search: Callable[[str], Any], queries: Sequence[str], clients: int,
+                per_client: int) -> dict[str, float]:
+    """``clients`` threads each calling ``search`` on its share of the queries."""
+    barrier = threading.Barrier(clients + 1)
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+
+    def client(c: int, part: list[str]) -> None:
+        barrier.wait()
+        for query in part:
+            t0 = time.perf_counter()
+            search(query)
+            latencies[c].append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=client, args=(c, part)) for c, part in
+               enumerate(_parts(queries, clients, per_client))]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return summary([x for part in latencies for x in part], time.perf_counter() - started)
+
+
+@contextmanager
+def unlocked_encodes() -> Iterator[None]:
+    """For the comparison only: give every query encode its own lock, as if kbrank did not serialize them."""
+    from kbrank.retrieval import hybrid, query_encoding
+
+    real = query_encoding.encode_lock
+    query_encoding.encode_lock = lambda encoder: threading.Lock()
+    try:
+        yield
+    finally:
+        query_encoding.encode_lock = real
+        assert hybrid.encode_query.__module__ == query_encoding.__name__
+
+
+def _worker(path: str, mode: str, part: list[str], torch_threads: int, ready: Any, start: Any, out: Any) -> None:
+    import torch
+    from _synthetic import SyntheticDocumentVectors
+
+    from kbrank.index.encoders import SentenceTransformerEncoder
+    from kbrank.searcher import Searcher
+
+    if torch_threads > 0:
+        torch.set_num_threads(torch_threads)  # the deployer's setting: a worker's share of the cores
+    encoder = SyntheticDocumentVectors(SentenceTransformerEncoder(), {})  # queries only: no document is encoded
+    searcher = Searcher.load(path, encoder=encoder)
+    for query in part[:3]:
+        searcher.search(query, 10, mode=mode)
+    ready.put(1)
+    start.wait()
+    latencies = []
+    for query in part:
+        t0 = time.perf_counter()
+        searcher.search(query, 10, mode=mode)
+        latencies.append(time.perf_counter() - t0)
+    out.put(latencies)
+
+
+def run_processes(path: str, mode: str, queries: Sequence[str], clients: int, per_client: int, *,
+                  torch_threads: int) -> dict[str, float]:
+    """``clients`` processes, each loading the saved searcher at ``path`` and searching its share."""
+    context = mp.get_context("spawn")
+    ready, out, start = context.Queue(), context.Queue(), context.Event()
+    workers = [context.Process(target=_worker, args=(path, mode, part, torch_threads, ready, start, out))
+               for part in _parts(queries, clients, per_client)]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.get(timeout=900)
+    started = time.perf_counter()
+    start.set()
+    latencies = [x for _ in workers for x in out.get(timeout=900)]
+    wall = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    return summary(latencies, wall)
+
+
+def run_http(url: str, queries: Sequence[str], clients: int, per_client: int, *,
+             timeout: float = 30.0) -> dict[str, float]:
+    """The hook for the HTTP API: ``clients`` threads GETting ``url`` with ``{query}`` replaced by each query
+    (URL-quoted), e.g. ``http://127.0.0.1:8000/api/search?q={query}``. Any non-2xx answer raises."""
+    if "{query}" not in url:
+        raise ValueError(f"the URL needs a {{query}} slot, got {url!r}")
+
+    def get(query: str) -> None:
+        with urllib.request.urlopen(url.replace("{query}", urllib.parse.quote(query)), timeout=timeout) as answer:
+            answer.read()
+
+    return run_threads(get, queries, clients, per_client)
