@@ -44,7 +44,7 @@ reproduce: install-dev
 
 # ruff, then mypy: mypy's defaults everywhere, strict on the public modules ([tool.mypy] in pyproject.toml).
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy src/kbrank
 
 bench: install-dev
