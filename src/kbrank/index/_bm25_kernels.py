@@ -113,6 +113,25 @@ def _block_max(scores, start, end):  # pragma: no cover - compiled
     return best
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _term_factors(idf_t, table, n_lengths, counts, lo, hi, scratch):  # pragma: no cover - compiled
+    """How many entries of ``scratch`` now hold this term's weights ``idf_t * table[x]`` (the same product the
+    per-posting expression computes, so the sums stay bit-identical), or 0 when that does not pay: the term's
+    largest count times the length classes must fit ``table`` and ``scratch`` and be fewer than its postings.
+    The posting loop then reads one weight per entry instead of multiplying."""
+    if hi - lo <= n_lengths:
+        return 0
+    top = 0
+    for j in range(lo, hi):
+        top = max(top, np.int64(counts[j]))
+    m = top * n_lengths
+    if m > table.shape[0] or m > scratch.shape[0] or m >= hi - lo:
+        return 0
+    for x in range(m):
+        scratch[x] = idf_t * table[x]
+    return m
+
+
 @njit(cache=True, nogil=True)
 def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
              delta, has_base, terms, mask, use_mask,
@@ -155,13 +174,24 @@ def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_
 @njit(cache=True, nogil=True)
 def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
               terms, mask, use_mask, k,
-              scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
+              scores, touched, factors, out_rows, out_scores):  # pragma: no cover - compiled
     m = 0
     tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
     for qi in range(terms.shape[0]):
         t = terms[qi]
         idf_t = idf[t]
-        for j in range(col_ptr[t], col_ptr[t + 1]):
+        lo, hi = col_ptr[t], col_ptr[t + 1]
+        if tabled and _term_factors(idf_t, table, n_lengths, counts, lo, hi, factors) > 0:
+            for j in range(lo, hi):  # unsigned indices: no negative-index wraparound checks
+                d = np.uint32(rows[j])
+                s = scores[d]
+                if s == 0.0:
+                    touched[m] = d
+                    m += 1
+                scores[d] = s + factors[np.uint32((np.uint32(counts[j]) - np.uint32(1)) * np.uint32(n_lengths)
+                                                  + np.uint32(length_id[d]))]
+            continue
+        for j in range(lo, hi):
             d = rows[j]
             s = scores[d]
             if s == 0.0:
@@ -187,13 +217,19 @@ def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count
 @njit(cache=True, nogil=True)
 def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
            terms, mask, use_mask, k,
-           scores, out_rows, out_scores):  # pragma: no cover - compiled
+           scores, factors, out_rows, out_scores):  # pragma: no cover - compiled
     n = scores.shape[0]
     tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
     for qi in range(terms.shape[0]):
         t = terms[qi]
         idf_t = idf[t]
-        if tabled:  # the same weights, in a loop without a branch
+        lo, hi = col_ptr[t], col_ptr[t + 1]
+        if tabled and _term_factors(idf_t, table, n_lengths, counts, lo, hi, factors) > 0:
+            for j in range(lo, hi):  # the term's weights read, not multiplied; unsigned indices, no wraparound
+                d = np.uint32(rows[j])
+                scores[d] += factors[np.uint32((np.uint32(counts[j]) - np.uint32(1)) * np.uint32(n_lengths)
+                                               + np.uint32(length_id[d]))]
+        elif tabled:  # the same weights, in a loop without a branch
             for j in range(col_ptr[t], col_ptr[t + 1]):
                 d = rows[j]
                 scores[d] += idf_t * table[(np.int64(counts[j]) - 1) * n_lengths + length_id[d]]
@@ -214,15 +250,17 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
         maxima[i] = top
         if not use_mask and top > 0.0:
             size = _offer(out_scores, out_rows, size, k, top, i)
+    # Rows are read in ascending order, so a score equal to the worst kept one never displaces it (ties go to
+    # the lower row, already kept): once k are kept, only strictly greater scores (and block maxima) count.
     bound = out_scores[0] if size == k else 0.0
     size = 0
     for i in range(n_blocks):
         top = maxima[i]
-        if top > 0.0 and top >= bound and (size < k or top >= out_scores[0]):
+        if top > 0.0 and top >= bound and (size < k or top > out_scores[0]):
             for d in range(i * block, min(i * block + block, n)):
                 s = scores[d]
                 if s > 0.0 and (not use_mask or mask[d]):
-                    if size < k or s >= out_scores[0]:
+                    if size < k or s > out_scores[0]:
                         size = _offer(out_scores, out_rows, size, k, s, d)
     scores[:] = 0.0
     return size
@@ -231,9 +269,10 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
 @njit(cache=True, nogil=True)
 def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1,
                  k1p1, delta, has_base, broad_share,
-                 terms, mask, use_mask, k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover
+                 terms, mask, use_mask, k, scores, mark, touched, factors, out_rows, out_scores):  # pragma: no cover
     """Fill ``out_rows``/``out_scores`` with the best ``k`` articles containing a query term, best first;
-    return how many were found. ``scores``, ``mark`` and ``touched`` are zeroed scratch of ``n_docs``."""
+    return how many were found. ``scores``, ``mark`` and ``touched`` are zeroed scratch of ``n_docs``;
+    ``factors`` scratch of ``table``'s size (a term's weights per (count, length class))."""
     postings = 0
     positive = not has_base
     for qi in range(terms.shape[0]):
@@ -244,11 +283,11 @@ def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, 
     if positive and broad_share > 0 and postings * broad_share >= scores.shape[0]:
         size = _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
                       delta, terms, mask, use_mask, k,
-                      scores, out_rows, out_scores)
+                      scores, factors, out_rows, out_scores)
     elif positive:
         size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1,
                          k1p1, delta, terms, mask, use_mask, k,
-                         scores, touched, out_rows, out_scores)
+                         scores, touched, factors, out_rows, out_scores)
     else:
         size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant,
                         k1, k1p1, delta, has_base, terms, mask,
@@ -260,8 +299,8 @@ def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, 
 @njit(cache=True, nogil=True)
 def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
                 delta, has_base, broad_share,
-                terms, term_ptr, first, last, mask, use_mask, k, scores, mark, touched, out_rows, out_scores,
-                sizes):  # pragma: no cover - compiled
+                terms, term_ptr, first, last, mask, use_mask, k, scores, mark, touched, factors, out_rows,
+                out_scores, sizes):  # pragma: no cover - compiled
     """`search_top_k` for queries ``first..last-1`` of a batch (query ``q``'s terms are
     ``terms[term_ptr[q]:term_ptr[q+1]]``; its results row ``q`` of ``out_rows``/``out_scores``), in one call
     without the GIL, so each thread of a batch runs a whole share of it."""
@@ -269,7 +308,7 @@ def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, m
         sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm,
                                 variant, k1, k1p1, delta, has_base,
                                 broad_share, terms[term_ptr[q]:term_ptr[q + 1]], mask, use_mask, k, scores, mark,
-                                touched, out_rows[q], out_scores[q])
+                                touched, factors, out_rows[q], out_scores[q])
 
 
 @njit(cache=True, nogil=True)
