@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Sequence
 
@@ -248,17 +249,23 @@ class BM25Index:
 
     def _buffers(self, state: BM25State) -> tuple[np.ndarray, ...]:
         """Per-thread scratch arrays for ``state`` (``n_docs`` scores, marks and touched rows, which the kernels
-        leave zeroed, and a term's weights per factor-table entry), kept by thread id in a small dict (a plain
-        dict lookup is cheaper per query than a ``threading.local``)."""
+        leave zeroed, and a term's weights per factor-table entry), kept by thread id with a weak reference to the
+        state they were sized for (an old state is not kept alive) in a small dict (a plain dict lookup is
+        cheaper per query than a ``threading.local``)."""
         scratch = self.__dict__.setdefault("_scratch", {})
         ident = threading.get_ident()
         mine = scratch.get(ident)
-        n, size = state.n_docs, max(state.table.shape[0], 1)
-        if mine is None or mine[0].shape[0] != n or mine[3].shape[0] != size:
-            if len(scratch) >= _MAX_SCRATCH:  # threads come and go: keep the dict bounded
-                scratch.clear()
-            mine = scratch[ident] = (np.zeros(n), np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(size))
-        return mine
+        if mine is not None and mine[0]() is state:
+            return mine[1]
+        if mine is not None and mine[1][0].shape[0] == state.n_docs and mine[1][3].shape[0] >= state.table.shape[0]:
+            buffers = mine[1]  # an edit that kept the sizes: reuse the (zeroed) arrays
+        else:
+            n = state.n_docs
+            buffers = (np.zeros(n), np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(max(state.table.shape[0], 1)))
+        if len(scratch) >= _MAX_SCRATCH:  # threads come and go: keep the dict bounded
+            scratch.clear()
+        scratch[ident] = (weakref.ref(state), buffers)
+        return buffers
 
     @staticmethod
     def _check_mask(mask: np.ndarray | None, n_docs: int) -> tuple[np.ndarray, bool]:
