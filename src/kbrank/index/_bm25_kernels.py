@@ -19,6 +19,11 @@ a float64 weight), and memory bandwidth, not arithmetic, bounds these loops.
 
 Additions always happen in query order, which reproduces rank_bm25's float sums bit for bit. Every path keeps
 the best ``k`` in a heap ordered by (score desc, row asc) and leaves the scratch buffers zeroed.
+
+Speed (Okapi and BM25+, whose factor table covers the counts): a term with more postings than (largest count x
+length classes) first multiplies its idf into a scratch row of the table (`_term_factors`, the same products),
+so its postings loop reads one weight per entry. The hot loops index slices from 0 with unsigned values, which
+lets LLVM drop numba's negative-index wraparound arithmetic (about half the instructions of a posting).
 """
 
 from __future__ import annotations
@@ -107,9 +112,10 @@ def _sort_best_first(out_scores, out_rows, size):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True, fastmath=True)
 def _block_max(scores, start, end):  # pragma: no cover - compiled
     """The largest score in a block. ``fastmath`` only lets the max vectorize; a max is exact in any order."""
+    block = scores[start:end]  # indexed from 0: no wraparound arithmetic (see `_broad`)
     best = 0.0
-    for d in range(start, end):
-        best = max(best, scores[d])
+    for i in range(block.shape[0]):
+        best = max(best, block[i])
     return best
 
 
@@ -182,13 +188,14 @@ def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count
         idf_t = idf[t]
         lo, hi = col_ptr[t], col_ptr[t + 1]
         if tabled and _term_factors(idf_t, table, n_lengths, counts, lo, hi, factors) > 0:
-            for j in range(lo, hi):  # unsigned indices: no negative-index wraparound checks
-                d = np.uint32(rows[j])
+            term_rows, term_counts = rows[lo:hi], counts[lo:hi]  # as in `_broad`: no wraparound arithmetic
+            for i in range(hi - lo):
+                d = np.uint32(term_rows[i])
                 s = scores[d]
                 if s == 0.0:
                     touched[m] = d
                     m += 1
-                scores[d] = s + factors[np.uint32((np.uint32(counts[j]) - np.uint32(1)) * np.uint32(n_lengths)
+                scores[d] = s + factors[np.uint32((np.uint32(term_counts[i]) - np.uint32(1)) * np.uint32(n_lengths)
                                                   + np.uint32(length_id[d]))]
             continue
         for j in range(lo, hi):
@@ -225,9 +232,12 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
         idf_t = idf[t]
         lo, hi = col_ptr[t], col_ptr[t + 1]
         if tabled and _term_factors(idf_t, table, n_lengths, counts, lo, hi, factors) > 0:
-            for j in range(lo, hi):  # the term's weights read, not multiplied; unsigned indices, no wraparound
-                d = np.uint32(rows[j])
-                scores[d] += factors[np.uint32((np.uint32(counts[j]) - np.uint32(1)) * np.uint32(n_lengths)
+            # The term's weights read, not multiplied. Slices indexed from 0 and unsigned indices let the
+            # compiler drop numba's negative-index wraparound arithmetic from every access.
+            term_rows, term_counts = rows[lo:hi], counts[lo:hi]
+            for i in range(hi - lo):
+                d = np.uint32(term_rows[i])
+                scores[d] += factors[np.uint32((np.uint32(term_counts[i]) - np.uint32(1)) * np.uint32(n_lengths)
                                                + np.uint32(length_id[d]))]
         elif tabled:  # the same weights, in a loop without a branch
             for j in range(col_ptr[t], col_ptr[t + 1]):
@@ -257,11 +267,13 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
     for i in range(n_blocks):
         top = maxima[i]
         if top > 0.0 and top >= bound and (size < k or top > out_scores[0]):
-            for d in range(i * block, min(i * block + block, n)):
-                s = scores[d]
-                if s > 0.0 and (not use_mask or mask[d]):
+            start = i * block
+            values = scores[start : min(start + block, n)]
+            for x in range(values.shape[0]):
+                s = values[x]
+                if s > 0.0 and (not use_mask or mask[start + x]):
                     if size < k or s > out_scores[0]:
-                        size = _offer(out_scores, out_rows, size, k, s, d)
+                        size = _offer(out_scores, out_rows, size, k, s, start + x)
     scores[:] = 0.0
     return size
 
