@@ -256,10 +256,17 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
     maxima = np.empty(n_blocks)
     size = 0
     for i in range(n_blocks):
-        top = _block_max(scores, i * block, min(i * block + block, n))
+        start = i * block
+        end = min(start + block, n)
+        top = _block_max(scores, start, end)
         maxima[i] = top
         if not use_mask and top > 0.0:
             size = _offer(out_scores, out_rows, size, k, top, i)
+            if size == k and top < out_scores[0]:
+                # Below the k-th largest maximum so far, which only grows into the bound: never read again, so
+                # zero it now, while it is in cache, instead of in a separate pass over every score.
+                scores[start:end] = 0.0
+                maxima[i] = 0.0
     # Rows are read in ascending order, so a score equal to the worst kept one never displaces it (ties go to
     # the lower row, already kept): once k are kept, only strictly greater scores (and block maxima) count.
     bound = out_scores[0] if size == k else 0.0
@@ -274,7 +281,9 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
                 if s > 0.0 and (not use_mask or mask[start + x]):
                     if size < k or s > out_scores[0]:
                         size = _offer(out_scores, out_rows, size, k, s, start + x)
-    scores[:] = 0.0
+    for i in range(n_blocks):  # the blocks not zeroed yet
+        if maxima[i] > 0.0:
+            scores[i * block : min(i * block + block, n)] = 0.0
     return size
 
 
