@@ -127,10 +127,13 @@ def _term_factors(idf_t, table, n_lengths, counts, lo, hi, scratch):  # pragma: 
     The posting loop then reads one weight per entry instead of multiplying."""
     if hi - lo <= n_lengths:
         return 0
-    top = 0
-    for j in range(lo, hi):
-        top = max(top, np.int64(counts[j]))
-    m = top * n_lengths
+    term_counts = counts[lo:hi]  # 0-based, in the counts' own dtype: the max vectorizes
+    top = term_counts[0]
+    for i in range(1, term_counts.shape[0]):
+        c = term_counts[i]
+        if c > top:
+            top = c
+    m = np.int64(top) * n_lengths
     if m > table.shape[0] or m > scratch.shape[0] or m >= hi - lo:
         return 0
     for x in range(m):
