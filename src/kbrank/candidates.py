@@ -40,9 +40,16 @@ def check_k(k: object) -> int:
     return int(k)
 
 
+_DTYPES: dict[object, np.dtype] = {t: np.dtype(t) for t in (np.int64, np.float64, np.int32, np.bool_)}
+
+
 def frozen_array(values: object, dtype: type[np.generic]) -> np.ndarray:
     """A read-only copy of ``values`` as ``dtype`` (how the immutable row-aligned records hold their arrays)."""
-    out: np.ndarray = np.array(values, dtype=dtype, copy=True)
+    want = _DTYPES.get(dtype) or np.dtype(dtype)  # comparing with a dtype object, not a type, is fast
+    if type(values) is np.ndarray and values.dtype == want:
+        out: np.ndarray = values.copy()  # twice as fast as np.array(..., copy=True) for short arrays
+    else:
+        out = np.array(values, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
 
@@ -83,6 +90,23 @@ class Candidates:
         return int(self.rows.shape[0])
 
     @classmethod
+    def adopt(cls, rows: np.ndarray, scores: np.ndarray) -> Candidates:
+        """Candidates without sources that take ownership of ``rows`` (int64) and ``scores`` (float64), 1-d
+        arrays of equal length already best first, instead of copying them: they are made read-only in place.
+        For a search's hot path (copying and checking cost a query at 10k articles about a tenth of its time);
+        the caller must hold no other writable reference to them, or their base."""
+        if (rows.dtype != _DTYPES[np.int64] or scores.dtype != _DTYPES[np.float64] or rows.ndim != 1
+                or rows.shape != scores.shape):  # internal misuse
+            raise ValueError("Candidates.adopt needs 1-d int64 rows and float64 scores of equal length")
+        rows.setflags(write=False)
+        scores.setflags(write=False)
+        out = object.__new__(cls)
+        object.__setattr__(out, "rows", rows)
+        object.__setattr__(out, "scores", scores)
+        object.__setattr__(out, "sources", _NO_SOURCES)
+        return out
+
+    @classmethod
     def empty(cls) -> Candidates:
         return cls(rows=np.empty(0, np.int64), scores=np.empty(0, np.float64))
 
@@ -93,6 +117,9 @@ class Candidates:
             scores=self.scores[:k],
             sources={n: SourceScores(s.ranks[:k], s.scores[:k]) for n, s in self.sources.items()},
         )
+
+
+_NO_SOURCES: Mapping[str, SourceScores] = MappingProxyType({})
 
 
 def top_k(scores: np.ndarray, k: int, *, mask: np.ndarray | None = None, eligible: np.ndarray | None = None) -> Candidates:

@@ -83,6 +83,32 @@ def test_broad_and_selective_paths_agree() -> None:
             np.testing.assert_array_equal(a.scores, scores)
 
 
+def test_ties_at_the_kth_score_go_to_the_lowest_rows_on_every_path() -> None:
+    """Thousands of articles share few (length, count) patterns, so many scores tie exactly at the k-th place;
+    the terms have far more postings than length classes (the per-term weight path). Both kernel paths, with
+    and without a mask, give the lowest rows among the ties, as a plain numpy sort of the full scores does."""
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(12)]  # each in about a quarter of the articles: idf > 0
+    tokens = [[str(w) for w in rng.choice(words, size=rng.integers(2, 5))] for _ in range(3_000)]
+    mask = rng.random(len(tokens)) < 0.7
+    for share in (10**9, 0):  # always the full scan; never (the touched-articles path)
+        index = BM25Index(broad_share=share).build_from_tokens(tokens)
+        for query in (["w0"], ["w0", "w1"], ["w2", "w3", "w1"]):
+            scores = index.score_tokens(query)
+            for m in (None, mask):
+                keep = (scores > 0) & (True if m is None else m)
+                rows = np.flatnonzero(keep)
+                order = rows[np.lexsort((rows, -scores[rows]))]
+                # k cuts the first large group of equal scores in half
+                values, first, size = np.unique(-scores[order], return_index=True, return_counts=True)
+                group = int(np.flatnonzero(size >= 4)[0])
+                k = int(first[group] + size[group] // 2)
+                got = index.search_tokens(query, k=k, mask=m)
+                assert scores[order[k - 1]] == scores[order[k]]  # the k-th place is a tie
+                assert got.rows.tolist() == order[:k].tolist()
+                np.testing.assert_array_equal(got.scores, scores[order[:k]])
+
+
 def test_search_batch_equals_single(index: BM25Index) -> None:
     queries = ["router", "wifi reset", "camera battery app", ""]
     batch = index.search_batch(queries, k=7)

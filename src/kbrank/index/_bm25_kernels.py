@@ -19,6 +19,11 @@ a float64 weight), and memory bandwidth, not arithmetic, bounds these loops.
 
 Additions always happen in query order, which reproduces rank_bm25's float sums bit for bit. Every path keeps
 the best ``k`` in a heap ordered by (score desc, row asc) and leaves the scratch buffers zeroed.
+
+Speed (Okapi and BM25+, whose factor table covers the counts): a term with more postings than (largest count x
+length classes) first multiplies its idf into a scratch row of the table (`_term_factors`, the same products),
+so its postings loop reads one weight per entry. The hot loops index slices from 0 with unsigned values, which
+lets LLVM drop numba's negative-index wraparound arithmetic (about half the instructions of a posting).
 """
 
 from __future__ import annotations
@@ -107,10 +112,33 @@ def _sort_best_first(out_scores, out_rows, size):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True, fastmath=True)
 def _block_max(scores, start, end):  # pragma: no cover - compiled
     """The largest score in a block. ``fastmath`` only lets the max vectorize; a max is exact in any order."""
+    block = scores[start:end]  # indexed from 0: no wraparound arithmetic (see `_broad`)
     best = 0.0
-    for d in range(start, end):
-        best = max(best, scores[d])
+    for i in range(block.shape[0]):
+        best = max(best, block[i])
     return best
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _term_factors(idf_t, table, n_lengths, counts, lo, hi, scratch):  # pragma: no cover - compiled
+    """How many entries of ``scratch`` now hold this term's weights ``idf_t * table[x]`` (the same product the
+    per-posting expression computes, so the sums stay bit-identical), or 0 when that does not pay: the term's
+    largest count times the length classes must fit ``table`` and ``scratch`` and be fewer than its postings.
+    The posting loop then reads one weight per entry instead of multiplying."""
+    if hi - lo <= n_lengths:
+        return 0
+    term_counts = counts[lo:hi]  # 0-based, in the counts' own dtype: the max vectorizes
+    top = term_counts[0]
+    for i in range(1, term_counts.shape[0]):
+        c = term_counts[i]
+        if c > top:
+            top = c
+    m = np.int64(top) * n_lengths
+    if m > table.shape[0] or m > scratch.shape[0] or m >= hi - lo:
+        return 0
+    for x in range(m):
+        scratch[x] = idf_t * table[x]
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -155,13 +183,25 @@ def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_
 @njit(cache=True, nogil=True)
 def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
               terms, mask, use_mask, k,
-              scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
+              scores, touched, factors, out_rows, out_scores):  # pragma: no cover - compiled
     m = 0
     tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
     for qi in range(terms.shape[0]):
         t = terms[qi]
         idf_t = idf[t]
-        for j in range(col_ptr[t], col_ptr[t + 1]):
+        lo, hi = col_ptr[t], col_ptr[t + 1]
+        if tabled and _term_factors(idf_t, table, n_lengths, counts, lo, hi, factors) > 0:
+            term_rows, term_counts = rows[lo:hi], counts[lo:hi]  # as in `_broad`: no wraparound arithmetic
+            for i in range(hi - lo):
+                d = np.uint32(term_rows[i])
+                s = scores[d]
+                if s == 0.0:
+                    touched[m] = d
+                    m += 1
+                scores[d] = s + factors[np.uint32((np.uint32(term_counts[i]) - np.uint32(1)) * np.uint32(n_lengths)
+                                                  + np.uint32(length_id[d]))]
+            continue
+        for j in range(lo, hi):
             d = rows[j]
             s = scores[d]
             if s == 0.0:
@@ -187,13 +227,22 @@ def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count
 @njit(cache=True, nogil=True)
 def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
            terms, mask, use_mask, k,
-           scores, out_rows, out_scores):  # pragma: no cover - compiled
+           scores, factors, out_rows, out_scores):  # pragma: no cover - compiled
     n = scores.shape[0]
     tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
     for qi in range(terms.shape[0]):
         t = terms[qi]
         idf_t = idf[t]
-        if tabled:  # the same weights, in a loop without a branch
+        lo, hi = col_ptr[t], col_ptr[t + 1]
+        if tabled and _term_factors(idf_t, table, n_lengths, counts, lo, hi, factors) > 0:
+            # The term's weights read, not multiplied. Slices indexed from 0 and unsigned indices let the
+            # compiler drop numba's negative-index wraparound arithmetic from every access.
+            term_rows, term_counts = rows[lo:hi], counts[lo:hi]
+            for i in range(hi - lo):
+                d = np.uint32(term_rows[i])
+                scores[d] += factors[np.uint32((np.uint32(term_counts[i]) - np.uint32(1)) * np.uint32(n_lengths)
+                                               + np.uint32(length_id[d]))]
+        elif tabled:  # the same weights, in a loop without a branch
             for j in range(col_ptr[t], col_ptr[t + 1]):
                 d = rows[j]
                 scores[d] += idf_t * table[(np.int64(counts[j]) - 1) * n_lengths + length_id[d]]
@@ -210,30 +259,44 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
     maxima = np.empty(n_blocks)
     size = 0
     for i in range(n_blocks):
-        top = _block_max(scores, i * block, min(i * block + block, n))
+        start = i * block
+        end = min(start + block, n)
+        top = _block_max(scores, start, end)
         maxima[i] = top
         if not use_mask and top > 0.0:
             size = _offer(out_scores, out_rows, size, k, top, i)
+            if size == k and top < out_scores[0]:
+                # Below the k-th largest maximum so far, which only grows into the bound: never read again, so
+                # zero it now, while it is in cache, instead of in a separate pass over every score.
+                scores[start:end] = 0.0
+                maxima[i] = 0.0
+    # Rows are read in ascending order, so a score equal to the worst kept one never displaces it (ties go to
+    # the lower row, already kept): once k are kept, only strictly greater scores (and block maxima) count.
     bound = out_scores[0] if size == k else 0.0
     size = 0
     for i in range(n_blocks):
         top = maxima[i]
-        if top > 0.0 and top >= bound and (size < k or top >= out_scores[0]):
-            for d in range(i * block, min(i * block + block, n)):
-                s = scores[d]
-                if s > 0.0 and (not use_mask or mask[d]):
-                    if size < k or s >= out_scores[0]:
-                        size = _offer(out_scores, out_rows, size, k, s, d)
-    scores[:] = 0.0
+        if top > 0.0 and top >= bound and (size < k or top > out_scores[0]):
+            start = i * block
+            values = scores[start : min(start + block, n)]
+            for x in range(values.shape[0]):
+                s = values[x]
+                if s > 0.0 and (not use_mask or mask[start + x]):
+                    if size < k or s > out_scores[0]:
+                        size = _offer(out_scores, out_rows, size, k, s, start + x)
+    for i in range(n_blocks):  # the blocks not zeroed yet
+        if maxima[i] > 0.0:
+            scores[i * block : min(i * block + block, n)] = 0.0
     return size
 
 
 @njit(cache=True, nogil=True)
 def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1,
                  k1p1, delta, has_base, broad_share,
-                 terms, mask, use_mask, k, scores, mark, touched, out_rows, out_scores):  # pragma: no cover
+                 terms, mask, use_mask, k, scores, mark, touched, factors, out_rows, out_scores):  # pragma: no cover
     """Fill ``out_rows``/``out_scores`` with the best ``k`` articles containing a query term, best first;
-    return how many were found. ``scores``, ``mark`` and ``touched`` are zeroed scratch of ``n_docs``."""
+    return how many were found. ``scores``, ``mark`` and ``touched`` are zeroed scratch of ``n_docs``;
+    ``factors`` scratch of ``table``'s size (a term's weights per (count, length class))."""
     postings = 0
     positive = not has_base
     for qi in range(terms.shape[0]):
@@ -244,11 +307,11 @@ def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, 
     if positive and broad_share > 0 and postings * broad_share >= scores.shape[0]:
         size = _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
                       delta, terms, mask, use_mask, k,
-                      scores, out_rows, out_scores)
+                      scores, factors, out_rows, out_scores)
     elif positive:
         size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1,
                          k1p1, delta, terms, mask, use_mask, k,
-                         scores, touched, out_rows, out_scores)
+                         scores, touched, factors, out_rows, out_scores)
     else:
         size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant,
                         k1, k1p1, delta, has_base, terms, mask,
@@ -260,8 +323,8 @@ def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, 
 @njit(cache=True, nogil=True)
 def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1,
                 delta, has_base, broad_share,
-                terms, term_ptr, first, last, mask, use_mask, k, scores, mark, touched, out_rows, out_scores,
-                sizes):  # pragma: no cover - compiled
+                terms, term_ptr, first, last, mask, use_mask, k, scores, mark, touched, factors, out_rows,
+                out_scores, sizes):  # pragma: no cover - compiled
     """`search_top_k` for queries ``first..last-1`` of a batch (query ``q``'s terms are
     ``terms[term_ptr[q]:term_ptr[q+1]]``; its results row ``q`` of ``out_rows``/``out_scores``), in one call
     without the GIL, so each thread of a batch runs a whole share of it."""
@@ -269,7 +332,7 @@ def batch_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, m
         sizes[q] = search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm,
                                 variant, k1, k1p1, delta, has_base,
                                 broad_share, terms[term_ptr[q]:term_ptr[q + 1]], mask, use_mask, k, scores, mark,
-                                touched, out_rows[q], out_scores[q])
+                                touched, factors, out_rows[q], out_scores[q])
 
 
 @njit(cache=True, nogil=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Sequence
 
@@ -246,17 +247,28 @@ class BM25Index:
         """The full score vector of a query string (analyzed with this index's analyzer)."""
         return self.score_tokens(self.analyzer_(query))
 
-    def _buffers(self, n: int) -> tuple[np.ndarray, ...]:
-        """Per-thread scratch arrays for ``n`` articles (the kernels leave them zeroed)."""
-        local = self.__dict__.get("_local")
-        if local is None:
-            local = self.__dict__["_local"] = threading.local()
-        if getattr(local, "n", None) != n:
-            local.n = n
-            local.scratch = (np.zeros(n), np.zeros(n, np.int32), np.zeros(n, np.int32))
-        return local.scratch
+    def _buffers(self, state: BM25State) -> tuple[np.ndarray, ...]:
+        """Per-thread scratch arrays for ``state`` (``n_docs`` scores, marks and touched rows, which the kernels
+        leave zeroed, and a term's weights per factor-table entry), kept by thread id with a weak reference to the
+        state they were sized for (an old state is not kept alive) in a small dict (a plain dict lookup is
+        cheaper per query than a ``threading.local``)."""
+        scratch = self.__dict__.setdefault("_scratch", {})
+        ident = threading.get_ident()
+        mine = scratch.get(ident)
+        if mine is not None and mine[0]() is state:
+            return mine[1]
+        if mine is not None and mine[1][0].shape[0] == state.n_docs and mine[1][3].shape[0] >= state.table.shape[0]:
+            buffers = mine[1]  # an edit that kept the sizes: reuse the (zeroed) arrays
+        else:
+            n = state.n_docs
+            buffers = (np.zeros(n), np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(max(state.table.shape[0], 1)))
+        if len(scratch) >= _MAX_SCRATCH:  # threads come and go: keep the dict bounded
+            scratch.clear()
+        scratch[ident] = (weakref.ref(state), buffers)
+        return buffers
 
-    def _check_mask(self, mask: np.ndarray | None, n_docs: int) -> tuple[np.ndarray, bool]:
+    @staticmethod
+    def _check_mask(mask: np.ndarray | None, n_docs: int) -> tuple[np.ndarray, bool]:
         if mask is None:
             return _NO_MASK, False
         mask = np.asarray(mask)
@@ -270,7 +282,7 @@ class BM25Index:
         state = self._fitted()
         k = check_k(k)
         n_docs = state.n_docs
-        mask_arg, use_mask = self._check_mask(mask, n_docs)
+        mask_arg, use_mask = (_NO_MASK, False) if mask is None else self._check_mask(mask, n_docs)
         vocab = state.counts.vocab
         ids = [vocab[t] for t in tokens if t in vocab]
         if not ids or k == 0:
@@ -281,8 +293,9 @@ class BM25Index:
         out_rows = np.empty(k, np.int64)
         out_scores = np.empty(k, np.float64)
         size = search_top_k(*self._kernel_args(state), self.broad_share, np.array(ids, np.int64), mask_arg, use_mask,
-                            k, *self._buffers(n_docs), out_rows, out_scores)  # type: ignore[call-arg]
-        return Candidates(rows=out_rows[:size], scores=out_scores[:size])
+                            k, *self._buffers(state), out_rows, out_scores)  # type: ignore[call-arg]
+        # The output arrays are this call's own: the result adopts them instead of copying (see `Candidates.adopt`).
+        return Candidates.adopt(out_rows[:size], out_scores[:size])
 
     def search(self, query: str, k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """Analyze ``query`` and return the best ``k`` matching articles (see `search_tokens`)."""
@@ -327,7 +340,7 @@ class BM25Index:
 
         def run(share: int) -> None:
             batch_top_k(*args, self.broad_share, terms, term_ptr, bounds[share], bounds[share + 1], mask_arg,
-                        use_mask, k, *self._buffers(n_docs), out_rows, out_scores, sizes)  # type: ignore[call-arg]
+                        use_mask, k, *self._buffers(state), out_rows, out_scores, sizes)  # type: ignore[call-arg]
 
         if threads == 1:
             run(0)
@@ -339,8 +352,7 @@ class BM25Index:
                 pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=threads,
                                                                    thread_name_prefix="kbrank-bm25")
             list(pool.map(run, range(threads)))
-        return [Candidates(rows=out_rows[q, :size], scores=out_scores[q, :size])
-                for q, size in enumerate(sizes.tolist())]
+        return [Candidates.adopt(out_rows[q, :size], out_scores[q, :size]) for q, size in enumerate(sizes.tolist())]
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
@@ -389,7 +401,7 @@ class BM25Index:
     def __copy__(self) -> "BM25Index":
         """A shallow copy sharing the (immutable) state; an edit of the copy leaves this index unchanged."""
         new = type(self).__new__(type(self))
-        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_local", "_pool")})
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_scratch", "_pool")})
         return new
 
     def __getstate__(self) -> None:
@@ -402,3 +414,4 @@ class BM25Index:
 
 
 _NO_MASK = np.ones(1, dtype=np.bool_)
+_MAX_SCRATCH = 64  # threads with scratch buffers kept per index
