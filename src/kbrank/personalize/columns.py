@@ -113,10 +113,11 @@ class ArticleColumns:
         """Articles with an upper-bounded range for any of ``products``."""
         out = np.zeros(self.n, bool)
         for product in sorted(set(products)):
-            column = self._column(("upper-bounded", product),
-                                  lambda: self._rows(self.app.upper_bounded_rows(product)))
-            np.logical_or(out, column, out=out)
+            np.logical_or(out, self._upper_bounded(product), out=out)
         return out
+
+    def _upper_bounded(self, product: str) -> np.ndarray:
+        return self._column(("upper-bounded", product), lambda: self._rows(self.app.upper_bounded_rows(product)))
 
     def tag_weights(self, vector: np.ndarray) -> np.ndarray:
         """The articles x tags membership matrix times ``vector`` (a weight per tag)."""

@@ -113,7 +113,7 @@ class Policy:
             value = facts[rule.when]
             if value is None:
                 continue
-            blockers = [facts[u] for u in rule.unless if facts[u] is not None]
+            blockers = [blocker for blocker in (facts[u] for u in rule.unless) if blocker is not None]
             if rule.action == "hide":
                 fired = value if value.dtype == bool else value != 0
                 if blockers:
