@@ -132,12 +132,14 @@ def test_the_column_cache_is_bounded_by_bytes() -> None:
                             versions={"router-x200": f">=1.{i % 7}"}) for i in range(1000))
     personalizer = Personalizer(today=TODAY).fit(corpus)
     assert personalizer.columns_.cache.max_bytes == COLUMN_CACHE_BYTES
-    personalizer.columns_ = ArticleColumns(personalizer.applicability_, cache_bytes=12 * 1000)  # 12 columns
+    personalizer.columns_ = ArticleColumns(personalizer.applicability_, cache_bytes=20 * 1000)  # 20 bool columns
     for version in range(40):
         personalizer.plan(ProfileView.of("personalization", owned=(OwnedProduct("router-x200", f"1.{version}"),)),
                           "wifi")
     cache = personalizer.columns_.cache
-    assert len(cache) == 12 and cache.nbytes == 12 * 1000 <= cache.max_bytes
+    verdicts = [key for key in cache._entries if key[0] == "version-match"]
+    assert 0 < cache.nbytes <= cache.max_bytes and 0 < len(verdicts) < 40
+    assert ("version-match", "router-x200", ("1.39",)) in cache  # the least recently used went first
 
 
 RECORDS = [{"customer_id": "c1", "region": "eu", "owned": [{"product": "router-x200", "version": "2.3.1"}],

@@ -6,7 +6,8 @@ these versions". Customers share products, versions, platforms and regions, so a
 (a cold plan) finds most of its columns already computed: the plan becomes a handful of boolean ``|`` and
 ``&`` over arrays, not sparse products and version checks over the whole corpus.
 
-The columns are kept in a `ByteBoundedCache` (`COLUMN_CACHE_BYTES`, 1 byte per article per column). Keys
+The columns are kept in a `ByteBoundedCache` (`COLUMN_CACHE_BYTES`, 1 byte per article per column; the
+version verdicts as the int32 rows they hold, since a product's ranges cover a fraction of the corpus). Keys
 are catalog values (a product id, a region), except the version verdicts, keyed by a product and the
 versions a customer owns of it: that pair can help identify a customer, so the `Personalizer` empties this
 cache on every erasure, with its plan cache. `RowColumns` gives the same columns at a few rows (for
@@ -46,13 +47,14 @@ class ArticleColumns:
         handle.keep_verdicts = False
         return handle
 
-    def _column(self, key: Hashable, compute: Callable[[], np.ndarray], *, keep: bool = True) -> np.ndarray:
+    def _column(self, key: Hashable, compute: Callable[[], np.ndarray], *, keep: bool = True,
+                dtype: type = bool) -> np.ndarray:
         column = self.cache.get(key)
         if column is None:
-            column = np.ascontiguousarray(compute(), dtype=bool)
+            column = np.ascontiguousarray(compute(), dtype=dtype)
             column.setflags(write=False)
             if keep:
-                self.cache.put(key, column, column.nbytes)
+                self.cache.put(key, column, max(column.nbytes, 64))  # an empty one still counts
         return column
 
     def _rows(self, rows: np.ndarray) -> np.ndarray:
@@ -88,25 +90,29 @@ class ArticleColumns:
                             lambda: (self.app.valid_until > 0) & (self.app.valid_until < day))
 
     def _verdicts(self, product: str, versions: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, rows): the articles whose range for ``product`` contains one of ``versions``, and those whose
+        range excludes all of them (kept as row numbers: a product's ranges cover a fraction of the corpus)."""
         key = tuple(sorted(set(versions), key=lambda v: (v is None, v or "")))
         made: list[np.ndarray] = []
 
         def compute(which: int) -> np.ndarray:
             if not made:
-                made.extend(self._rows(rows) for rows in self.app.range_verdict_rows(product, list(key)))
+                made.extend(self.app.range_verdict_rows(product, list(key)))
             return made[which]
 
-        return (self._column(("version-match", product, key), lambda: compute(0), keep=self.keep_verdicts),
-                self._column(("version-miss", product, key), lambda: compute(1), keep=self.keep_verdicts))
+        return (self._column(("version-match", product, key), lambda: compute(0), keep=self.keep_verdicts,
+                             dtype=np.int32),
+                self._column(("version-miss", product, key), lambda: compute(1), keep=self.keep_verdicts,
+                             dtype=np.int32))
 
     def version_verdicts(self, versions: dict[str, list[str | None]]) -> tuple[np.ndarray, np.ndarray]:
         """(match, near_miss) per article, as `Applicability.version_verdicts` computes them."""
         match, miss = np.zeros(self.n, bool), np.zeros(self.n, bool)
         for product in sorted(versions):
             if versions[product]:
-                product_match, product_miss = self._verdicts(product, versions[product])
-                np.logical_or(match, product_match, out=match)
-                np.logical_or(miss, product_miss, out=miss)
+                match_rows, miss_rows = self._verdicts(product, versions[product])
+                match[match_rows] = True
+                miss[miss_rows] = True
         return match, miss & ~match
 
     def upper_bounded(self, products: Iterable[str]) -> np.ndarray:
@@ -161,9 +167,9 @@ class RowColumns:
         match, miss = np.zeros(self.n, bool), np.zeros(self.n, bool)
         for product in sorted(versions):
             if versions[product]:
-                product_match, product_miss = self.full._verdicts(product, versions[product])
-                match |= product_match[self.rows]
-                miss |= product_miss[self.rows]
+                match_rows, miss_rows = self.full._verdicts(product, versions[product])
+                match |= np.isin(self.rows, match_rows)
+                miss |= np.isin(self.rows, miss_rows)
         return match, miss & ~match
 
     def upper_bounded(self, products: Iterable[str]) -> np.ndarray:

@@ -108,7 +108,7 @@ class Policy:
         ``n`` articles. The rules that cannot fire are skipped, and the others' contributions are added in
         rule order, as `apply` sums them, so the deltas are the same floats."""
         hide = np.zeros(n, bool)
-        delta = np.zeros(n)
+        delta, term = np.zeros(n), np.empty(n)  # one scratch array for every term (no allocation per rule)
         for rule in self.rules:
             value = facts[rule.when]
             if value is None:
@@ -123,7 +123,7 @@ class Policy:
             if blockers:
                 value = value * (np.max(blockers, axis=0) == 0)
             weight = rule.weight if rule.action == "promote" else -rule.weight
-            delta += weight * value if value.dtype != bool else np.multiply(value, weight)
+            np.add(delta, np.multiply(value, weight, out=term), out=delta)
         return hide, delta
 
 
