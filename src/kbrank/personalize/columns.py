@@ -91,13 +91,14 @@ class ArticleColumns:
 
     def _verdicts(self, product: str, versions: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, rows): the articles whose range for ``product`` contains one of ``versions``, and those whose
-        range excludes all of them (kept as row numbers: a product's ranges cover a fraction of the corpus)."""
+        range excludes all of them (kept as sorted row numbers: a product's ranges cover a fraction of the
+        corpus)."""
         key = tuple(sorted(set(versions), key=lambda v: (v is None, v or "")))
         made: list[np.ndarray] = []
 
         def compute(which: int) -> np.ndarray:
             if not made:
-                made.extend(self.app.range_verdict_rows(product, list(key)))
+                made.extend(np.sort(rows) for rows in self.app.range_verdict_rows(product, list(key)))
             return made[which]
 
         return (self._column(("version-match", product, key), lambda: compute(0), keep=self.keep_verdicts,
@@ -134,6 +135,15 @@ class ArticleColumns:
         return self.cache.clear()
 
 
+def _contains(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each of ``rows`` is in ``sorted_rows`` (a binary search per row)."""
+    if sorted_rows.size == 0:
+        return np.zeros(rows.size, bool)
+    at = np.minimum(np.searchsorted(sorted_rows, rows), sorted_rows.size - 1)
+    found: np.ndarray = sorted_rows[at] == rows
+    return found
+
+
 class RowColumns:
     """The columns of ``full`` at ``rows`` only (gathered from the full columns, which are cached)."""
 
@@ -168,8 +178,8 @@ class RowColumns:
         for product in sorted(versions):
             if versions[product]:
                 match_rows, miss_rows = self.full._verdicts(product, versions[product])
-                match |= np.isin(self.rows, match_rows)
-                miss |= np.isin(self.rows, miss_rows)
+                match |= _contains(match_rows, self.rows)
+                miss |= _contains(miss_rows, self.rows)
         return match, miss & ~match
 
     def upper_bounded(self, products: Iterable[str]) -> np.ndarray:

@@ -3,10 +3,11 @@
 Per request: the view's facts over all articles, the policy's effect (a hide mask and one delta per article),
 then, for the candidates, a gather and a sort. The facts are unions and intersections of per-value columns
 (`ArticleColumns`: "lists product p", "its range for p contains version v"), each computed once per corpus
-and kept in a second bounded cache, so a customer's first query costs boolean operations over arrays. Only what a query needs is kept between requests: a `Plan`
-(the hide mask and a float32 delta per article, about 5 bytes per article) in a cache bounded by bytes
-(``cache_bytes``, 64 MB by default). Its key is a digest of exactly the profile fields the ranking reads, so no
-key holds a customer's data, and the gateway that handed out a view empties both caches on every erasure.
+and kept in a second bounded cache, so a customer's first query costs boolean operations over arrays.
+Only what a query needs is kept between requests: a `Plan` (the hide mask and a float32 delta per article,
+about 5 bytes per article) in a cache bounded by bytes (``cache_bytes``, 64 MB by default). Its key is a
+digest of exactly the profile fields the ranking reads, so no key holds a customer's data, and the gateway
+that handed out a view empties both caches on every erasure.
 Receipts (which rule moved a result, and why) are computed for the returned rows only.
 """
 
