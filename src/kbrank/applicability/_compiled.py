@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -134,6 +135,50 @@ class Applicability:
         bounded = np.fromiter((parse_range(self.specs[i]).upper_bounded for i in self.spec_ids[entries].tolist()),
                               bool, count=entries.size)
         out[self.spec_rows[entries[bounded]]] = True
+        return out
+
+
+    @cached_property
+    def _entries_by_product(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """product id -> (article rows of its range entries, the distinct spec ids, each entry's index into
+        them): the version-range table grouped by product once, so one product's verdicts touch only its
+        own entries."""
+        order = np.argsort(self.spec_products, kind="stable")
+        products = self.spec_products[order]
+        starts = np.flatnonzero(np.r_[True, products[1:] != products[:-1]]) if products.size else np.empty(0, int)
+        groups = {}
+        for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), products.size]):
+            entries = order[start:stop]
+            specs, inverse = np.unique(self.spec_ids[entries], return_inverse=True)
+            groups[int(products[start])] = (self.spec_rows[entries], specs, inverse.reshape(-1))
+        return groups
+
+    def range_verdict_rows(self, product: str, versions: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, rows) of the articles whose range for ``product`` contains some of ``versions``, and of those
+        whose range excludes every one of them, all known: `version_verdicts` for one product, as article
+        rows. Each distinct range of the product is checked once."""
+        ids = {p: i for i, p in enumerate(self.vocab["products"])}
+        group = self._entries_by_product.get(ids.get(product, -1))
+        if group is None or not versions:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        rows, specs, inverse = group
+        verdict = np.zeros(specs.size, np.int8)  # 1 match, -1 miss, 0 unknown
+        for i, spec_id in enumerate(specs.tolist()):
+            answers = [version_in(self.specs[spec_id], v) for v in versions]
+            verdict[i] = 1 if True in answers else (-1 if all(a is False for a in answers) else 0)
+        entry_verdict = verdict[inverse]
+        return rows[entry_verdict == 1], rows[entry_verdict == -1]
+
+    def upper_bounded_rows(self, product: str) -> np.ndarray:
+        """Rows of the articles with an upper-bounded range ("fixed in 2.4") for ``product``."""
+        ids = {p: i for i, p in enumerate(self.vocab["products"])}
+        group = self._entries_by_product.get(ids.get(product, -1))
+        if group is None:
+            return np.empty(0, np.int64)
+        rows, specs, inverse = group
+        bounded = np.fromiter((parse_range(self.specs[i]).upper_bounded for i in specs.tolist()), bool,
+                              count=specs.size)
+        out: np.ndarray = rows[bounded[inverse]]
         return out
 
 

@@ -1,9 +1,10 @@
 """Facts about every article for one customer: the bridge between a profile view and the policy rules.
 
 `profile_facts` turns a `ProfileView` (purpose personalization, from the privacy gate) into named vectors
-over all articles, using the compiled `Applicability`: sparse matrix-vector products and a handful of
-version checks per distinct (range, product) pair. It runs once per profile (and is cached by the
-`Personalizer`); a query then only gathers the candidates' entries.
+over all articles, using the compiled `Applicability`. `fact_columns` computes the same facts from
+`ArticleColumns` (per-value columns computed once per corpus, so a profile costs a few boolean operations
+over arrays) and leaves out the facts that are zero for every article; the `Personalizer` builds its plans
+from it and caches them; a query then only gathers the candidates' entries.
 
 Facts (1.0 = true, except ``recent_usage``, a recency weight in [0, 1]):
 
@@ -43,8 +44,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..applicability import Applicability
+from .columns import ArticleColumns, RowColumns
 
-__all__ = ["FACTS", "profile_facts", "no_facts", "focus_versions"]
+__all__ = ["FACTS", "profile_facts", "fact_columns", "dense_facts", "no_facts", "focus_versions"]
 
 FACTS = ("general", "owned_product", "owned_inactive", "not_owned", "named_product", "other_product",
          "version_match", "version_near_miss", "older_releases", "platform_match", "platform_mismatch",
@@ -67,7 +69,10 @@ def focus_versions(view: Any, named: Iterable[str]) -> dict[str, list[str | None
     return versions
 
 
-def _platforms(app: Applicability, active: list[Any], named: set[str]) -> tuple[np.ndarray, np.ndarray]:
+Columns = ArticleColumns | RowColumns
+
+
+def _platforms(cols: Columns, active: list[Any], named: set[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(platform_match, platform_mismatch) per article, pairing each owned product with its own platform.
 
     An article about products the customer owns is judged by the platforms of those items (of the named
@@ -76,34 +81,36 @@ def _platforms(app: Applicability, active: list[Any], named: set[str]) -> tuple[
     miss. Other articles (general ones, or about a product the query names but the customer does not
     own) are judged by every platform the customer is known to use.
     """
-    n = app.n_articles
-    restricted = app.restricted("platforms")
+    if not active:
+        return None, None
+    n = cols.n
+    restricted = cols.restricted("platforms")
     focus = [o for o in active if o.product in named] or active
     match, known, unknown = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
     for item in focus:
-        lists = app.lists_any("products", [item.product])
+        lists = cols.listing("products", item.product)
         if item.platform:
             known |= lists
-            match |= lists & app.lists_any("platforms", [item.platform])
+            match |= lists & cols.listing("platforms", item.platform)
         else:
             unknown |= lists
     platforms = {o.platform for o in active if o.platform}
     if platforms:
         others = ~(known | unknown)
-        match |= others & app.lists_any("platforms", platforms)
+        match |= others & cols.lists_any("platforms", platforms)
         known |= others
     match &= restricted
     return match, restricted & known & ~unknown & ~match
 
 
-def _mismatch(app: Applicability, kind: str, value: str | None) -> np.ndarray:
+def _mismatch(cols: Columns, kind: str, value: str | None) -> np.ndarray | None:
     if not value:
-        return np.zeros(app.n_articles, bool)
-    mismatch: np.ndarray = app.restricted(kind) & ~app.lists_any(kind, [value])
+        return None
+    mismatch: np.ndarray = cols.restricted(kind) & ~cols.listing(kind, value)
     return mismatch
 
 
-def _recency(app: Applicability, usage: Iterable[Any], today: dt.date, half_life_days: float) -> np.ndarray:
+def _recency(cols: Columns, usage: Iterable[Any], today: dt.date, half_life_days: float) -> np.ndarray | None:
     weights: dict[str, float] = {}
     now = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)
     for event in usage:
@@ -111,11 +118,11 @@ def _recency(app: Applicability, usage: Iterable[Any], today: dt.date, half_life
         age = max((now - stamp).total_seconds() / 86400.0, 0.0)
         weights[event.feature] = max(weights.get(event.feature, 0.0), math.exp(-age * math.log(2) / half_life_days))
     if not weights:
-        return np.zeros(app.n_articles)
-    vector = np.zeros(app.matrices["tags"].shape[1])
-    for i, tag in enumerate(app.vocab["tags"]):
+        return None
+    vector = np.zeros(cols.app.matrices["tags"].shape[1])
+    for i, tag in enumerate(cols.app.vocab["tags"]):
         vector[i] = weights.get(tag, 0.0)
-    recency: np.ndarray = np.minimum(app.matrices["tags"] @ vector, 1.0)
+    recency: np.ndarray = np.minimum(cols.tag_weights(vector), 1.0)
     return recency
 
 
@@ -123,40 +130,62 @@ def no_facts(app: Applicability) -> dict[str, np.ndarray]:
     return {name: np.zeros(app.n_articles) for name in FACTS}
 
 
-def profile_facts(app: Applicability, view: Any, *, today: dt.date, named: Iterable[str] = (),
-                  usage_half_life_days: float = 30.0) -> dict[str, np.ndarray]:
-    """Every fact of `FACTS` as a float vector over the articles, for this view and query mention."""
+def fact_columns(cols: Columns, view: Any, *, today: dt.date, named: Iterable[str] = (),
+                 usage_half_life_days: float = 30.0) -> dict[str, np.ndarray | None]:
+    """Every fact of `FACTS` over the articles of ``cols``: a bool array (a float one for ``recent_usage``),
+    or ``None`` where the fact is false for every article because the view or the query rules it out (no
+    product named, no region known, no usage consent...). `dense_facts` turns this into `profile_facts`."""
     owned = tuple(_field(view, "owned", ()))
     active = [o for o in owned if o.status == "active"]
     active_products = {o.product for o in active}
     inactive_products = {o.product for o in owned if o.status != "active"} - active_products
     named = set(named)
 
-    has_products = app.restricted("products")
-    lists_active = app.lists_any("products", active_products)
-    lists_inactive = app.lists_any("products", inactive_products) & ~lists_active
-    in_focus = app.lists_any("products", named) if named else np.zeros(app.n_articles, bool)
-    facts: dict[str, np.ndarray] = {}
+    has_products = cols.restricted("products")
+    lists_active = cols.lists_any("products", active_products)
+    lists_inactive = cols.lists_any("products", inactive_products) & ~lists_active if inactive_products else None
+    in_focus = cols.lists_any("products", named) if named else None
+    facts: dict[str, np.ndarray | None] = {}
     facts["general"] = ~has_products
-    facts["owned_product"] = lists_active & (in_focus if named else True)
+    facts["owned_product"] = lists_active & in_focus if in_focus is not None else lists_active
     facts["owned_inactive"] = lists_inactive
-    facts["not_owned"] = has_products & ~lists_active & ~lists_inactive
+    not_owned = has_products & ~lists_active
+    facts["not_owned"] = not_owned & ~lists_inactive if lists_inactive is not None else not_owned
     facts["named_product"] = in_focus
-    facts["other_product"] = has_products & ~in_focus if named else np.zeros(app.n_articles, bool)
+    facts["other_product"] = has_products & ~in_focus if in_focus is not None else None
 
     versions = focus_versions(view, named)
-    facts["version_match"], facts["version_near_miss"] = app.version_verdicts(versions)
-    facts["older_releases"] = app.upper_bounded(p for p in named if p not in versions)
+    if versions:
+        facts["version_match"], facts["version_near_miss"] = cols.version_verdicts(versions)
+    else:
+        facts["version_match"] = facts["version_near_miss"] = None
+    unowned_named = [p for p in named if p not in versions]
+    facts["older_releases"] = cols.upper_bounded(unowned_named) if unowned_named else None
 
-    facts["platform_match"], facts["platform_mismatch"] = _platforms(app, active, named)
-    facts["region_mismatch"] = _mismatch(app, "regions", _field(view, "region", None))
-    facts["locale_mismatch"] = _mismatch(app, "locales", _field(view, "locale", None))
-    facts["audience_mismatch"] = _mismatch(app, "audience", _field(view, "segment", None))
+    facts["platform_match"], facts["platform_mismatch"] = _platforms(cols, active, named)
+    facts["region_mismatch"] = _mismatch(cols, "regions", _field(view, "region", None))
+    facts["locale_mismatch"] = _mismatch(cols, "locales", _field(view, "locale", None))
+    facts["audience_mismatch"] = _mismatch(cols, "audience", _field(view, "segment", None))
 
-    today_ordinal = today.toordinal()
-    facts["expired"] = (app.valid_until > 0) & (app.valid_until < today_ordinal)
-    facts["archived"] = app.has_status("archived")
-    facts["deprecated"] = app.has_status("deprecated")
-    facts["active_known_issue"] = app.has_kind("known-issue") & app.has_status("active") & facts["version_match"]
-    facts["recent_usage"] = _recency(app, _field(view, "usage", ()), today, usage_half_life_days)
-    return {name: np.asarray(facts[name], dtype=np.float64) for name in FACTS}
+    facts["expired"] = cols.expired(today)
+    facts["archived"] = cols.has_status("archived")
+    facts["deprecated"] = cols.has_status("deprecated")
+    match = facts["version_match"]
+    facts["active_known_issue"] = (None if match is None
+                                   else cols.has_kind("known-issue") & cols.has_status("active") & match)
+    facts["recent_usage"] = _recency(cols, _field(view, "usage", ()), today, usage_half_life_days)
+    return {name: facts[name] for name in FACTS}
+
+
+def dense_facts(facts: dict[str, np.ndarray | None], n: int) -> dict[str, np.ndarray]:
+    """`fact_columns` output as float vectors, zeros where a fact was left out."""
+    return {name: np.zeros(n) if value is None else np.asarray(value, dtype=np.float64)
+            for name, value in facts.items()}
+
+
+def profile_facts(app: Applicability, view: Any, *, today: dt.date, named: Iterable[str] = (),
+                  usage_half_life_days: float = 30.0) -> dict[str, np.ndarray]:
+    """Every fact of `FACTS` as a float vector over the articles, for this view and query mention."""
+    facts = fact_columns(ArticleColumns(app, cache_bytes=0), view, today=today, named=named,
+                         usage_half_life_days=usage_half_life_days)
+    return dense_facts(facts, app.n_articles)

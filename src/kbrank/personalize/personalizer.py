@@ -1,10 +1,13 @@
 """`Personalizer`: turns a profile view and a query into a hide mask and score deltas, then reranks.
 
 Per request: the view's facts over all articles, the policy's effect (a hide mask and one delta per article),
-then, for the candidates, a gather and a sort. Only what a query needs is kept between requests: a `Plan`
-(the hide mask and a float32 delta per article, about 5 bytes per article) in a cache bounded by bytes
-(``cache_bytes``, 64 MB by default). Its key is a digest of exactly the profile fields the ranking reads, so no
-key holds a customer's data, and the gateway that handed out a view empties the cache on every erasure.
+then, for the candidates, a gather and a sort. The facts are unions and intersections of per-value columns
+(`ArticleColumns`: "lists product p", "its range for p contains version v"), each computed once per corpus
+and kept in a second bounded cache, so a customer's first query costs boolean operations over arrays.
+Only what a query needs is kept between requests: a `Plan` (the hide mask and a float32 delta per article,
+about 5 bytes per article) in a cache bounded by bytes (``cache_bytes``, 64 MB by default). Its key is a
+digest of exactly the profile fields the ranking reads, so no key holds a customer's data, and the gateway
+that handed out a view empties both caches on every erasure.
 Receipts (which rule moved a result, and why) are computed for the returned rows only.
 """
 
@@ -25,7 +28,8 @@ from ..candidates import Candidates, SourceScores, minmax
 from ..corpus import Corpus
 from ..errors import NotFittedError, ParameterError
 from ..privacy import register_cache
-from .facts import profile_facts
+from .columns import ArticleColumns, RowColumns
+from .facts import dense_facts, fact_columns
 from .policy import Policy, default_policy
 from .receipts import reason_for
 
@@ -147,7 +151,12 @@ class Personalizer:
         self._alias_widths = sorted({len(alias) for alias in aliases})
         self.analyzer_ = analyzer
         self.cache_: ByteBoundedCache[Plan] = ByteBoundedCache(self.cache_bytes)
+        self.columns_ = ArticleColumns(self.applicability_)
         return self
+
+    def clear_caches(self) -> int:
+        """Empty the plan cache and the column cache (what erasure calls); returns the entries dropped."""
+        return self.cache_.clear() + self.columns_.clear()
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "applicability_"):
@@ -171,9 +180,14 @@ class Personalizer:
     def facts(self, view: Any, named: tuple[str, ...], rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Every fact for ``view`` and the products the query names, over all articles or only ``rows``."""
         self._check_fitted()
-        app = self.applicability_ if rows is None else self.applicability_.take(rows)
-        return profile_facts(app, view, today=self._today(), named=named,
-                             usage_half_life_days=self.usage_half_life_days)
+        full = self._columns(self._may_keep(view))
+        columns = full if rows is None else RowColumns(full, rows)
+        return dense_facts(self._fact_columns(view, named, columns), columns.n)
+
+    def _fact_columns(self, view: Any, named: tuple[str, ...],
+                      columns: ArticleColumns | RowColumns) -> dict[str, np.ndarray | None]:
+        return fact_columns(columns, view, today=self._today(), named=named,
+                            usage_half_life_days=self.usage_half_life_days)
 
     def plan(self, view: Any, query: str, *, named: Sequence[str] = ()) -> Plan:
         """The hide mask and deltas for this view and query (cached by the fields the ranking reads).
@@ -187,17 +201,29 @@ class Personalizer:
         cached = self.cache_.get(key)
         if cached is not None:
             return cached
-        plan = self._make_plan(view, named, self.facts(view, named))
-        if register_cache(view, f"kbrank.personalizer.plans.{id(self.cache_):x}", self.cache_.clear):
-            self.cache_.put(key, plan, plan.nbytes)
-        elif not hasattr(view, "_origin"):  # a view built by hand (a notebook): no customer behind it
+        keep = self._may_keep(view)
+        plan = self._make_plan(view, named, self._fact_columns(view, named, self._columns(keep)))
+        if keep:
             self.cache_.put(key, plan, plan.nbytes)
         return plan
 
-    def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray]) -> Plan:
-        """The plan for a view whose facts are computed (subclasses change how facts become scores)."""
-        effect = self.policy_.apply(facts)
-        return Plan(named=named, hide=effect.hide, delta=effect.delta.astype(np.float32))
+    def _may_keep(self, view: Any) -> bool:
+        """Whether what is derived from ``view`` may be cached: erasure through the gateway that handed it out
+        now empties the caches, or it was built by hand (a notebook: no customer behind it)."""
+        if register_cache(view, f"kbrank.personalizer.plans.{id(self.cache_):x}", self.clear_caches):
+            return True
+        return not hasattr(view, "_origin")
+
+    def _columns(self, keep: bool) -> ArticleColumns:
+        """The column cache, or (``keep=False``) a handle on it that does not keep the version verdicts of
+        the customer's own versions."""
+        return self.columns_ if keep else self.columns_.keeping_catalog_columns_only()
+
+    def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray | None]) -> Plan:
+        """The plan for a view whose facts are computed (`fact_columns` output; subclasses change how facts
+        become scores)."""
+        hide, delta = self.policy_.hide_and_delta(facts, self.applicability_.n_articles)
+        return Plan(named=named, hide=hide, delta=delta.astype(np.float32))
 
     def rerank(self, candidates: Candidates, plan: Plan, k: int) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by normalized retrieval score + policy delta; hidden rows are dropped.

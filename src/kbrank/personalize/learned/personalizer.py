@@ -16,7 +16,7 @@ import numpy as np
 from ...applicability import Applicability
 from ...candidates import Candidates, SourceScores
 from ...errors import ParameterError
-from ..facts import FACTS
+from ..facts import FACTS, dense_facts
 from ..features import RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns, version_features
 from ..personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan
 from ..policy import Policy
@@ -69,8 +69,9 @@ class LearnedPersonalizer(Personalizer):
             self._ages_cache = (today, article_ages(self.applicability_, today))
         return self._ages_cache[1]
 
-    def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray]) -> Plan:
+    def _make_plan(self, view: Any, named: tuple[str, ...], columns: dict[str, np.ndarray | None]) -> Plan:
         """The policy's hide mask and, per article, the learned score of its article features."""
+        facts = dense_facts(columns, self.applicability_.n_articles)
         facts.update(version_features(self.applicability_, self.bounds_, view, named))
         hides = self.hide_policy_.apply({name: facts[name] for name in FACTS})
         block = article_features(facts, self._ages(), self.article_names_, {POPULARITY: self.popularity_vector_})
