@@ -120,6 +120,16 @@ def test_erasure_in_memory_leaves_nothing_in_store_audit_or_cache(helpcentre) ->
         assert len(gateway._audit._records) > 0
 
 
+def test_erasure_empties_the_version_memos_a_profile_fed(gateway: ProfileGateway) -> None:
+    from kbrank.applicability import version_in
+
+    version_in(">=2.0,<2.4", "7.7.7-only-this-customer")  # what a personalized search does with an owned version
+    assert version_in.cache_info().currsize > 0
+    gateway.load_records([record()])
+    gateway.erase("cust-0001")
+    assert version_in.cache_info().currsize == 0
+
+
 def test_erasure_is_idempotent_and_reports_an_absent_customer(gateway: ProfileGateway) -> None:
     gateway.load_records([record()])
     first = gateway.erase("cust-0001")

@@ -38,8 +38,16 @@ distinct (range, product) pair (`Applicability.version_verdicts`), never a Pytho
 
 from ._compiled import KINDS_OF_ATTRIBUTE, Applicability, compile_applicability
 from ._scope import OUTCOMES, Assessment, Scope
-from ._versions import VersionRange, normalize_version, parse_range, parse_version, version_in, version_number
+from ._versions import (
+           VersionRange,
+           clear_version_caches,
+           normalize_version,
+           parse_range,
+           parse_version,
+           version_in,
+           version_number,
+)
 
 __all__ = ["KINDS_OF_ATTRIBUTE", "OUTCOMES", "Applicability", "Assessment", "Scope", "VersionRange",
-           "compile_applicability", "normalize_version", "parse_range", "parse_version", "version_in",
+           "clear_version_caches", "compile_applicability", "normalize_version", "parse_range", "parse_version", "version_in",
            "version_number"]

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
-__all__ = ["VersionRange", "normalize_version", "parse_range", "parse_version", "version_in", "version_number"]
+__all__ = ["VersionRange", "clear_version_caches", "normalize_version", "parse_range", "parse_version", "version_in",
+           "version_number"]
 
 _LABEL = re.compile(r"^[^\W\d]+[\s_-]*|^[\s_-]+")
 _NUMBER_RUN = re.compile(r"\d+(?:\.\d+)*")
@@ -157,3 +158,16 @@ def parse_range(text: object, *, source: str | None = None, line: int | None = N
 def version_in(spec: str, version: str | None) -> bool | None:
     """Whether ``version`` satisfies the range ``spec`` (pre-releases included); ``None`` if unknown."""
     return parse_range(spec).contains(version)
+
+
+def clear_version_caches() -> int:
+    """Empty the bounded memos of version parsing and range checks; returns the entries dropped.
+
+    The memos hold version strings that customers' profiles carried (``version_in``'s arguments), so erasure
+    empties them (`ProfileGateway.erase` calls this), as it empties every other cache.
+    """
+    dropped = 0
+    for memo in (_lenient, _range, version_in):
+        dropped += memo.cache_info().currsize
+        memo.cache_clear()
+    return dropped

@@ -62,12 +62,16 @@ class GatewayRights(GatewayBase):
         return tuple(self._hooks)
 
     def erase(self, customer_id: str, *, requester: str | None = None) -> ErasureReport:
-        """Forget the customer everywhere: the store, the cache, every registered hook, and their pseudonym
-        in the audit trail (replaced by a random tombstone). Then the storage is compacted so that no deleted
+        """Forget the customer everywhere: the store, the cache, every registered hook, the version memos of
+        `kbrank.applicability`, and their pseudonym in the audit trail (replaced by a random tombstone). Then the storage is compacted so that no deleted
         bytes remain. Idempotent. Raises `ErasureError` (carrying the report) if a hook failed."""
+        from ..applicability import clear_version_caches
+
         pseudonym = self._pseudonymize(customer_id)
-        return erase_customer(self._store, self._audit, self._cache, self._hooks, pseudonym,
-                              who=self._who(requester), at=self.now())
+        report = erase_customer(self._store, self._audit, self._cache, self._hooks, pseudonym,
+                                who=self._who(requester), at=self.now())
+        clear_version_caches()  # memos of the version strings profiles carried
+        return report
 
     def purge_expired(self) -> int:
         """Delete usage events older than the retention horizon from the store; returns how many."""
