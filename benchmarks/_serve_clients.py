@@ -12,8 +12,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -50,20 +49,6 @@ def run_threads(search: Callable[[str], Any], queries: Sequence[str], clients: i
     for thread in threads:
         thread.join()
     return summary([x for part in latencies for x in part], time.perf_counter() - started)
-
-
-@contextmanager
-def unlocked_encodes() -> Iterator[None]:
-    """For the comparison only: give every query encode its own lock, as if kbrank did not serialize them."""
-    from kbrank.retrieval import hybrid, query_encoding
-
-    real = query_encoding.encode_lock
-    query_encoding.encode_lock = lambda encoder: threading.Lock()
-    try:
-        yield
-    finally:
-        query_encoding.encode_lock = real
-        assert hybrid.encode_query.__module__ == query_encoding.__name__
 
 
 def _worker(path: str, mode: str, part: list[str], torch_threads: int, ready: Any, start: Any, out: Any) -> None:

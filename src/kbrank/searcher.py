@@ -201,9 +201,8 @@ class Searcher:
         state = self._state()
         if self._mode(mode, state) == "bm25" or not self._query(query, state).strip():
             return None
-        from .retrieval.query_encoding import encode_query
-
-        return encode_query(state.dense, query)
+        vector: np.ndarray = state.dense.encode_query(query)
+        return vector
 
     def candidates(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,
                    query_vector: np.ndarray | None = None) -> Candidates:
@@ -229,9 +228,7 @@ class Searcher:
         if mode == "bm25":
             found = state.bm25.search(query, k, mask=mask)
         else:
-            from .retrieval.query_encoding import encode_query
-
-            found = state.dense.search(encode_query(state.dense, query) if vector is None else vector, k, mask=mask)
+            found = state.dense.search(state.dense.encode_query(query) if vector is None else vector, k, mask=mask)
         return Candidates(found.rows, found.scores,
                           sources={mode: SourceScores(np.arange(1, len(found) + 1), found.scores)})
 
@@ -284,9 +281,7 @@ class Searcher:
         named = tuple(named)
         plan = personalizer.plan(profile, query, named=named) if named else personalizer.plan(profile, query)
         if query_vector is None and mode != "bm25":
-            from .retrieval.query_encoding import encode_query
-
-            query_vector = encode_query(state.dense, query)
+            query_vector = state.dense.encode_query(query)
         vector = query_vector
         allowed = ~plan.hide if mask is None else (~plan.hide & mask)
         pool = self._candidates(state, mode, query, max(self.rerank_depth, k), allowed, vector)

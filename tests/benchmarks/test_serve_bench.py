@@ -29,15 +29,6 @@ def test_the_http_hook_needs_a_query_slot() -> None:
         clients.run_http("http://127.0.0.1:1/api/search", ["a"], 1, 1)
 
 
-def test_the_encode_lock_comparison_restores_the_library() -> None:
-    from kbrank.retrieval import query_encoding
-
-    real = query_encoding.encode_lock
-    with clients.unlocked_encodes():
-        assert query_encoding.encode_lock(object) is not query_encoding.encode_lock(object)
-    assert query_encoding.encode_lock is real
-
-
 def test_recombined_articles_keep_their_source_applicability() -> None:
     from kbrank.datasets import load_helpcentre
 

@@ -4,7 +4,6 @@
 
 from .fusion import DEFAULT_FUSION, DEFAULT_FUSION_PARAMS, FUSION, fuse, rrf, weighted_sum
 from .hybrid import DEFAULT_DEPTH, HybridRetriever
-from .query_encoding import encode_lock, encode_query
 
-__all__ = ["DEFAULT_DEPTH", "DEFAULT_FUSION", "DEFAULT_FUSION_PARAMS", "FUSION", "HybridRetriever", "encode_lock", "encode_query", "fuse", "rrf",
+__all__ = ["DEFAULT_DEPTH", "DEFAULT_FUSION", "DEFAULT_FUSION_PARAMS", "FUSION", "HybridRetriever", "fuse", "rrf",
            "weighted_sum"]

@@ -18,7 +18,6 @@ from .._params import check_int
 from ..candidates import Candidates, SourceScores, check_k
 from ..errors import ParameterError
 from .fusion import DEFAULT_FUSION, FUSION, fuse
-from .query_encoding import encode_query
 
 __all__ = ["HybridRetriever", "DEFAULT_DEPTH"]
 
@@ -72,12 +71,12 @@ class HybridRetriever:
         """The best ``k`` fused candidates allowed by ``mask``, in their unfiltered order (module docstring).
 
         ``query_vector`` (from ``dense.encode_query``) saves encoding the query again; otherwise the query is
-        encoded once, one encode at a time per encoder (`kbrank.retrieval.query_encoding`).
+        encoded once.
         """
         params = self._params()
         k = check_k(k)
         if query_vector is None:
-            query_vector = encode_query(self.dense, query)
+            query_vector = self.dense.encode_query(query)
         runs = self.runs(query, k, query_vector=query_vector)
         union = sum(len(run) for run in runs.values())
         fused = fuse(runs, union, method=self.fusion, **params)
