@@ -55,14 +55,29 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float]:
     return {f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)}
 
 
+#: Bump when `recombined_corpus` or the searcher's settings change, so cached searchers are rebuilt.
+CACHE_FORMAT = 1
+
+
 def build_searcher(n: int, encoder: Any, anchors: dict[str, np.ndarray], *, index_type: str,
-                   log: Callable[..., None] = print) -> tuple[Any, dict[str, float]]:
-    """A hybrid, personalizing `Searcher` over ``n`` recombined articles with FAKE (synthetic) document vectors."""
+                   log: Callable[..., None] = print, cache: Path | None = None) -> tuple[Any, dict[str, Any]]:
+    """A hybrid, personalizing `Searcher` over ``n`` recombined articles with FAKE (synthetic) document vectors.
+
+    With ``cache``, the searcher is saved there once and loaded on later runs (``Searcher.load``, memory-mapped
+    BM25 arrays), so a 1M-article build need not share a machine with the timed rounds."""
     from kbrank.datasets import load_helpcentre
     from kbrank.index.dense import DenseIndex
     from kbrank.personalize import Personalizer
     from kbrank.searcher import Searcher
 
+    saved = None if cache is None else cache / f"hybrid-{n}-{index_type}-v{CACHE_FORMAT}"
+    if saved is not None and (saved / "manifest.json").exists():
+        started = time.perf_counter()
+        searcher = Searcher.load(saved, encoder=SyntheticDocumentVectors(encoder, anchors))
+        log(f"{n:,} articles: hybrid {index_type} searcher loaded from {saved} in {time.perf_counter() - started:.1f} s "
+            f"(load {load_average()})", flush=True)
+        built = json.loads(saved.with_suffix(".build.json").read_text())  # the times of the run that built it
+        return searcher, {**built, "loaded_from": str(saved)}
     hc = load_helpcentre()
     started = time.perf_counter()
     corpus = recombined_corpus(n)
@@ -76,6 +91,9 @@ def build_searcher(n: int, encoder: Any, anchors: dict[str, np.ndarray], *, inde
     built = time.perf_counter() - started
     log(f"{n:,} articles: generated in {made:.1f} s, hybrid {index_type} searcher built in {built:.1f} s "
         f"(load {load_average()})", flush=True)
+    if saved is not None:
+        searcher.save(saved)
+        saved.with_suffix(".build.json").write_text(json.dumps({"generate_s": made, "build_s": built}))
     return searcher, {"generate_s": made, "build_s": built}
 
 

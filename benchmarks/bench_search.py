@@ -3,6 +3,7 @@ depends on the corpus size.
 
     python benchmarks/bench_search.py [--sizes 10000 100000 1000000] [--queries 100] [--rounds 3]
                                       [--hnsw-from 1000000] [--profile] [--scifact-recall] [--no-readme]
+                                      [--cache DIR [--build-only]]
 
 Method (one process, one run, interleaved rounds; see benchmarks/_floor.py):
 
@@ -101,6 +102,8 @@ def main() -> None:
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--render", type=Path, help="only re-render the table of a saved bench_search.json")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--cache", type=Path, help="save each size's searcher here once and load it on later runs")
+    parser.add_argument("--build-only", action="store_true", help="with --cache: build and save, time nothing")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.render:
@@ -116,7 +119,9 @@ def main() -> None:
     indexes = {}
     for n in args.sizes:
         kind = "hnsw" if n >= args.hnsw_from else "flat"
-        searcher, build = build_searcher(n, encoder, anchors, index_type=kind)
+        searcher, build = build_searcher(n, encoder, anchors, index_type=kind, cache=args.cache)
+        if args.build_only:
+            continue
         floor = against_floor(searcher, model, queries, views, rounds=args.rounds)
         print(f"{n:,}: hybrid {floor['ratio_hybrid']:.2f}x, personalized {floor['ratio_personalized']:.2f}x the "
               f"floor ({floor['floor']['p50']:.1f} / {floor['floor_1t']['p50']:.1f} ms; load {load_average()})",
@@ -127,6 +132,8 @@ def main() -> None:
         indexes[n] = searcher.dense_.faiss_index_
         del searcher
         (args.out / "bench_search.json").write_text(json.dumps(result, indent=2))  # kept if a later size fails
+    if args.build_only:
+        return None
     texts = [q.text for q in queries[:50]]
     result["encode_after_search"] = encode_after_search(model, indexes, texts, rounds=max(1, args.rounds - 1))
     vectors = np.asarray(list(anchors.values()), np.float32)

@@ -108,14 +108,15 @@ def read_settings(reader: IndexReader, path: str | os.PathLike[str]) -> dict[str
 
 
 def read_indexes(reader: IndexReader, path: str | os.PathLike[str], *, mode: str, encoder: Any, mmap: bool,
-                 personalizer: bool) -> tuple[Corpus, Any, Any, Any]:
-    """(corpus, BM25 index or None, dense index or None, saved personalizer or None unless ``personalizer``)."""
+                 personalizer: bool, kernels: str = "compiled") -> tuple[Corpus, Any, Any, Any]:
+    """(corpus, BM25 index or None, dense index or None, saved personalizer or None unless ``personalizer``);
+    ``kernels`` is the BM25 index's (see `kbrank.index.BM25Index.load`)."""
     from .corpus.io import read_corpus
     from .index import BM25Index
     from .personalize.persistence import read_personalizer
 
     corpus = read_corpus(reader)
-    bm25 = BM25Index.read(reader, corpus=corpus, mmap=mmap) if "bm25" in reader.components else None
+    bm25 = BM25Index.read(reader, corpus=corpus, mmap=mmap, kernels=kernels) if "bm25" in reader.components else None
     dense = None
     if "dense" in reader.components:
         from .index import DenseIndex

@@ -329,10 +329,11 @@ class Searcher:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, encoder: Any = None, mmap: bool = True,
-             personalizer: Any = None) -> Searcher:
+             personalizer: Any = None, kernels: str = "compiled") -> Searcher:
         """Load a directory written by `save` (checksums, the manifest's schema and array bounds verified).
         ``personalizer`` replaces the saved personalizer settings; ``encoder`` is the dense encoder when it is
-        not the default model. A save running meanwhile does not disturb the load (see `kbrank.storage`)."""
+        not the default model; ``kernels="numpy"`` suits a process that answers a few queries (see
+        `kbrank.index.BM25Index.load`). A save running meanwhile does not disturb the load (see `kbrank.storage`)."""
         from .storage import IndexReader
 
         with IndexReader(path) as reader:
@@ -344,7 +345,7 @@ class Searcher:
                 raise IndexFormatError(f"invalid searcher settings ({exc})", path=str(path),
                                        fix="rebuild the index") from None
             corpus, bm25, dense, saved = read_indexes(reader, path, mode=searcher.mode, encoder=encoder, mmap=mmap,
-                                                      personalizer=personalizer is None)
+                                                      personalizer=personalizer is None, kernels=kernels)
         searcher._install(corpus, bm25, dense, personalizer if personalizer is not None else saved,
                           lazy=personalizer is None)  # the saved settings were checked by read_indexes
         return searcher

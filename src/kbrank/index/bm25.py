@@ -55,6 +55,9 @@ class BM25Index:
     touched ones; 0: never). The last one only trades work for speed; results are identical.
     """
 
+    #: Which code searches single queries: "compiled" (numba) unless `load` was told "numpy".
+    kernels_: str = "compiled"
+
     def __init__(
         self,
         *,
@@ -287,9 +290,14 @@ class BM25Index:
         ids = [vocab[t] for t in tokens if t in vocab]
         if not ids or k == 0:
             return Candidates.empty()
+        k = min(k, n_docs)
+        if self.kernels_ == "numpy":  # see `load`
+            from ._bm25_numpy import search_top_k as numpy_top_k
+
+            return Candidates.adopt(*numpy_top_k(self._kernel_args(state), np.array(ids, np.int64),
+                                                 mask_arg if use_mask else None, k))
         from ._bm25_kernels import search_top_k
 
-        k = min(k, n_docs)
         out_rows = np.empty(k, np.int64)
         out_scores = np.empty(k, np.float64)
         size = search_top_k(*self._kernel_args(state), self.broad_share, np.array(ids, np.int64), mask_arg, use_mask,
@@ -373,29 +381,36 @@ class BM25Index:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, tokenizer: Callable[[str], Sequence[str]] | None = None,
-             mmap: bool = True) -> BM25Index:
+             mmap: bool = True, kernels: str = "compiled") -> BM25Index:
         """Load an index directory, verifying checksums and array bounds; arrays are memory-mapped unless
-        ``mmap=False``."""
+        ``mmap=False``. ``kernels="numpy"`` checks and searches single queries with numpy instead of the compiled
+        kernels: the same results, bit for bit, without the second or so a new process spends loading numba,
+        at a few times the cost per query (for a process that answers a few queries, like ``kbrank search``)."""
         from ..storage import IndexReader
 
         with IndexReader(path) as reader:
-            return cls.read(reader, tokenizer=tokenizer, mmap=mmap)
+            return cls.read(reader, tokenizer=tokenizer, mmap=mmap, kernels=kernels)
 
     @classmethod
     def read(cls, reader: Any, *, corpus: Corpus | None = None, prefix: str = "bm25",
-             tokenizer: Callable[[str], Sequence[str]] | None = None, mmap: bool = True) -> BM25Index:
+             tokenizer: Callable[[str], Sequence[str]] | None = None, mmap: bool = True,
+             kernels: str = "compiled") -> BM25Index:
         """The index stored under ``prefix`` in an opened `kbrank.storage.IndexReader` (``corpus``: the
-        directory's corpus when the caller has already read it). The stored parameters pass the
-        constructor's checks, and the arrays `BM25State.validate`, before anything uses them."""
+        directory's corpus when the caller has already read it; ``kernels``: see `load`). The stored parameters
+        pass the constructor's checks, and the arrays `BM25State.validate`, before anything uses them."""
         from .bm25_persistence import read_bm25
+
+        if kernels not in ("compiled", "numpy"):
+            raise ParameterError("kernels", '"compiled" (default) or "numpy"', kernels)
 
         def checked(params: dict[str, Any], analyzer: dict[str, Any]) -> BM25Index:
             index = cls(analyzer=Analyzer.from_config(analyzer, tokenizer=tokenizer), **params)
             index._check_params()
             return index
 
-        index, state = read_bm25(reader, prefix, corpus=corpus, mmap=mmap, build=checked)
+        index, state = read_bm25(reader, prefix, corpus=corpus, mmap=mmap, build=checked, kernels=kernels)
         index.state_ = state
+        index.kernels_ = kernels
         return index
 
     def __copy__(self) -> "BM25Index":

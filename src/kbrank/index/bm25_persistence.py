@@ -84,10 +84,12 @@ def write_bm25(writer: IndexWriter, state: BM25State, *, params: Mapping[str, An
 
 
 def read_bm25(reader: IndexReader, prefix: str = "bm25", *, corpus: Any = None, mmap: bool = True,
-              build: Callable[[dict[str, Any], dict[str, Any]], Index]) -> tuple[Index, BM25State]:
+              build: Callable[[dict[str, Any], dict[str, Any]], Index],
+              kernels: str = "compiled") -> tuple[Index, BM25State]:
     """``(index, state)`` of the component: ``build(params, analyzer_config)`` makes the (unfitted) index and
     runs the constructor's checks, whose `ParameterError` becomes an `IndexFormatError`; ``corpus`` is read
-    from the directory unless given. The state is validated before it is returned."""
+    from the directory unless given. The state is validated (by ``kernels``, see `BM25State.validate`) before it
+    is returned."""
     where = str(reader.path)
     raw = reader.components.get(prefix)
     if isinstance(raw, dict) and isinstance(raw.get("params"), dict) and "dense_share" in raw["params"]:
@@ -116,7 +118,7 @@ def read_bm25(reader: IndexReader, prefix: str = "bm25", *, corpus: Any = None, 
     arrays = {name: reader.array(f"{prefix}.{name}", mmap=mmap) for name in _COUNT_ARRAYS}
     counts = TermCounts(arrays["col_ptr"], arrays["rows"], arrays["counts"], arrays["ranks"], arrays["doc_len"],
                         tuple(terms))
-    BM25State.validate(counts, where, n_docs=meta.articles, n_terms=meta.terms)
+    BM25State.validate(counts, where, n_docs=meta.articles, n_terms=meta.terms, kernels=kernels)
     if meta.has_corpus and corpus is None:
         corpus = read_corpus(reader)
     if meta.has_corpus and len(corpus) != meta.articles:

@@ -81,11 +81,12 @@ class BM25State:
         return self.counts.nbytes() + sum(a.nbytes for a in extra)
 
     @staticmethod
-    def validate(counts: TermCounts, where: str, *, n_docs: int, n_terms: int) -> None:
+    def validate(counts: TermCounts, where: str, *, n_docs: int, n_terms: int, kernels: str = "compiled") -> None:
         """Refuse loaded counts that would make the compiled kernels read out of bounds (a crafted or damaged
         index) or score nonsense: dtypes (native byte order), shapes, the pointer array, and, in one compiled
         pass without temporaries, every row's range and order, counts >= 1 and each article's length.
-        ``n_docs`` and ``n_terms`` are the sizes the manifest records."""
+        ``n_docs`` and ``n_terms`` are the sizes the manifest records; ``kernels="numpy"`` runs the same checks
+        in numpy (`kbrank.index._bm25_numpy`), without loading numba."""
         problems: list[str] = []
 
         def check(ok: bool, what: str) -> bool:
@@ -113,7 +114,10 @@ class BM25State:
             ptr = counts.col_ptr
             if check(int(ptr[0]) == 0 and int(ptr[-1]) == counts.nnz and bool(np.all(ptr[1:] >= ptr[:-1])),
                      f"col_ptr is not a monotonic pointer array from 0 to {counts.nnz}"):
-                from ._bm25_kernels import check_postings
+                if kernels == "numpy":
+                    from ._bm25_numpy import check_postings
+                else:
+                    from ._bm25_kernels import check_postings
 
                 code = check_postings(ptr, counts.rows, counts.counts, n_docs, counts.doc_len)
                 check(code == 0, _POSTING_PROBLEMS.get(code, "").format(n_docs=n_docs))
