@@ -7,14 +7,13 @@ per-value columns are cached), and ``rerank`` of 1,000 candidates with a cached 
 ratio of personalization time (cached plan + rerank) to a hybrid query over the same 100k articles, to that
 query's retrieval without the encoding (the stricter ratio, and the one least moved by other load on the
 machine), and to a hybrid query over the demo. Queries are encoded by the real model; the article vectors
-come from a FAKE document encoder (`SyntheticDocuments`: real demo vectors plus seeded noise), since encoding
+come from a FAKE document encoder (`_synthetic.SyntheticDocumentVectors`: real demo vectors plus seeded noise), since encoding
 100k articles takes over 20 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import random
 import statistics
@@ -22,6 +21,7 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from _synthetic import SyntheticDocumentVectors
 
 from kbrank import Article, Corpus
 from kbrank.candidates import Candidates, SourceScores
@@ -82,29 +82,9 @@ def synthetic_views(meta: Mapping[str, Any], n: int, seed: int = 0) -> list[Prof
     return views
 
 
-class SyntheticDocuments:
-    """A FAKE document encoder for the 100k speed corpus: each article's vector is the real vector of the demo
-    article its title comes from, plus seeded noise. Queries are encoded by the real model."""
-
-    def __init__(self, real: Any, anchors: Mapping[str, np.ndarray], noise: float = 0.35) -> None:
-        self.real, self.anchors, self.noise = real, anchors, noise
-
-    name = property(lambda self: "synthetic-documents+" + self.real.name)
-    dim = property(lambda self: self.real.dim)
-    fingerprint = property(lambda self: "synthetic-" + self.real.fingerprint)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.real.encode_queries(texts)
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), np.float32)
-        for i, text in enumerate(texts):
-            title = text.split(" ¦ ", 1)[0]
-            digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            noise = np.random.default_rng(digest).standard_normal(self.dim).astype(np.float32)
-            vector = self.anchors.get(title, np.zeros(self.dim, np.float32)) + self.noise * noise / np.sqrt(self.dim)
-            out[i] = vector / np.linalg.norm(vector)
-        return out
+def title_of(text: str) -> str:
+    """The anchor of a speed-corpus article: its title, which is its source demo article's title."""
+    return text.split(" ¦ ", 1)[0]
 
 
 def _load() -> float | None:
@@ -155,7 +135,7 @@ def speed(hc: Any, demo_searcher: Searcher, model: LearnedReranker, n_articles: 
             first.setdefault(row, passage)
         vectors = demo_searcher.dense_.faiss_index_.reconstruct_n(0, demo_searcher.dense_.n_passages)
         anchors = {hc.corpus[row].title: vectors[p] for row, p in first.items()}
-        dense = DenseIndex(SyntheticDocuments(real, anchors), passage_words=10_000, passage_stride=10_000)
+        dense = DenseIndex(SyntheticDocumentVectors(real, anchors, key=title_of), passage_words=10_000, passage_stride=10_000)
     else:
         dense = None
     started = time.perf_counter()

@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import random
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -190,18 +190,27 @@ def recombined_corpus(n: int, seed: int = 0) -> Any:
     return Corpus(out)
 
 
+def first_token(text: str) -> str:
+    """The anchor of a `recombined_corpus` article: its text starts with the id of its source demo article."""
+    return text.split(" ", 1)[0]
+
+
 class SyntheticDocumentVectors:
     """A FAKE encoder for documents only: real MiniLM for queries, synthetic vectors for articles.
 
     Encoding 100k articles takes over 20 minutes on 2 cores, so an article's vector is the real vector of the
-    demo article it was recombined from (the first token of its text) plus seeded Gaussian noise, normalized:
-    clustered like real embeddings, unlike uniform random vectors. Queries are always encoded by ``real``.
+    demo article it was made from (``anchors[key(text)]``; by default the first token of its text) plus seeded
+    Gaussian noise, normalized: clustered like real embeddings, unlike uniform random vectors. Queries are
+    always encoded by ``real``. A ``key`` other than `first_token` is part of the fingerprint, so caches never
+    mix the vectors of two keys.
     """
 
-    def __init__(self, real: Any, anchors: Mapping[str, np.ndarray], noise: float = 0.35) -> None:
+    def __init__(self, real: Any, anchors: Mapping[str, np.ndarray], noise: float = 0.35, *,
+                 key: Callable[[str], str] = first_token) -> None:
         self.real = real
         self.anchors = anchors
         self.noise = noise
+        self.key = key
 
     @property
     def name(self) -> str:
@@ -213,7 +222,8 @@ class SyntheticDocumentVectors:
 
     @property
     def fingerprint(self) -> str:
-        return "synthetic-" + self.real.fingerprint
+        keyed = "" if self.key is first_token else f"-by-{self.key.__name__}"
+        return f"synthetic{keyed}-" + self.real.fingerprint
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.real.encode_queries(texts)
@@ -221,7 +231,7 @@ class SyntheticDocumentVectors:
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dim), np.float32)
         for i, text in enumerate(texts):
-            source = text.split(" ", 1)[0]
+            source = self.key(text)
             seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
             noise = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
             vector = self.anchors.get(source, np.zeros(self.dim, np.float32)) + self.noise * noise / np.sqrt(self.dim)

@@ -16,7 +16,7 @@ Method:
   compiled once, and one untimed round runs first.
 - Import time: a process that only runs ``import kbrank.cli``, minus one that runs nothing (``python -c pass``).
 - Hybrid (unless ``--no-hybrid``): the same index plus a flat faiss index of **synthetic** article vectors
-  (`bench_search.SyntheticDocumentVectors`, a FAKE document encoder named as one; queries are encoded by the
+  (`_synthetic.SyntheticDocumentVectors`, a FAKE document encoder named as one; queries are encoded by the
   real all-MiniLM-L6-v2). The CLI loads only the real model's indexes, so the child runs the same
   ``Searcher.load(...).search(...)`` with that encoder.
 - ``--baseline-src DIR`` also runs every child with ``PYTHONPATH=DIR`` (another checkout's ``src``), interleaved
@@ -58,7 +58,7 @@ CLI = PEAK + "from kbrank.cli import main; sys.exit(main())"
 HYBRID_CHILD = PEAK + """
 import json, sys
 sys.path.insert(0, {here!r})
-from bench_search import SyntheticDocumentVectors
+from _synthetic import SyntheticDocumentVectors
 from kbrank import Searcher
 from kbrank.index.encoders import SentenceTransformerEncoder
 fake = SyntheticDocumentVectors(SentenceTransformerEncoder(), {{}})  # a FAKE document encoder, real queries
@@ -101,7 +101,7 @@ def build_indexes(n: int, cache: Path, hybrid: bool, rebuild: bool) -> dict[str,
             searcher = Searcher(mode="bm25").build(corpus)
         else:
             sys.path.insert(0, str(HERE))
-            from bench_search import SyntheticDocumentVectors
+            from _synthetic import SyntheticDocumentVectors
 
             from kbrank.index.encoders import SentenceTransformerEncoder
 

@@ -28,26 +28,18 @@ def _faiss_openmp_threads() -> int:
 
 
 class ConcurrencyProbe(HashEncoder):
-    """A HashEncoder that records how many query encodes overlap (it sleeps inside, so overlaps would show)."""
+    """A HashEncoder that counts query encodes and sleeps inside each, so that concurrent searches overlap."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.active = 0
-        self.most = 0
         self.calls = 0
         self._lock = threading.Lock()
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
-            self.active += 1
             self.calls += 1
-            self.most = max(self.most, self.active)
         time.sleep(0.002)
-        try:
-            return self.encode_documents(texts)
-        finally:
-            with self._lock:
-                self.active -= 1
+        return self.encode_documents(texts)
 
 
 def _corpus(n: int = 300) -> Corpus:
