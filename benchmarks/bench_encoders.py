@@ -2,6 +2,7 @@
 
     python benchmarks/bench_encoders.py [--passages 300] [--rounds 3] [--queries 100]
                                         [--dev-queries 100] [--distractors 400] [--full] [--out benchmarks/results]
+                                        [--no-readme]
 
 Method (one process, one run; the backends take turns in every round):
 
@@ -221,6 +222,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="every dev query and the whole corpora")
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--no-readme", dest="readme", action="store_false", help="do not update README.md")
     args = parser.parse_args()
     if "torch" not in args.backends:
         parser.error("--backends must include torch (the reference for agreement and nDCG deltas)")
@@ -246,9 +248,10 @@ def main() -> None:
     (args.out / "bench_encoders.json").write_text(json.dumps(result, indent=2))
     table = markdown(result)
     (args.out / "bench_encoders.md").write_text(table)
-    from _readme import update_readme
+    if args.readme:
+        from _readme import update_readme
 
-    update_readme("bench_encoders", table)
+        update_readme("bench_encoders", table)
     print(table)
 
 
