@@ -1,5 +1,6 @@
 """Concurrent clients for bench_serve: threads sharing one loaded searcher, processes each loading the saved
-searcher (mmap), and HTTP clients against a running ``kbrank serve`` (any URL with a ``{query}`` slot).
+searcher (mmap), and HTTP clients against a running ``kbrank serve`` (any URL with a ``{query}`` slot) or a
+server `http_server` starts on the saved searcher.
 
 Every client sends its share of the queries back to back; QPS is all requests over the wall time from the
 moment every client is ready, and each request's latency goes into p50 / p99.
@@ -7,12 +8,17 @@ moment every client is ready, and each request's latency goes into p50 / p99.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -106,3 +112,54 @@ def run_http(url: str, queries: Sequence[str], clients: int, per_client: int, *,
             answer.read()
 
     return run_threads(get, queries, clients, per_client)
+
+
+#: The child that serves a saved searcher over HTTP: the web app (`kbrank.web`) under uvicorn, as `kbrank serve`
+#: runs it, but loading the searcher with the FAKE document encoder its synthetic vectors came from.
+SERVER = """
+import sys
+sys.path.insert(0, sys.argv[3])
+import uvicorn
+from _synthetic import SyntheticDocumentVectors
+from kbrank import Searcher
+from kbrank.index.encoders import SentenceTransformerEncoder
+from kbrank.privacy import ProfileGateway
+from kbrank.web import HelpCentreSite, create_app
+
+searcher = Searcher.load(sys.argv[1], encoder=SyntheticDocumentVectors(SentenceTransformerEncoder(), {}))
+site = HelpCentreSite(searcher=searcher, gateway=ProfileGateway.in_memory(key="bench-serve-pseudonymization", requester="bench_serve"))
+uvicorn.run(create_app(site.prepare()), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+@contextlib.contextmanager
+def http_server(path: str, *, startup_timeout: float = 600.0) -> Iterator[str]:
+    """A child process serving the saved searcher at ``path`` over HTTP (uvicorn, the web app's JSON API);
+    yields the search URL with a ``{query}`` slot, and stops the child on exit."""
+    with socket.socket() as probe:  # a free port on the loopback interface
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    here = str(Path(__file__).resolve().parent)
+    child = subprocess.Popen([sys.executable, "-c", SERVER, path, str(port), here])
+    url = f"http://127.0.0.1:{port}/api/search?q={{query}}"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if child.poll() is not None:
+                raise RuntimeError(f"the HTTP server exited with {child.returncode} before answering")
+            try:
+                with urllib.request.urlopen(url.replace("{query}", "help"), timeout=5) as answer:
+                    answer.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the HTTP server did not answer within {startup_timeout:.0f} s") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

@@ -1,13 +1,16 @@
 """Serving under load: N concurrent clients against one loaded searcher at 100k articles, BM25 and hybrid.
 
     python benchmarks/bench_serve.py [--size 100000] [--clients 1 2 4 8] [--per-client 40]
-                                     [--url 'http://127.0.0.1:8000/api/search?q={query}'] [--no-readme]
+                                     [--url 'http://127.0.0.1:8000/api/search?q={query}'] [--no-http]
+                                     [--cache DIR] [--no-readme]
 
 - threads: N client threads share one `Searcher` (query encodes overlap: serializing them was measured and
   lost, 26.6 against 36.0 QPS with 2 clients at 100k on a quiet 2-core machine);
 - processes: N processes each load the saved searcher (memory-mapped), each with ``cores // N`` torch threads
   (the setting the README recommends to deployers);
-- HTTP (``--url``): N threads against a running ``kbrank serve``, when one is given.
+- HTTP: N client threads against the web app's JSON API (``GET /api/search``, unpersonalized) served by
+  uvicorn in a child process on the saved searcher (``--no-http`` skips it), or against a running
+  ``kbrank serve`` given by ``--url``.
 
 Document vectors are synthetic (`_synthetic.SyntheticDocumentVectors`, a named fake); queries are the demo
 help centre's, encoded by the real all-MiniLM-L6-v2. QPS counts every client's requests over the wall time.
@@ -21,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from _floor import build_searcher, load_average, publish
-from _serve_clients import run_http, run_processes, run_threads
+from _serve_clients import http_server, run_http, run_processes, run_threads
 from _synthetic import demo_anchors
 
 from kbrank.datasets import load_helpcentre
@@ -50,12 +53,14 @@ def main() -> None:
     parser.add_argument("--url", help="a running kbrank serve, with a {query} slot")
     parser.add_argument("--process-clients", type=int, nargs="*", help="client counts for the process runs "
                         "(default: --clients; none to skip them)")
+    parser.add_argument("--no-http", dest="http", action="store_false", help="skip the HTTP server runs")
+    parser.add_argument("--cache", type=Path, help="a bench_search --cache folder: load the saved searcher from it")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
     hc = load_helpcentre()
     encoder = SentenceTransformerEncoder()
-    searcher, _ = build_searcher(args.size, encoder, demo_anchors(encoder), index_type="flat")
+    searcher, _ = build_searcher(args.size, encoder, demo_anchors(encoder), index_type="flat", cache=args.cache)
     queries = [q.text for q in hc.queries]
     result = {"articles": args.size, "cpus": os.cpu_count(), "load_average_at_start": load_average(), "rows": []}
 
@@ -71,7 +76,7 @@ def main() -> None:
             record(n, "threads", mode, run_threads(lambda q, m=mode: searcher.search(q, 10, mode=m), queries, n,
                                                    args.per_client))
     process_clients = args.clients if args.process_clients is None else args.process_clients
-    if process_clients:
+    if process_clients or args.http:
         with tempfile.TemporaryDirectory(prefix="kbrank-serve-") as folder:
             path = str(Path(folder) / "index")
             searcher.save(path)
@@ -81,6 +86,11 @@ def main() -> None:
                     threads = max(1, (os.cpu_count() or 1) // n)
                     record(n, f"processes ({threads} torch thread{'s' if threads > 1 else ''} each)", mode,
                            run_processes(path, mode, queries, n, args.per_client, torch_threads=threads))
+            if args.http:
+                with http_server(path) as url:
+                    run_http(url, queries, 1, 5)  # warm-up
+                    for n in args.clients:
+                        record(n, "HTTP (uvicorn, web API)", "hybrid", run_http(url, queries, n, args.per_client))
     if args.url:
         for n in args.clients:
             record(n, "HTTP", "server's", run_http(args.url, queries, n, args.per_client))
