@@ -113,8 +113,10 @@ def read_indexes(reader: IndexReader, path: str | os.PathLike[str], *, mode: str
     ``kernels`` is the BM25 index's (see `kbrank.index.BM25Index.load`)."""
     from .corpus.io import read_corpus
     from .index import BM25Index
+    from .index.bm25 import check_kernels
     from .personalize.persistence import read_personalizer
 
+    check_kernels(kernels)  # before any work, and for an index without BM25 too
     corpus = read_corpus(reader)
     bm25 = BM25Index.read(reader, corpus=corpus, mmap=mmap, kernels=kernels) if "bm25" in reader.components else None
     dense = None

@@ -64,8 +64,9 @@ def test_numpy_loaded_index_and_searcher_answer_as_the_compiled_ones(tmp_path: P
         assert [r.score for r in got] == [r.score for r in want]
     index = BM25Index.load(tmp_path / "index", kernels="numpy")
     assert index.kernels_ == "numpy" and len(index.search("router", k=100)) == 60
-    with pytest.raises(ParameterError, match="kernels"):
-        BM25Index.load(tmp_path / "index", kernels="fast")
+    for load in (BM25Index.load, Searcher.load):
+        with pytest.raises(ParameterError, match="kernels"):
+            load(tmp_path / "index", kernels="fast")
 
 
 def _postings(draw_docs: list[list[int]], n_docs: int):

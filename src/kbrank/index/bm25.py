@@ -400,8 +400,7 @@ class BM25Index:
         pass the constructor's checks, and the arrays `BM25State.validate`, before anything uses them."""
         from .bm25_persistence import read_bm25
 
-        if kernels not in ("compiled", "numpy"):
-            raise ParameterError("kernels", '"compiled" (default) or "numpy"', kernels)
+        check_kernels(kernels)
 
         def checked(params: dict[str, Any], analyzer: dict[str, Any]) -> BM25Index:
             index = cls(analyzer=Analyzer.from_config(analyzer, tokenizer=tokenizer), **params)
@@ -426,6 +425,12 @@ class BM25Index:
         state = self.__dict__.get("state_")
         size = f", {state.n_docs} articles, {state.counts.n_terms} terms" if state is not None else ""
         return f"BM25Index(variant={self.variant!r}, k1={self.k1}, b={self.b}{size})"
+
+
+def check_kernels(kernels: object) -> None:
+    """Refuse a ``kernels`` choice other than ``"compiled"`` and ``"numpy"`` (see `BM25Index.load`)."""
+    if kernels not in ("compiled", "numpy"):
+        raise ParameterError("kernels", '"compiled" (default) or "numpy"', kernels)
 
 
 _NO_MASK = np.ones(1, dtype=np.bool_)
