@@ -108,6 +108,13 @@ def open_applicability(reader: IndexReader, n_articles: int, *, ids_file: str) -
     return StoredApplicability(n_articles, arrays, raw, {**paths, _STRINGS: str(path)})
 
 
+def _sorted_keys(rows: np.ndarray, columns: np.ndarray, vocab: tuple[str, ...]) -> np.ndarray:
+    """One sorted int64 key per (row, column) pair (equal pairs, equal keys: duplicates sit side by side)."""
+    keys = rows * max(len(vocab), 1) + columns.astype(np.int64)
+    keys.sort()
+    return keys
+
+
 class StoredApplicability:
     """The opened files of a stored applicability; `load` checks them and assembles the `Applicability` once."""
 
@@ -186,8 +193,8 @@ class StoredApplicability:
         for i, kind in enumerate(KINDS_OF_ATTRIBUTE):
             columns = indices[ends[i]:ends[i + 1]]
             self._codes_in("indices", f"a {kind} index", columns, len(vocab[kind]))
-            keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr[i])) * max(len(vocab[kind]), 1) + columns
-            if np.unique(keys).size != keys.size:
+            keys = _sorted_keys(np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr[i])), columns, vocab[kind])
+            if (keys[1:] == keys[:-1]).any():
                 self._fail("indices", f"an article lists the same {kind} value twice")
             listed[kind] = keys
             matrices[kind] = sp.csr_matrix((np.ones(columns.size), columns, indptr[i]),
@@ -197,8 +204,9 @@ class StoredApplicability:
         self._codes_in("ranges", "a version range's article row", rows, n)
         self._codes_in("ranges", "a version range's product", products, len(vocab["products"]))
         self._codes_in("ranges", "a version range's id", spec_ids, len(data["specs"]))
-        keys = rows * max(len(vocab["products"]), 1) + products
-        if np.unique(keys).size != keys.size or not np.isin(keys, listed["products"]).all():
+        keys, known = _sorted_keys(rows, products, vocab["products"]), listed["products"]
+        found = np.searchsorted(known, keys).clip(max=max(known.size - 1, 0))
+        if (keys[1:] == keys[:-1]).any() or (keys.size and (known.size == 0 or (known[found] != keys).any())):
             self._fail("ranges", "a version range for a product its article does not list, or listed twice")
         codes = self._array("codes", np.int16, (2, n))
         self._codes_in("codes", "a status code", codes[0], len(data["statuses"]))
