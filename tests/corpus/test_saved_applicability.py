@@ -10,7 +10,6 @@ the file and the fix; a hypothesis fuzzer over the arrays and strings allows onl
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_saved_corpus import _manifest, _rewrite, _write_manifest  # re-signing crafted files, as that test does
 
 from kbrank import Article, Corpus, IndexFormatError, KBRankError
 from kbrank.applicability import KINDS_OF_ATTRIBUTE, Applicability, compile_applicability
@@ -55,25 +55,8 @@ def _parsed(corpus: Corpus) -> int:
     return sum(article is not None for article in corpus._articles._parsed)
 
 
-def _manifest(path: Path) -> dict:
-    return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-
-
-def _write_manifest(path: Path, data: dict) -> None:
-    (path / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
-
-
 def _file(path: Path, name: str) -> Path:
     return path / _manifest(path)["files"][name]["path"]
-
-
-def _rewrite(path: Path, name: str, content: bytes) -> None:
-    """Replace the file listed as ``name`` and re-sign it (a crafted index whose checksums all hold)."""
-    data = _manifest(path)
-    entry = data["files"][name]
-    (path / entry["path"]).write_bytes(content)
-    entry["bytes"], entry["sha256"] = len(content), hashlib.sha256(content).hexdigest()
-    _write_manifest(path, data)
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -262,6 +245,7 @@ CRAFTED = {
     "indptr of the wrong shape": ("indptr", _array_case("indptr", lambda a: a[:, :-1]), r"expected int64 of shape \(6, 6\)"),
     "indptr going back": ("indptr", _array_case("indptr", lambda a: _set(a, (0, 2), 0)), r"go back"),
     "indptr not from 0": ("indptr", _array_case("indptr", lambda a: a + 1), r"do not start at 0"),
+    "indptr past the end": ("indptr", _array_case("indptr", lambda a: _set(a, (1, -1), 2**62)), r"past the end"),
     "index out of range": ("indices", _array_case("indices", lambda a: _set(a, 0, 99)), r"a products index out of range"),
     "negative index": ("indices", _array_case("indices", lambda a: _set(a, 0, -1)), r"out of range"),
     "indices too short": ("indices", _array_case("indices", lambda a: a[:-1]), r"indices is int32 of shape"),

@@ -187,6 +187,8 @@ class StoredApplicability:
         indptr = self._array("indptr", np.int64, (len(KINDS_OF_ATTRIBUTE), n + 1))
         if (indptr[:, 0] != 0).any() or (np.diff(indptr, axis=1) < 0).any():
             self._fail("indptr", "row pointers that do not start at 0 or go back")
+        if (indptr[:, -1] > self._arrays["indices"].size).any():
+            self._fail("indptr", "row pointers past the end of the indices")
         ends = np.concatenate([[0], np.cumsum(indptr[:, -1])])
         indices = self._array("indices", np.int32, (int(ends[-1]),))
         matrices, listed = {}, {}
