@@ -353,3 +353,19 @@ def test_the_loader_refuses_or_answers_never_crashes(parts, mutations) -> None:
     except KBRankError:
         return
     assert plan is not None
+
+
+def test_the_cli_reports_a_crafted_file_with_exit_code_3(saved, tmp_path: Path, capsys) -> None:
+    from kbrank.cli import main
+
+    _, path = saved
+    CRAFTED["unknown status code"][1](path)
+    profile = tmp_path / "customer.json"
+    profile.write_text(json.dumps({"customer_id": "c1", "consents": {"personalization": True},
+                                   "owned": [{"product": "router-x200", "version": "2.3.1"}]}))
+    assert main(["search", str(path), "router wifi drops", "--json"]) == 0  # no profile: the file is not read
+    capsys.readouterr()
+    assert main(["search", str(path), "router wifi drops", "--json", "--profile", str(profile)]) == 3
+    err = capsys.readouterr().err
+    assert "applicability.codes" in err and "a status code out of range" in err and "rebuild the index" in err
+    assert "Traceback" not in err
