@@ -32,6 +32,8 @@ class SearcherState:
     ``template`` is the personalizer (unfitted) that `personalizer` fits on this snapshot's corpus. Fitting
     reads every article's applicability, so a loaded searcher fits it on first use (a personalized search),
     and a search without a profile never parses the articles it does not show; `fit_personalizer` fits now.
+    A loaded corpus brings its applicability compiled (`kbrank.corpus.io.saved_applicability`), so fitting
+    parses no article; an edited corpus is a new one and compiles its own.
     """
 
     corpus: Corpus
@@ -47,7 +49,11 @@ class SearcherState:
         if not self._fitted:
             with self._lock:
                 if not self._fitted:
-                    self._fitted.append(self.template.fit(self.corpus))
+                    from .corpus.io import saved_applicability
+
+                    stored = saved_applicability(self.corpus)
+                    self._fitted.append(self.template.fit(self.corpus) if stored is None
+                                        else self.template.fit(self.corpus, applicability=stored))
         return self._fitted[0]
 
     def fit_personalizer(self) -> SearcherState:
@@ -86,14 +92,15 @@ def write_searcher(writer: IndexWriter, state: SearcherState, settings: Mapping[
     from .index.bm25_persistence import write_bm25
     from .personalize.persistence import write_personalizer
 
-    write_corpus(writer, state.corpus)
+    personalizer = state.personalizer  # fitted on this corpus: its applicability is the corpus's, compiled
+    write_corpus(writer, state.corpus, applicability=personalizer.applicability_)
     if state.bm25 is not None:
         write_bm25(writer, state.bm25.state_, params=state.bm25.get_params(), analyzer=state.bm25.analyzer_.to_config())
     if state.dense is not None:
         from .index.dense_persistence import write_dense
 
         write_dense(writer, state.dense.state_, params=state.dense.get_params(), encoder=state.dense.encoder_)
-    write_personalizer(writer, state.personalizer)
+    write_personalizer(writer, personalizer)
     writer.components["searcher"] = {name: settings[name] for name in SETTINGS}
 
 

@@ -9,8 +9,10 @@ article stops the save with a `CorpusError` naming it, and nothing is left behin
 Loading is lazy: `read_corpus` reads the ids (unique, one per line) and where each line starts (found while
 the reader checks the file's sha256), and returns a `Corpus` whose articles are parsed from their line, and
 validated as when they were first loaded, on first use (`SavedArticles`). A search that shows ten articles
-parses ten lines; personalization, which reads every article's applicability, parses them all, once. An
-index saved before ``"corpus_ids"`` existed loads too: its ids are read from the start of each line.
+parses ten lines. Personalization reads every article's applicability, which is saved compiled beside the
+corpus (`kbrank.corpus.applicability_io`, read with `saved_applicability`), so it parses no article either;
+an index saved without it compiles it from the articles (parsing them all, once). An index saved before
+``"corpus_ids"`` existed loads too: its ids are read from the start of each line.
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .._io import unencodable_field
-from ..errors import CorpusError, IndexFormatError, InputError
+from ..errors import CorpusError, IndexFormatError, InputError, ParameterError
 from ..storage import IndexReader, IndexWriter
+from .applicability_io import StoredApplicability, ids_digest, open_applicability, write_applicability
 from .article import Article
 from .corpus import Corpus
 from .records import article_from_record, article_to_record
 
 if TYPE_CHECKING:
+    from ..applicability import Applicability
     from ..storage.lines import JsonlLines
 
-__all__ = ["write_corpus", "read_corpus", "SavedArticles"]
+__all__ = ["write_corpus", "read_corpus", "saved_applicability", "SavedArticles"]
 
 #: The manifest names of the corpus's two files.
 RECORDS, IDS = "corpus", "corpus_ids"
@@ -61,7 +65,9 @@ def _unencodable(corpus: Corpus) -> Any:
     return error
 
 
-def write_corpus(writer: IndexWriter, corpus: Corpus) -> None:
+def write_corpus(writer: IndexWriter, corpus: Corpus, *, applicability: Applicability | None = None) -> None:
+    """Add the corpus and its compiled applicability (``applicability``, compiled here unless given; it must be
+    `compile_applicability` of ``corpus``) to ``writer``."""
     writer.add_jsonl(RECORDS, _saved_records(corpus), unencodable=_unencodable(corpus))
     ids = json.dumps(list(corpus.ids), ensure_ascii=False).encode("utf-8")  # every id was checked just above
 
@@ -70,6 +76,14 @@ def write_corpus(writer: IndexWriter, corpus: Corpus) -> None:
 
     writer.add_blob(IDS, "json", write)
     writer.components[RECORDS] = {"articles": len(corpus)}
+    if applicability is None:
+        from ..applicability import compile_applicability
+
+        applicability = compile_applicability(corpus)
+    if applicability.n_articles != len(corpus):
+        raise ParameterError("applicability", f"the compiled applicability of these {len(corpus)} articles",
+                             f"one of {applicability.n_articles} articles")
+    write_applicability(writer, applicability, ids_sha256=ids_digest(ids))
 
 
 def read_corpus(reader: IndexReader) -> Corpus:
@@ -85,7 +99,17 @@ def read_corpus(reader: IndexReader) -> Corpus:
         twice = next(row for row, article_id in enumerate(ids) if first.setdefault(article_id, row) != row)
         raise IndexFormatError(f"the stored corpus lists article id {ids[twice]!r} twice (lines "
                                f"{lines.line(first[ids[twice]])} and {lines.line(twice)})", path=source, fix=_REBUILD)
-    return Corpus._of_checked(SavedArticles(lines, ids, source=source), rows)
+    stored = open_applicability(reader, len(ids), ids_file=IDS) if reader.has(IDS) else None
+    return Corpus._of_checked(SavedArticles(lines, ids, source=source, applicability=stored), rows)
+
+
+def saved_applicability(corpus: Corpus) -> Applicability | None:
+    """The compiled applicability stored with ``corpus`` when it is a saved corpus exactly as loaded (checked
+    and assembled on first use), else ``None``: an edited corpus is a new `Corpus`, and compiles its own."""
+    articles = corpus._articles
+    if isinstance(articles, SavedArticles) and articles._applicability is not None:
+        return articles._applicability.load()
+    return None
 
 
 def _stored_ids(reader: IndexReader, count: int) -> list[str]:
@@ -138,10 +162,12 @@ class SavedArticles(Sequence[Article]):
     raises `IndexFormatError` when it is first used.
     """
 
-    __slots__ = ("_lines", "_ids", "_source", "_parsed")
+    __slots__ = ("_lines", "_ids", "_source", "_parsed", "_applicability")
 
-    def __init__(self, lines: JsonlLines, ids: Sequence[str], *, source: str) -> None:
+    def __init__(self, lines: JsonlLines, ids: Sequence[str], *, source: str,
+                 applicability: StoredApplicability | None = None) -> None:
         self._lines = lines
+        self._applicability = applicability  # the compiled applicability saved with these articles, if any
         self._ids = ids
         self._source = source
         self._parsed: list[Article | None] = [None] * len(ids)
