@@ -55,8 +55,8 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float]:
     return {f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)}
 
 
-#: Bump when `recombined_corpus` or the searcher's settings change, so cached searchers are rebuilt.
-CACHE_FORMAT = 1
+#: Bump when `recombined_corpus`, the searcher's settings or the saved format change, so cached searchers are rebuilt.
+CACHE_FORMAT = 2
 
 
 def build_searcher(n: int, encoder: Any, anchors: dict[str, np.ndarray], *, index_type: str,
