@@ -1,5 +1,5 @@
-"""`BM25Index.search_tokens_batch`: chunks pulled by several threads give each query exactly rank_bm25's top-k
-(checked against rank_bm25's score vectors and a plain-Python selection), whatever the chunking and threads."""
+"""`BM25Index.search_tokens_batch`: shares run on several threads give each query exactly rank_bm25's top-k
+(checked against rank_bm25's score vectors and a plain-Python selection), whatever the number of threads."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kbrank import BM25Index
-from kbrank.index._bm25_batch import chunk_size
 
 WORDS = [f"w{i}" for i in range(30)]
 REFERENCE = {"okapi": rank_bm25.BM25Okapi, "bm25+": rank_bm25.BM25Plus, "bm25l": rank_bm25.BM25L}
@@ -35,7 +34,7 @@ queries_strategy = st.lists(st.lists(st.sampled_from([*WORDS, "unknown"]), max_s
 @given(docs=docs_strategy, queries=queries_strategy, k=st.integers(1, 12), n_threads=st.integers(1, 4),
        variant=st.sampled_from(sorted(REFERENCE)), masked=st.booleans(), broad_share=st.sampled_from([0, 4]),
        data=st.data())
-def test_batch_equals_rank_bm25_for_any_chunking(docs, queries, k, n_threads, variant, masked, broad_share,
+def test_batch_equals_rank_bm25_on_any_threads(docs, queries, k, n_threads, variant, masked, broad_share,
                                                  data) -> None:
     if not any(docs):
         docs = [*docs, ["w0"]]
@@ -53,7 +52,7 @@ def test_batch_equals_rank_bm25_for_any_chunking(docs, queries, k, n_threads, va
         assert single.rows.tolist() == rows and single.scores.tolist() == scores
 
 
-def test_many_chunks_on_many_threads_equal_single_queries() -> None:
+def test_many_shares_on_many_threads_equal_rank_bm25() -> None:
     rng = np.random.default_rng(3)
     docs = [[str(w) for w in rng.choice(WORDS, int(rng.integers(1, 20)))] for _ in range(300)]
     queries = [[str(w) for w in rng.choice(WORDS, int(rng.integers(0, 6)))] for _ in range(500)]
@@ -87,11 +86,3 @@ def test_concurrent_batches_on_one_index_share_its_pool() -> None:
         t.join()
     assert sorted(results) == [2, 3, 4]
     assert all(run == want for runs in results.values() for run in runs)
-
-
-@given(n_queries=st.integers(1, 5_000), threads=st.integers(1, 16))
-def test_chunks_are_small_enough_to_share_out(n_queries: int, threads: int) -> None:
-    size = chunk_size(n_queries, threads)
-    per_thread = -(-n_queries // threads)
-    assert 1 <= size <= per_thread  # no single chunk is more than one thread's share
-    assert size <= max(4, -(-n_queries // (threads * 8)))  # about 8 chunks per thread, at least 4 queries each

@@ -310,9 +310,9 @@ class BM25Index:
                             mask: np.ndarray | None = None, n_threads: int | None = None) -> list[Candidates]:
         """Search many analyzed queries on ``n_threads`` cores (default: all).
 
-        Every thread pulls small chunks of queries in turn and runs each chunk as one compiled call without the
-        GIL (`_bm25_batch.top_k_batch`); the pool and each thread's scratch buffers are kept for the next batch.
-        The results equal `search_tokens`'s for each query."""
+        The queries are split into one share per thread (the caller's included), each run as one compiled call
+        without the GIL (`_bm25_batch.top_k_batch`); the pool and each thread's scratch buffers are kept for the
+        next batch. The results equal `search_tokens`'s for each query."""
         state = self._fitted()
         k = check_k(k)
         if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
@@ -328,15 +328,16 @@ class BM25Index:
         return top_k_batch((*self._kernel_args(state), self.broad_share), state.counts.vocab, token_lists, k,
                            mask_arg, use_mask, threads, lambda: self._buffers(state), self._batch_helpers)
 
-    def _batch_helpers(self, work: Callable[[], None], n: int) -> list[Future[None]]:
-        """Start ``work`` on ``n`` threads of the kept pool (grown, never shrunk, to at least ``n`` workers)."""
+    def _batch_helpers(self, calls: list[Callable[[], None]]) -> list[Future[None]]:
+        """Start each call on a thread of the kept pool (grown, never shrunk, to at least one thread per call)."""
         with _POOL_LOCK:  # a pool is replaced and submitted to under one lock: never a submit to a shut-down one
             pool = self.__dict__.get("_pool")
-            if pool is None or pool._max_workers < n:
+            if pool is None or pool._max_workers < len(calls):
                 if pool is not None:
                     pool.shutdown(wait=False)  # its running work finishes
-                pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="kbrank-bm25")
-            return [pool.submit(work) for _ in range(n)]
+                pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=len(calls),
+                                                                   thread_name_prefix="kbrank-bm25")
+            return [pool.submit(call) for call in calls]
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
