@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 import rank_bm25
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kbrank import BM25Index
+from kbrank.candidates import Candidates
 
 WORDS = [f"w{i}" for i in range(30)]
 REFERENCE = {"okapi": rank_bm25.BM25Okapi, "bm25+": rank_bm25.BM25Plus, "bm25l": rank_bm25.BM25L}
@@ -86,3 +88,16 @@ def test_concurrent_batches_on_one_index_share_its_pool() -> None:
         t.join()
     assert sorted(results) == [2, 3, 4]
     assert all(run == want for runs in results.values() for run in runs)
+
+
+def test_adopt_rows_keeps_each_rows_hits_read_only_and_refuses_misuse() -> None:
+    rows = np.arange(12, dtype=np.int64).reshape(3, 4)
+    scores = np.linspace(1.0, 0.0, 12).reshape(3, 4)
+    got = Candidates.adopt_rows(rows, scores, [4, 1, 0])
+    assert [c.rows.tolist() for c in got] == [[0, 1, 2, 3], [4], []]
+    assert got[1].scores.tolist() == [scores[1, 0]]
+    assert all(not c.rows.flags.writeable and not c.scores.flags.writeable and not c.sources for c in got)
+    with pytest.raises(ValueError, match="size 5 outside"):
+        Candidates.adopt_rows(np.zeros((1, 4), np.int64), np.zeros((1, 4)), [5])
+    with pytest.raises(ValueError, match="2-d int64 rows"):
+        Candidates.adopt_rows(np.zeros((1, 4), np.int32), np.zeros((1, 4)), [4])

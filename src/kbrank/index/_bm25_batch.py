@@ -49,10 +49,8 @@ def top_k_batch(kernel_args: tuple[Any, ...], vocab: Mapping[str, int], token_li
         lo, hi = bounds[share], bounds[share + 1]
         batch_top_k(*kernel_args, terms, term_ptr, lo, hi, mask, use_mask, k, *buffers(), out_rows, out_scores,
                     sizes)  # type: ignore[call-arg]
-        # Rows of the batch's own output arrays, adopted without a copy (iterating makes the views in C; a row
-        # is sliced only when it holds fewer than k hits).
-        out[lo:hi] = [Candidates.adopt(rows, scores) if n == k else Candidates.adopt(rows[:n], scores[:n])
-                      for rows, scores, n in zip(out_rows[lo:hi], out_scores[lo:hi], sizes[lo:hi].tolist())]
+        # Row views of this share of the batch's own output arrays, adopted without a copy.
+        out[lo:hi] = Candidates.adopt_rows(out_rows[lo:hi], out_scores[lo:hi], sizes[lo:hi].tolist())
 
     started = helpers([partial(work, share) for share in range(1, threads)]) if threads > 1 else []
     try:
