@@ -1,13 +1,16 @@
 """Batch BM25 top-k on several threads, for `BM25Index.search_tokens_batch`.
 
 The caller's thread maps every query's tokens to term ids once, then the batch is split into one share per
-thread: the caller runs share 0 itself and ``threads - 1`` kept pool workers run the others. Each share is one
-compiled call without the GIL (`_bm25_kernels.batch_top_k`), after which its thread wraps its own results as
-`Candidates`, so that Python work overlaps the other shares' compiled work instead of waiting for all of them.
+thread, each run by a kept pool worker as one compiled call without the GIL (`_bm25_kernels.batch_top_k`),
+after which that worker wraps its own share's results as `Candidates` (`Candidates.adopt_rows`), overlapping
+that Python work with the other shares' compiled work instead of doing it all after the last one.
 
-Each thread takes the GIL about twice per batch. Pulling many smaller chunks (each thread mapping and wrapping
-its own) was tried: on a loaded 2-core machine its GIL hand-offs made Zipf batches at 10k articles about 1.4x
-slower than this, and it was no faster in the quieter rounds.
+Measured on a 2-core machine at 10k articles (in-process A/B, interleaved rounds, load average about 2):
+
+- the caller running a share itself instead of waiting made Zipf batches about 1.3x slower (its helper,
+  woken onto the caller's own core, shares it until the scheduler moves it);
+- pulling many small chunks (each thread mapping and wrapping its own) cost GIL hand-offs: under load, Zipf
+  batches were about 1.4x slower than one share per thread, and no faster in the quieter rounds.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ def top_k_batch(kernel_args: tuple[Any, ...], vocab: Mapping[str, int], token_li
     """The best ``k`` (>= 1) articles of each query, on ``threads`` (<= queries) threads.
 
     ``kernel_args``: `batch_top_k`'s leading arguments (postings, statistics, ``broad_share``); ``buffers()``:
-    the calling thread's zeroed scratch arrays; ``helpers(calls)``: each call started on a pool thread."""
+    the current thread's zeroed scratch arrays; ``helpers(calls)``: each call started on a pool thread (with
+    ``threads == 1`` the caller runs the one share itself: no thread to wake)."""
     from ._bm25_kernels import batch_top_k
 
     n_queries = len(token_lists)
@@ -52,10 +56,9 @@ def top_k_batch(kernel_args: tuple[Any, ...], vocab: Mapping[str, int], token_li
         # Row views of this share of the batch's own output arrays, adopted without a copy.
         out[lo:hi] = Candidates.adopt_rows(out_rows[lo:hi], out_scores[lo:hi], sizes[lo:hi].tolist())
 
-    started = helpers([partial(work, share) for share in range(1, threads)]) if threads > 1 else []
-    try:
+    if threads == 1:
         work(0)
-    finally:
-        for helper in started:
-            helper.result()  # waits, and re-raises a helper's exception
+    else:
+        for helper in helpers([partial(work, share) for share in range(threads)]):
+            helper.result()  # waits, and re-raises a worker's exception
     return out  # type: ignore[return-value]  # every share has filled its slots

@@ -310,9 +310,9 @@ class BM25Index:
                             mask: np.ndarray | None = None, n_threads: int | None = None) -> list[Candidates]:
         """Search many analyzed queries on ``n_threads`` cores (default: all).
 
-        The queries are split into one share per thread (the caller's included), each run as one compiled call
-        without the GIL (`_bm25_batch.top_k_batch`); the pool and each thread's scratch buffers are kept for the
-        next batch. The results equal `search_tokens`'s for each query."""
+        The queries are split into one share per thread, each run by a pool thread as one compiled call without
+        the GIL (`_bm25_batch.top_k_batch`); the pool and each thread's scratch buffers are kept for the next
+        batch. The results equal `search_tokens`'s for each query."""
         state = self._fitted()
         k = check_k(k)
         if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
