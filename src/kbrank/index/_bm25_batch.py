@@ -1,16 +1,15 @@
 """Batch BM25 top-k on several threads, for `BM25Index.search_tokens_batch`.
 
 The caller's thread maps every query's tokens to term ids once, then the batch is split into one share per
-thread, each run by a kept pool worker as one compiled call without the GIL (`_bm25_kernels.batch_top_k`),
-after which that worker wraps its own share's results as `Candidates` (`Candidates.adopt_rows`), overlapping
-that Python work with the other shares' compiled work instead of doing it all after the last one.
+thread: the caller runs share 0 and kept pool workers the others, each as one compiled call without the GIL
+(`_bm25_kernels.batch_top_k`). Each thread then wraps its own share's results as `Candidates`
+(`Candidates.adopt_rows`), overlapping that Python work with the other shares' compiled work instead of doing
+it all after the last one.
 
-Measured on a 2-core machine at 10k articles (in-process A/B, interleaved rounds, load average about 2):
-
-- the caller running a share itself instead of waiting made Zipf batches about 1.3x slower (its helper,
-  woken onto the caller's own core, shares it until the scheduler moves it);
-- pulling many small chunks (each thread mapping and wrapping its own) cost GIL hand-offs: under load, Zipf
-  batches were about 1.4x slower than one share per thread, and no faster in the quieter rounds.
+Pulling many small chunks instead (each thread mapping and wrapping its own, for balance) was measured and
+dropped: in an in-process A/B at 10k articles on 2 cores (interleaved rounds, load average about 1), 4 or 8
+chunks per thread gave 0.85-0.95x the batch QPS of one share per thread; each chunk costs a compiled-call
+dispatch and GIL hand-offs, and 150 random queries per share already balance.
 """
 
 from __future__ import annotations
@@ -56,9 +55,10 @@ def top_k_batch(kernel_args: tuple[Any, ...], vocab: Mapping[str, int], token_li
         # Row views of this share of the batch's own output arrays, adopted without a copy.
         out[lo:hi] = Candidates.adopt_rows(out_rows[lo:hi], out_scores[lo:hi], sizes[lo:hi].tolist())
 
-    if threads == 1:
-        work(0)
-    else:
-        for helper in helpers([partial(work, share) for share in range(threads)]):
-            helper.result()  # waits, and re-raises a worker's exception
+    started = helpers([partial(work, share) for share in range(1, threads)]) if threads > 1 else []
+    try:
+        work(0)  # the caller runs a share too, as an OpenMP master thread does: one thread fewer to wake
+    finally:
+        for helper in started:
+            helper.result()  # waits, and re-raises a helper's exception
     return out  # type: ignore[return-value]  # every share has filled its slots
