@@ -1,13 +1,12 @@
 """Batch BM25 top-k on several threads, for `BM25Index.search_tokens_batch`.
 
-The caller's thread maps every query's tokens to term ids once, then the batch is split into one share per
-thread: the caller runs share 0 and kept pool workers the others, each as one compiled call without the GIL
-(`_bm25_kernels.batch_top_k`). Each thread then wraps its own share's results as `Candidates`
-(`Candidates.adopt_rows`), overlapping that Python work with the other shares' compiled work instead of doing
-it all after the last one.
+The batch is split into one share per thread: the caller runs share 0 and kept pool workers the others. Each
+thread maps its share's tokens to term ids, runs the share as one compiled call without the GIL
+(`_bm25_kernels.batch_top_k`), and wraps its results as `Candidates` (`Candidates.adopt_rows`): the Python
+parts of one share overlap the compiled part of the others instead of all running before and after them.
 
 Pulling many small chunks instead (each thread mapping and wrapping its own, for balance) was measured and
-dropped: in an in-process A/B at 10k articles on 2 cores (interleaved rounds, load average about 1), 4 or 8
+dropped: in an in-process A/B at 10k articles on 2 cores (interleaved rounds, 20 ms pauses, load average 1), 4 or 8
 chunks per thread gave 0.85-0.95x the batch QPS of one share per thread; each chunk costs a compiled-call
 dispatch and GIL hand-offs, and 150 random queries per share already balance.
 """
@@ -38,22 +37,22 @@ def top_k_batch(kernel_args: tuple[Any, ...], vocab: Mapping[str, int], token_li
     from ._bm25_kernels import batch_top_k
 
     n_queries = len(token_lists)
-    ids = [[vocab[t] for t in tokens if t in vocab] for tokens in token_lists]
-    term_ptr = np.zeros(n_queries + 1, np.int64)
-    np.cumsum([len(q) for q in ids], out=term_ptr[1:])
-    terms = np.fromiter(itertools.chain.from_iterable(ids), np.int64, count=int(term_ptr[-1]))
-    out_rows = np.empty((n_queries, k), np.int64)
-    out_scores = np.empty((n_queries, k), np.float64)
-    sizes = np.zeros(n_queries, np.int64)
     bounds = [n_queries * share // threads for share in range(threads + 1)]
     out: list[Candidates | None] = [None] * n_queries
 
     def work(share: int) -> None:
         lo, hi = bounds[share], bounds[share + 1]
-        batch_top_k(*kernel_args, terms, term_ptr, lo, hi, mask, use_mask, k, *buffers(), out_rows, out_scores,
+        ids = [[vocab[t] for t in token_lists[q] if t in vocab] for q in range(lo, hi)]
+        term_ptr = np.zeros(hi - lo + 1, np.int64)
+        np.cumsum([len(q) for q in ids], out=term_ptr[1:])
+        terms = np.fromiter(itertools.chain.from_iterable(ids), np.int64, count=int(term_ptr[-1]))
+        out_rows = np.empty((hi - lo, k), np.int64)
+        out_scores = np.empty((hi - lo, k), np.float64)
+        sizes = np.zeros(hi - lo, np.int64)
+        batch_top_k(*kernel_args, terms, term_ptr, 0, hi - lo, mask, use_mask, k, *buffers(), out_rows, out_scores,
                     sizes)  # type: ignore[call-arg]
-        # Row views of this share of the batch's own output arrays, adopted without a copy.
-        out[lo:hi] = Candidates.adopt_rows(out_rows[lo:hi], out_scores[lo:hi], sizes[lo:hi].tolist())
+        # Row views of this share's own output arrays, adopted without a copy.
+        out[lo:hi] = Candidates.adopt_rows(out_rows, out_scores, sizes.tolist())
 
     started = helpers([partial(work, share) for share in range(1, threads)]) if threads > 1 else []
     try:
