@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -104,6 +104,32 @@ class Candidates:
         object.__setattr__(out, "rows", rows)
         object.__setattr__(out, "scores", scores)
         object.__setattr__(out, "sources", _NO_SOURCES)
+        return out
+
+    @classmethod
+    def adopt_rows(cls, rows: np.ndarray, scores: np.ndarray, sizes: Sequence[int]) -> list[Candidates]:
+        """`adopt` for each row of 2-d ``rows``/``scores`` (a batch search's output, each row best first):
+        result ``i`` holds the first ``sizes[i]`` entries of row ``i``. Checked and made read-only once, for
+        the whole arrays, so each result costs a fraction of a separate `adopt` (about 1 µs instead of 2.7)."""
+        if (rows.dtype != _DTYPES[np.int64] or scores.dtype != _DTYPES[np.float64] or rows.ndim != 2
+                or rows.shape != scores.shape or len(sizes) != rows.shape[0]):  # internal misuse
+            raise ValueError("Candidates.adopt_rows needs 2-d int64 rows and float64 scores of equal shape and "
+                             "one size per row")
+        rows.setflags(write=False)  # the row views below inherit it
+        scores.setflags(write=False)
+        width = rows.shape[1]
+        new, assign = object.__new__, object.__setattr__
+        out = []
+        for row, score, size in zip(rows, scores, sizes):
+            if not 0 <= size <= width:
+                raise ValueError(f"Candidates.adopt_rows: size {size} outside [0, {width}]")  # internal misuse
+            if size != width:
+                row, score = row[:size], score[:size]
+            item = new(cls)
+            assign(item, "rows", row)
+            assign(item, "scores", score)
+            assign(item, "sources", _NO_SOURCES)
+            out.append(item)
         return out
 
     @classmethod

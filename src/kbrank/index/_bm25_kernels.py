@@ -10,8 +10,9 @@ a float64 weight), and memory bandwidth, not arithmetic, bounds these loops.
 `search_top_k` does in one call what rank_bm25's ``get_scores`` + a sort do, choosing one of three paths:
 
 - *broad* (every term has idf > 0, no base, and the posting lists cover at least 1/``broad_share`` of the
-  articles): scatter every posting into a dense score array, then a blocked top-k that reads only the blocks
-  whose largest score reaches the k-th largest block maximum;
+  articles): scatter every posting into a dense score array, then one blocked pass that keeps the top k and
+  zeroes the array (`_dense_top_k`: vector compares against the running k-th score; only blocks with a
+  score above it are read one by one);
 - *positive* (every term has idf > 0, no base): the same, but remembering the touched articles (a weight is
   then always > 0, so a score of 0 means "not touched yet"), so the top-k reads only those;
 - *general* (BM25+ bases, idf <= 0): marks per article; a touched article also receives the bases of the
@@ -107,16 +108,6 @@ def _sort_best_first(out_scores, out_rows, size):  # pragma: no cover - compiled
             j -= 1
         out_scores[j + 1] = s
         out_rows[j + 1] = d
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def _block_max(scores, start, end):  # pragma: no cover - compiled
-    """The largest score in a block. ``fastmath`` only lets the max vectorize; a max is exact in any order."""
-    block = scores[start:end]  # indexed from 0: no wraparound arithmetic (see `_broad`)
-    best = 0.0
-    for i in range(block.shape[0]):
-        best = max(best, block[i])
-    return best
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -228,7 +219,6 @@ def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count
 def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
            terms, mask, use_mask, k,
            scores, factors, out_rows, out_scores):  # pragma: no cover - compiled
-    n = scores.shape[0]
     tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
     for qi in range(terms.shape[0]):
         t = terms[qi]
@@ -251,42 +241,46 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
                 d = rows[j]
                 scores[d] += weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm, k1,
                                     k1p1, delta)
-    # Top-k: the k-th largest block maximum is a lower bound of the k-th largest score (the maxima are scores
-    # of k distinct articles), so only blocks whose maximum reaches it are read element by element. A mask
-    # can hide those articles, so with a mask every block with a positive maximum is read.
-    block = 128
-    n_blocks = (n + block - 1) // block
-    maxima = np.empty(n_blocks)
+    return _dense_top_k(scores, mask, use_mask, k, out_rows, out_scores)
+
+
+_BLOCK = 128  # scores per block of `_dense_top_k`: a few vector compares; small enough that a hit rescans little
+
+
+@njit(cache=True, nogil=True)
+def _dense_top_k(scores, mask, use_mask, k, out_rows, out_scores):  # pragma: no cover - compiled
+    """The best ``k`` of a dense score array (0: untouched, every touched article > 0) into the heap, zeroing
+    the array in the same single pass.
+
+    Block by block: a vectorized count of the scores above the running threshold (0 until ``k`` are kept, then
+    the worst kept score); only a block with any is read score by score. Rows are read in ascending order, so a
+    score equal to the worst kept one never displaces it (ties go to the lower row, already kept): only strictly
+    greater scores count. Most blocks cost a few vector compares and stores."""
+    n = scores.shape[0]
     size = 0
-    for i in range(n_blocks):
-        start = i * block
-        end = min(start + block, n)
-        top = _block_max(scores, start, end)
-        maxima[i] = top
-        if not use_mask and top > 0.0:
-            size = _offer(out_scores, out_rows, size, k, top, i)
-            if size == k and top < out_scores[0]:
-                # Below the k-th largest maximum so far, which only grows into the bound: never read again, so
-                # zero it now, while it is in cache, instead of in a separate pass over every score.
-                scores[start:end] = 0.0
-                maxima[i] = 0.0
-    # Rows are read in ascending order, so a score equal to the worst kept one never displaces it (ties go to
-    # the lower row, already kept): once k are kept, only strictly greater scores (and block maxima) count.
-    bound = out_scores[0] if size == k else 0.0
-    size = 0
-    for i in range(n_blocks):
-        top = maxima[i]
-        if top > 0.0 and top >= bound and (size < k or top > out_scores[0]):
-            start = i * block
-            values = scores[start : min(start + block, n)]
-            for x in range(values.shape[0]):
-                s = values[x]
-                if s > 0.0 and (not use_mask or mask[start + x]):
-                    if size < k or s > out_scores[0]:
-                        size = _offer(out_scores, out_rows, size, k, s, start + x)
-    for i in range(n_blocks):  # the blocks not zeroed yet
-        if maxima[i] > 0.0:
-            scores[i * block : min(i * block + block, n)] = 0.0
+    threshold = 0.0
+    full = n - n % _BLOCK
+    for start in range(0, full, _BLOCK):
+        block = scores[start : start + _BLOCK]  # indexed from 0 with unsigned values: no wraparound arithmetic
+        hits = 0
+        for x in range(_BLOCK):
+            hits += block[np.uint64(x)] > threshold
+        if hits > 0:
+            for x in range(_BLOCK):
+                s = block[np.uint64(x)]
+                if s > threshold and (not use_mask or mask[start + x]):
+                    size = _offer(out_scores, out_rows, size, k, s, start + x)
+                    if size == k:
+                        threshold = out_scores[0]
+        for x in range(_BLOCK):
+            block[np.uint64(x)] = 0.0
+    for d in range(full, n):
+        s = scores[d]
+        if s > threshold and (not use_mask or mask[d]):
+            size = _offer(out_scores, out_rows, size, k, s, d)
+            if size == k:
+                threshold = out_scores[0]
+        scores[d] = 0.0
     return size
 
 

@@ -14,11 +14,10 @@ edit; a search reads it once, so it sees one consistent index even while another
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -319,48 +318,34 @@ class BM25Index:
                             mask: np.ndarray | None = None, n_threads: int | None = None) -> list[Candidates]:
         """Search many analyzed queries on ``n_threads`` cores (default: all).
 
-        The queries are split into one share per thread and each share runs as a single compiled call
-        without the GIL (`_bm25_kernels.batch_top_k`), so Python runs once per batch, not once per query;
-        the pool and its scratch buffers are kept for the next batch."""
+        The queries are split into one share per thread, each run by a pool thread as one compiled call without
+        the GIL (`_bm25_batch.top_k_batch`); the pool and each thread's scratch buffers are kept for the next
+        batch. The results equal `search_tokens`'s for each query."""
         state = self._fitted()
         k = check_k(k)
         if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
             raise ParameterError("n_threads", "an integer >= 1 (or None: all cores)", n_threads)
-        n_docs = state.n_docs
-        mask_arg, use_mask = self._check_mask(mask, n_docs)
-        vocab = state.counts.vocab
-        ids = [[vocab[t] for t in tokens if t in vocab] for tokens in token_lists]
-        n_queries = len(ids)
-        k = min(k, n_docs)
-        if n_queries == 0 or k == 0:
-            return [Candidates.empty() for _ in range(n_queries)]
-        from ._bm25_kernels import batch_top_k
+        mask_arg, use_mask = self._check_mask(mask, state.n_docs)
+        token_lists = list(token_lists)
+        k = min(k, state.n_docs)
+        if not token_lists or k == 0:
+            return [Candidates.empty() for _ in token_lists]
+        from ._bm25_batch import top_k_batch
 
-        term_ptr = np.zeros(n_queries + 1, np.int64)
-        np.cumsum([len(q) for q in ids], out=term_ptr[1:])
-        terms = np.fromiter(itertools.chain.from_iterable(ids), np.int64, count=int(term_ptr[-1]))
-        out_rows = np.empty((n_queries, k), np.int64)
-        out_scores = np.empty((n_queries, k), np.float64)
-        sizes = np.zeros(n_queries, np.int64)
-        threads = max(1, min(n_threads or os.cpu_count() or 1, n_queries))
-        bounds = np.linspace(0, n_queries, threads + 1).astype(int).tolist()
-        args = self._kernel_args(state)
+        threads = max(1, min(n_threads or os.cpu_count() or 1, len(token_lists)))
+        return top_k_batch((*self._kernel_args(state), self.broad_share), state.counts.vocab, token_lists, k,
+                           mask_arg, use_mask, threads, lambda: self._buffers(state), self._batch_helpers)
 
-        def run(share: int) -> None:
-            batch_top_k(*args, self.broad_share, terms, term_ptr, bounds[share], bounds[share + 1], mask_arg,
-                        use_mask, k, *self._buffers(state), out_rows, out_scores, sizes)  # type: ignore[call-arg]
-
-        if threads == 1:
-            run(0)
-        else:
+    def _batch_helpers(self, calls: list[Callable[[], None]]) -> list[Future[None]]:
+        """Start each call on a thread of the kept pool (grown, never shrunk, to at least one thread per call)."""
+        with _POOL_LOCK:  # a pool is replaced and submitted to under one lock: never a submit to a shut-down one
             pool = self.__dict__.get("_pool")
-            if pool is None or pool._max_workers != threads:
+            if pool is None or pool._max_workers < len(calls):
                 if pool is not None:
-                    pool.shutdown(wait=False)
-                pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=threads,
+                    pool.shutdown(wait=False)  # its running work finishes
+                pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=len(calls),
                                                                    thread_name_prefix="kbrank-bm25")
-            list(pool.map(run, range(threads)))
-        return [Candidates.adopt(out_rows[q, :size], out_scores[q, :size]) for q, size in enumerate(sizes.tolist())]
+            return [pool.submit(call) for call in calls]
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
@@ -435,3 +420,4 @@ def check_kernels(kernels: object) -> None:
 
 _NO_MASK = np.ones(1, dtype=np.bool_)
 _MAX_SCRATCH = 64  # threads with scratch buffers kept per index
+_POOL_LOCK = threading.Lock()
