@@ -260,7 +260,7 @@ def run_size(n_docs: int, names: list[str], query_ranks: dict[str, list[np.ndarr
     inputs.release()
     gc.unfreeze()
     _trim()
-    if args.memory:
+    if args.memory and (args.memory_max_docs is None or n_docs <= args.memory_max_docs):
         record["memory"] = measure_memory(n_docs, [n for n in names if n in MEMORY_SYSTEMS], args)
     record["load_average_1m"]["end"] = _load()
     record["wall_s"] = time.perf_counter() - t0
@@ -344,6 +344,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-memory", dest="memory", action="store_false",
                         help="skip the memory/disk/build subprocesses (kbrank and bm25s numba)")
     parser.add_argument("--memory-timeout", type=float, default=1800.0, help="seconds per memory subprocess")
+    parser.add_argument("--memory-max-docs", type=int, help="run the memory subprocesses only up to this size")
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="only re-render the markdown (and README) from an existing bench_bm25.json")
     args = parser.parse_args(argv)
