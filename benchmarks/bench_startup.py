@@ -42,7 +42,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-FORMAT = 1  # bump when the generated corpus changes, so cached indexes are rebuilt
+FORMAT = 2  # bump when the generated corpus or the saved format changes, so cached indexes are rebuilt
 QUERIES = ("router firmware update fails", "camera will not pair", "reset my password", "printer error E-402",
            "wifi keeps dropping after update", "change billing address")
 #: Every child reports its own peak resident memory (VmHWM, Linux) on exit: ``ru_maxrss`` from ``wait4`` would

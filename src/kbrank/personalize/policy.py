@@ -105,12 +105,10 @@ class Policy:
 
     def hide_and_delta(self, facts: Mapping[str, np.ndarray | None], n: int) -> tuple[np.ndarray, np.ndarray]:
         """`apply`'s ``hide`` and ``delta`` alone, from `fact_columns` output (``None``: zero everywhere), for
-        ``n`` articles. The rules that cannot fire are skipped, and each promote or demote adds its term only
-        where its fact is non-zero and no ``unless`` fact blocks it (elsewhere `apply` adds 0.0, which changes
-        no sum), in rule order, so the deltas are the same floats at a fraction of the passes over every
-        article."""
+        ``n`` articles. The rules that cannot fire are skipped, and the others' contributions are added in
+        rule order, as `apply` sums them, so the deltas are the same floats."""
         hide = np.zeros(n, bool)
-        delta = np.zeros(n)
+        delta, term = np.zeros(n), np.empty(n)  # one scratch array for every term (no allocation per rule)
         for rule in self.rules:
             value = facts[rule.when]
             if value is None:
@@ -118,15 +116,14 @@ class Policy:
             blockers = [blocker for blocker in (facts[u] for u in rule.unless) if blocker is not None]
             if rule.action == "hide":
                 fired = value if value.dtype == bool else value != 0
-                for blocker in blockers:
-                    fired = fired & (blocker == 0)
+                if blockers:
+                    fired = fired & (np.max(blockers, axis=0) == 0)
                 hide |= fired
                 continue
-            rows = np.flatnonzero(value)
-            for blocker in blockers:
-                rows = rows[blocker[rows] == 0]
+            if blockers:
+                value = value * (np.max(blockers, axis=0) == 0)
             weight = rule.weight if rule.action == "promote" else -rule.weight
-            delta[rows] += value[rows] * weight
+            np.add(delta, np.multiply(value, weight, out=term), out=delta)
         return hide, delta
 
 
