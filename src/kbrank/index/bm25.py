@@ -370,7 +370,7 @@ class BM25Index:
         """Load an index directory, verifying checksums and array bounds; arrays are memory-mapped unless
         ``mmap=False``. ``kernels="numpy"`` checks and searches single queries with numpy instead of the compiled
         kernels: the same results, bit for bit, without the second or so a new process spends loading numba,
-        at a few times the cost per query (for a process that answers a few queries, like ``kbrank search``)."""
+        at about five times the cost per query (for a process that answers a few queries, like ``kbrank search``)."""
         from ..storage import IndexReader
 
         with IndexReader(path) as reader:
