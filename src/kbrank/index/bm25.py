@@ -400,7 +400,11 @@ class BM25Index:
     def __copy__(self) -> "BM25Index":
         """A shallow copy sharing the (immutable) state; an edit of the copy leaves this index unchanged."""
         new = type(self).__new__(type(self))
-        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_scratch", "_pool")})
+        # A snapshot first: searches in other threads may add the lazy "_scratch" while this copies.
+        attributes = self.__dict__.copy()
+        attributes.pop("_scratch", None)
+        attributes.pop("_pool", None)
+        new.__dict__.update(attributes)
         return new
 
     def __getstate__(self) -> None:

@@ -365,7 +365,7 @@ class DenseIndex:
     def __copy__(self) -> "DenseIndex":
         """A shallow copy sharing the (immutable) state; an edit of the copy leaves this index unchanged."""
         new = type(self).__new__(type(self))
-        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ()})
+        new.__dict__.update(self.__dict__.copy())  # a snapshot: a search in another thread may add to it
         return new
 
     def __getstate__(self) -> None:
