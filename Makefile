@@ -31,8 +31,8 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/kbrank demo
 
-# The suite without the BEIR reproduction (which encodes two corpora with MiniLM): 11 minutes on a fresh
-# 2-core machine (20 with the install and the notebooks; 32 when the machine is busy); then the notebooks in examples/notebooks, top to bottom (nbmake, a few minutes;
+# The suite without the BEIR reproduction (which encodes two corpora with MiniLM): 11 to 15 minutes on a fresh
+# 2-core machine (20 to 27 with the install and the notebooks; 32 when the machine is busy); then the notebooks in examples/notebooks, top to bottom (nbmake, a few minutes;
 # a separate run, so that pytest's own suite stays as it is). `make reproduce` runs the reproduction; CI (.ci/run)
 # runs both.
 test: install-dev lint
