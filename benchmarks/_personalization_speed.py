@@ -178,8 +178,8 @@ def speed(hc: Any, demo_searcher: Searcher, model: LearnedReranker, n_articles: 
     pool = Candidates(rows=rows, scores=np.sort(rng.random(1000))[::-1], sources={
         "bm25": SourceScores(bm25_ranks, np.where(bm25_ranks > 0, rng.random(1000) * 20, np.nan)),
         "dense": SourceScores(dense_ranks, np.where(dense_ranks > 0, rng.random(1000), np.nan))})
-    out["rerank_1000_us"] = {"policy": _median_us(lambda: policy.rerank(pool, plans["policy"], 10), 2000),
-                             "learned": _median_us(lambda: learned.rerank(pool, plans["learned"], 10), 2000)}
+    out["rerank_1000_us"] = {"policy": _median_us(lambda: policy.rerank(pool, plans["policy"], 10, view), 2000),
+                             "learned": _median_us(lambda: learned.rerank(pool, plans["learned"], 10, view), 2000)}
     log(f"speed: rerank 1,000 candidates: policy {out['rerank_1000_us']['policy']:.0f} µs, "
         f"learned {out['rerank_1000_us']['learned']:.0f} µs")
     for query in queries[:3]:  # warm-up

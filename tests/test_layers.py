@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "kbrank"
 #: Lowest first. A unit is the first name after ``kbrank.``; new units must be placed here.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "errors"),
-    ("_io", "_cache", "_frames", "_params", "_dates", "_sqlite"),
+    ("_io", "_cache", "_frames", "_params", "_dates", "_sqlite", "_threads"),
     ("applicability", "storage", "candidates"),
     ("corpus",),
     ("analysis",),

@@ -215,10 +215,13 @@ class Searcher:
         return self._candidates(state, self._mode(mode, state), self._query(query, state), check_k(k), mask,
                                 query_vector)
 
-    def _candidates(self, state: SearcherState, mode: str, query: str, k: int, mask: np.ndarray | None,
-                    vector: np.ndarray | None) -> Candidates:
+    def _candidates(self, state: SearcherState, mode: str, query: str, k: int,
+                    mask: np.ndarray | Callable[[], np.ndarray] | None, vector: np.ndarray | None) -> Candidates:
+        """``mask`` may be a function that makes it: the hybrid search calls it beside its dense search."""
         if not query.strip() or k == 0:
             return Candidates.empty()
+        if mode != "hybrid" and callable(mask):
+            mask = mask()
         if mode == "hybrid":
             from .retrieval.hybrid import HybridRetriever
 
@@ -279,12 +282,21 @@ class Searcher:
         personalizer = state.personalizer
         self._register_caches(state, profile)
         named = tuple(named)
-        plan = personalizer.plan(profile, query, named=named) if named else personalizer.plan(profile, query)
         if query_vector is None and mode != "bm25":
             query_vector = state.dense.encode_query(query)
         vector = query_vector
-        allowed = ~plan.hide if mask is None else (~plan.hide & mask)
+        plans: list[Any] = []
+
+        def allowed() -> np.ndarray:  # a hybrid search makes the plan beside its dense search
+            plans.append(personalizer.plan(profile, query, named=named) if named
+                         else personalizer.plan(profile, query))
+            hide: np.ndarray = plans[0].hide
+            return ~hide if mask is None else (~hide & mask)
+
         pool = self._candidates(state, mode, query, max(self.rerank_depth, k), allowed, vector)
+        if not plans:
+            allowed()
+        plan = plans[0]
         hidden: tuple[HiddenResult, ...] = ()
         if explain_hidden or len(pool) == 0:
             plain = self._candidates(state, mode, query, k, mask, vector)
@@ -296,8 +308,8 @@ class Searcher:
             if len(pool) == 0:
                 return self._results(state, query, mode, plain, hidden=hidden, notice=(
                     "your profile would hide every match; showing the best unpersonalized matches instead"))
-        reranked, base = personalizer.rerank(pool, plan, k)
-        explained = tuple(personalizer.explain(reranked.rows, profile, plan))
+        reranked, base, receipts = personalizer.rerank_and_explain(pool, plan, k, profile)
+        explained = tuple(receipts)
         return self._results(state, query, mode, reranked, explained=explained, base=base, pool=pool,
                              personalized=True, hidden=hidden if explain_hidden else ())
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given
 
 from kbrank import Article, Corpus
@@ -88,14 +89,26 @@ def _check_plan(personalizer: Personalizer, view: Any, query: str) -> None:
         assert got == expected, f"{article.id}: {got} != {expected}"
     effect = personalizer.policy_.apply(facts)  # the general path: rules x articles, summed at once
     assert np.array_equal(plan.hide, effect.hide)
-    assert np.array_equal(plan.delta, effect.delta.astype(np.float32))
-    # a cold column cache gives the same plan, and facts at a few rows are the full facts at those rows
+    everyone = np.arange(len(personalizer.corpus_))
+    deltas = personalizer.deltas(everyone, view, plan)
+    assert deltas.dtype == np.float32 and np.array_equal(deltas, effect.delta.astype(np.float32))
+    # a cold column cache gives the same plan, and facts and deltas at a few rows are the full ones at those rows
     personalizer.clear_caches()
     again = personalizer.plan(view, query)
-    assert np.array_equal(again.hide, plan.hide) and np.array_equal(again.delta, plan.delta)
-    rows = np.arange(len(personalizer.corpus_))[::3]
+    assert np.array_equal(again.hide, plan.hide)
+    rows = everyone[::3]
     some = personalizer.facts(view, plan.named, rows)
     assert all(np.array_equal(some[name], facts[name][rows]) for name in FACTS)
+    assert np.array_equal(personalizer.deltas(rows[::-1], view, again), deltas[rows[::-1]])
+    # a handle that keeps no verdicts checks only the given rows' ranges, with the same answers
+    personalizer.clear_caches()
+    bare = personalizer.columns_.keeping_catalog_columns_only()
+    for product, versions in focus_versions(view, plan.named).items():
+        match, miss = personalizer.applicability_.range_verdict_rows(product, versions)
+        got = bare.verdicts_at(product, versions, rows[::-1])
+        assert got[0].tolist() == np.isin(rows[::-1], match).tolist()
+        assert got[1].tolist() == np.isin(rows[::-1], miss).tolist()
+    assert not any(key[0].startswith("version") for key in personalizer.columns_.cache._entries)
 
 
 @SETTINGS
@@ -133,9 +146,9 @@ def test_the_column_cache_is_bounded_by_bytes() -> None:
     personalizer = Personalizer(today=TODAY).fit(corpus)
     assert personalizer.columns_.cache.max_bytes == COLUMN_CACHE_BYTES
     personalizer.columns_ = ArticleColumns(personalizer.applicability_, cache_bytes=20 * 1000)  # 20 bool columns
-    for version in range(40):
-        personalizer.plan(ProfileView.of("personalization", owned=(OwnedProduct("router-x200", f"1.{version}"),)),
-                          "wifi")
+    for version in range(40):  # the deltas of a few candidates need the customer's version verdicts
+        view = ProfileView.of("personalization", owned=(OwnedProduct("router-x200", f"1.{version}"),))
+        personalizer.deltas(np.arange(0, 1000, 100), view, personalizer.plan(view, "wifi"))
     cache = personalizer.columns_.cache
     verdicts = [key for key in cache._entries if key[0] == "version-match"]
     assert 0 < cache.nbytes <= cache.max_bytes and 0 < len(verdicts) < 40
@@ -153,7 +166,8 @@ def test_erasure_empties_the_column_cache_and_a_gone_gateway_keeps_no_verdicts()
     gateway = ProfileGateway.in_memory(key="a deployer secret of 32 bytes...")
     gateway.load_records(RECORDS)
     personalizer = Personalizer(today=TODAY).fit(Corpus(ARTICLES))
-    personalizer.plan(gateway.read("c1", "personalization"), "wifi drops")
+    view = gateway.read("c1", "personalization")
+    personalizer.deltas(np.arange(3), view, personalizer.plan(view, "wifi drops"))  # reads the version verdicts
     keys = set(personalizer.columns_.cache._entries)
     assert ("version-match", "router-x200", ("2.3.1",)) in keys
     report = gateway.erase("c1")
@@ -168,5 +182,6 @@ def test_erasure_empties_the_column_cache_and_a_gone_gateway_keeps_no_verdicts()
 
     gc.collect()
     plan = personalizer.plan(view, "wifi drops")
+    assert personalizer.deltas(np.arange(3), view, plan).tolist() == pytest.approx([0.25, -0.85, -0.05])
     assert not any(key[0].startswith("version") for key in personalizer.columns_.cache._entries)
     assert len(personalizer.cache_) == 0 and plan.hide.tolist() == [False, False, False]

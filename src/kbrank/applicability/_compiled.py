@@ -153,18 +153,25 @@ class Applicability:
             groups[int(products[start])] = (self.spec_rows[entries], specs, inverse.reshape(-1))
         return groups
 
-    def range_verdict_rows(self, product: str, versions: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    def range_verdict_rows(self, product: str, versions: Sequence[str | None],
+                           among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, rows) of the articles whose range for ``product`` contains some of ``versions``, and of those
         whose range excludes every one of them, all known: `version_verdicts` for one product, as article
-        rows. Each distinct range of the product is checked once."""
+        rows. Each distinct range of the product is checked once; with ``among`` (article rows), only the
+        ranges of those articles are checked, and only those rows are returned."""
         ids = {p: i for i, p in enumerate(self.vocab["products"])}
         group = self._entries_by_product.get(ids.get(product, -1))
         if group is None or not versions:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         rows, specs, inverse = group
+        needed = range(specs.size)
+        if among is not None:
+            inside = in_sorted(np.sort(among), rows)
+            rows, inverse = rows[inside], inverse[inside]
+            needed = np.unique(inverse).tolist()
         verdict = np.zeros(specs.size, np.int8)  # 1 match, -1 miss, 0 unknown
-        for i, spec_id in enumerate(specs.tolist()):
-            answers = [version_in(self.specs[spec_id], v) for v in versions]
+        for i in needed:
+            answers = [version_in(self.specs[int(specs[i])], v) for v in versions]
             verdict[i] = 1 if True in answers else (-1 if all(a is False for a in answers) else 0)
         entry_verdict = verdict[inverse]
         return rows[entry_verdict == 1], rows[entry_verdict == -1]
@@ -180,6 +187,15 @@ class Applicability:
                               count=specs.size)
         out: np.ndarray = rows[bounded[inverse]]
         return out
+
+
+def in_sorted(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each of ``rows`` is in ``sorted_rows`` (a binary search per row)."""
+    if sorted_rows.size == 0:
+        return np.zeros(np.shape(rows), bool)
+    at = np.minimum(np.searchsorted(sorted_rows, rows), sorted_rows.size - 1)
+    found: np.ndarray = sorted_rows[at] == rows
+    return found
 
 
 class Compilable(Protocol):

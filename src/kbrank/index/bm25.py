@@ -17,12 +17,12 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from .._params import built_state
+from .._threads import start as start_on_kept_threads
 from ..analysis import Analyzer
 from ..candidates import Candidates, check_k
 from ..corpus import Article, Corpus
@@ -334,18 +334,7 @@ class BM25Index:
 
         threads = max(1, min(n_threads or os.cpu_count() or 1, len(token_lists)))
         return top_k_batch((*self._kernel_args(state), self.broad_share), state.counts.vocab, token_lists, k,
-                           mask_arg, use_mask, threads, lambda: self._buffers(state), self._batch_helpers)
-
-    def _batch_helpers(self, calls: list[Callable[[], None]]) -> list[Future[None]]:
-        """Start each call on a thread of the kept pool (grown, never shrunk, to at least one thread per call)."""
-        with _POOL_LOCK:  # a pool is replaced and submitted to under one lock: never a submit to a shut-down one
-            pool = self.__dict__.get("_pool")
-            if pool is None or pool._max_workers < len(calls):
-                if pool is not None:
-                    pool.shutdown(wait=False)  # its running work finishes
-                pool = self.__dict__["_pool"] = ThreadPoolExecutor(max_workers=len(calls),
-                                                                   thread_name_prefix="kbrank-bm25")
-            return [pool.submit(call) for call in calls]
+                           mask_arg, use_mask, threads, lambda: self._buffers(state), start_on_kept_threads)
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
@@ -403,7 +392,6 @@ class BM25Index:
         # A snapshot first: searches in other threads may add the lazy "_scratch" while this copies.
         attributes = self.__dict__.copy()
         attributes.pop("_scratch", None)
-        attributes.pop("_pool", None)
         new.__dict__.update(attributes)
         return new
 
@@ -424,4 +412,3 @@ def check_kernels(kernels: object) -> None:
 
 _NO_MASK = np.ones(1, dtype=np.bool_)
 _MAX_SCRATCH = 64  # threads with scratch buffers kept per index
-_POOL_LOCK = threading.Lock()

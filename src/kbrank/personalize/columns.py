@@ -24,6 +24,7 @@ import numpy as np
 
 from .._cache import ByteBoundedCache
 from ..applicability import Applicability
+from ..applicability._compiled import in_sorted
 
 __all__ = ["ArticleColumns", "RowColumns", "COLUMN_CACHE_BYTES"]
 
@@ -89,11 +90,26 @@ class ArticleColumns:
         return self._column(("expired", day),
                             lambda: (self.app.valid_until > 0) & (self.app.valid_until < day))
 
+    @staticmethod
+    def _versions_key(versions: Sequence[str | None]) -> tuple[str | None, ...]:
+        return tuple(sorted(set(versions), key=lambda v: (v is None, v or "")))
+
+    def verdicts_at(self, product: str, versions: Sequence[str | None],
+                    rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(match, miss) at ``rows``: gathered from the full verdicts (computed and kept), or, for a handle
+        that keeps none and finds none kept, checked for the ranges of those rows only."""
+        key = self._versions_key(versions)
+        if self.keep_verdicts or self.cache.get(("version-match", product, key)) is not None:
+            match_rows, miss_rows = self._verdicts(product, versions)
+            return in_sorted(match_rows, rows), in_sorted(miss_rows, rows)
+        match_rows, miss_rows = self.app.range_verdict_rows(product, list(key), among=rows)
+        return in_sorted(np.sort(match_rows), rows), in_sorted(np.sort(miss_rows), rows)
+
     def _verdicts(self, product: str, versions: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, rows): the articles whose range for ``product`` contains one of ``versions``, and those whose
         range excludes all of them (kept as sorted row numbers: a product's ranges cover a fraction of the
         corpus)."""
-        key = tuple(sorted(set(versions), key=lambda v: (v is None, v or "")))
+        key = self._versions_key(versions)
         made: list[np.ndarray] = []
 
         def compute(which: int) -> np.ndarray:
@@ -135,15 +151,6 @@ class ArticleColumns:
         return self.cache.clear()
 
 
-def _contains(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Whether each of ``rows`` is in ``sorted_rows`` (a binary search per row)."""
-    if sorted_rows.size == 0:
-        return np.zeros(rows.size, bool)
-    at = np.minimum(np.searchsorted(sorted_rows, rows), sorted_rows.size - 1)
-    found: np.ndarray = sorted_rows[at] == rows
-    return found
-
-
 class RowColumns:
     """The columns of ``full`` at ``rows`` only (gathered from the full columns, which are cached)."""
 
@@ -177,9 +184,9 @@ class RowColumns:
         match, miss = np.zeros(self.n, bool), np.zeros(self.n, bool)
         for product in sorted(versions):
             if versions[product]:
-                match_rows, miss_rows = self.full._verdicts(product, versions[product])
-                match |= _contains(match_rows, self.rows)
-                miss |= _contains(miss_rows, self.rows)
+                match_at, miss_at = self.full.verdicts_at(product, versions[product], self.rows)
+                match |= match_at
+                miss |= miss_at
         return match, miss & ~match
 
     def upper_bounded(self, products: Iterable[str]) -> np.ndarray:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 import numpy as np
 
@@ -131,10 +131,17 @@ def no_facts(app: Applicability) -> dict[str, np.ndarray]:
 
 
 def fact_columns(cols: Columns, view: Any, *, today: dt.date, named: Iterable[str] = (),
-                 usage_half_life_days: float = 30.0) -> dict[str, np.ndarray | None]:
+                 usage_half_life_days: float = 30.0,
+                 wanted: Collection[str] | None = None) -> dict[str, np.ndarray | None]:
     """Every fact of `FACTS` over the articles of ``cols``: a bool array (a float one for ``recent_usage``),
     or ``None`` where the fact is false for every article because the view or the query rules it out (no
-    product named, no region known, no usage consent...). `dense_facts` turns this into `profile_facts`."""
+    product named, no region known, no usage consent...). `dense_facts` turns this into `profile_facts`.
+
+    With ``wanted``, only those facts are returned, and the costly ones that are not wanted (version
+    verdicts, platforms, usage recency) are not computed: a plan's hide mask needs only its hide rules' facts."""
+    def want(*names: str) -> bool:
+        return wanted is None or any(name in wanted for name in names)
+
     owned = tuple(_field(view, "owned", ()))
     active = [o for o in owned if o.status == "active"]
     active_products = {o.product for o in active}
@@ -155,14 +162,16 @@ def fact_columns(cols: Columns, view: Any, *, today: dt.date, named: Iterable[st
     facts["other_product"] = has_products & ~in_focus if in_focus is not None else None
 
     versions = focus_versions(view, named)
-    if versions:
+    if versions and want("version_match", "version_near_miss", "active_known_issue"):
         facts["version_match"], facts["version_near_miss"] = cols.version_verdicts(versions)
     else:
         facts["version_match"] = facts["version_near_miss"] = None
     unowned_named = [p for p in named if p not in versions]
-    facts["older_releases"] = cols.upper_bounded(unowned_named) if unowned_named else None
+    facts["older_releases"] = cols.upper_bounded(unowned_named) if unowned_named and want("older_releases") else None
 
-    facts["platform_match"], facts["platform_mismatch"] = _platforms(cols, active, named)
+    facts["platform_match"], facts["platform_mismatch"] = (_platforms(cols, active, named)
+                                                           if want("platform_match", "platform_mismatch")
+                                                           else (None, None))
     facts["region_mismatch"] = _mismatch(cols, "regions", _field(view, "region", None))
     facts["locale_mismatch"] = _mismatch(cols, "locales", _field(view, "locale", None))
     facts["audience_mismatch"] = _mismatch(cols, "audience", _field(view, "segment", None))
@@ -173,8 +182,9 @@ def fact_columns(cols: Columns, view: Any, *, today: dt.date, named: Iterable[st
     match = facts["version_match"]
     facts["active_known_issue"] = (None if match is None
                                    else cols.has_kind("known-issue") & cols.has_status("active") & match)
-    facts["recent_usage"] = _recency(cols, _field(view, "usage", ()), today, usage_half_life_days)
-    return {name: facts[name] for name in FACTS}
+    facts["recent_usage"] = (_recency(cols, _field(view, "usage", ()), today, usage_half_life_days)
+                             if want("recent_usage") else None)
+    return {name: facts[name] for name in FACTS if want(name)}
 
 
 def dense_facts(facts: dict[str, np.ndarray | None], n: int) -> dict[str, np.ndarray]:

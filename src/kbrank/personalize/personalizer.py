@@ -1,13 +1,19 @@
 """`Personalizer`: turns a profile view and a query into a hide mask and score deltas, then reranks.
 
-Per request: the view's facts over all articles, the policy's effect (a hide mask and one delta per article),
-then, for the candidates, a gather and a sort. The facts are unions and intersections of per-value columns
+Per request: the hide rules' facts over all articles make a `Plan` (the hide mask, which every retrieval
+needs before its top-k); the promote and demote rules are then applied to the candidates only (about a
+hundred rows), followed by a sort. The facts are unions and intersections of per-value columns
 (`ArticleColumns`: "lists product p", "its range for p contains version v"), each computed once per corpus
 and kept in a second bounded cache, so a customer's first query costs boolean operations over arrays.
-Only what a query needs is kept between requests: a `Plan` (the hide mask and a float32 delta per article,
-about 5 bytes per article) in a cache bounded by bytes (``cache_bytes``, 64 MB by default). Its key is a
-digest of exactly the profile fields the ranking reads, so no key holds a customer's data, and the gateway
-that handed out a view empties both caches on every erasure.
+Plans (1 byte per article) are kept in a cache bounded by bytes (``cache_bytes``, 64 MB by default). Its key
+is a digest of exactly the profile fields the ranking reads, so no key holds a customer's data, and the
+gateway that handed out a view empties both caches on every erasure.
+
+Deltas used to be part of the plan, computed for every article (5 bytes per article). At 1M articles that
+cost 51 ms per uncached plan (p50 over 40 demo customers), most of it the promote and demote rules and the
+version verdicts; applied to the candidates alone they cost a fraction of a millisecond, and the hide mask
+alone is a few boolean operations over cached columns. The deltas are the same floats either way: the
+rules are applied element by element, in rule order, at each row.
 Receipts (which rule moved a result, and why) are computed for the returned rows only.
 """
 
@@ -30,12 +36,12 @@ from ..errors import NotFittedError, ParameterError
 from ..privacy import register_cache
 from .columns import ArticleColumns, RowColumns
 from .facts import dense_facts, fact_columns
-from .policy import Policy, default_policy
+from .policy import Policy, PolicyEffect, default_policy
 from .receipts import reason_for
 
 __all__ = ["Personalizer", "Plan", "Contribution", "DEFAULT_CACHE_BYTES", "is_personalized"]
 
-#: The default bound of the plan cache: 64 MB (about 130 plans at 100k articles).
+#: The default bound of the plan cache: 64 MB (about 670 plans at 100k articles, 64 at 1M).
 DEFAULT_CACHE_BYTES = 64 * 2**20
 #: The profile fields the ranking reads; the cache key is a digest of these and nothing else.
 RANKING_FIELDS = ("owned", "usage", "region", "locale", "segment")
@@ -66,20 +72,18 @@ def _top_order(scores: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """Everything a query needs from the profile: which articles to hide, each article's delta, and the
-    products the query names. Arrays are read-only."""
+    """What every retrieval for a profile and query needs before its top-k: which articles to hide, and the
+    products the query names. The array is read-only."""
 
     named: tuple[str, ...]
     hide: np.ndarray  # bool per article
-    delta: np.ndarray  # float32 per article: the sum of the promote and demote contributions
 
     def __post_init__(self) -> None:
         self.hide.setflags(write=False)
-        self.delta.setflags(write=False)
 
     @property
     def nbytes(self) -> int:
-        return int(self.hide.nbytes + self.delta.nbytes)
+        return int(self.hide.nbytes)
 
 
 def is_personalized(view: Any) -> bool:
@@ -184,13 +188,13 @@ class Personalizer:
         columns = full if rows is None else RowColumns(full, rows)
         return dense_facts(self._fact_columns(view, named, columns), columns.n)
 
-    def _fact_columns(self, view: Any, named: tuple[str, ...],
-                      columns: ArticleColumns | RowColumns) -> dict[str, np.ndarray | None]:
+    def _fact_columns(self, view: Any, named: tuple[str, ...], columns: ArticleColumns | RowColumns,
+                      wanted: frozenset[str] | None = None) -> dict[str, np.ndarray | None]:
         return fact_columns(columns, view, today=self._today(), named=named,
-                            usage_half_life_days=self.usage_half_life_days)
+                            usage_half_life_days=self.usage_half_life_days, wanted=wanted)
 
     def plan(self, view: Any, query: str, *, named: Sequence[str] = ()) -> Plan:
-        """The hide mask and deltas for this view and query (cached by the fields the ranking reads).
+        """The hide mask for this view and query (cached by the fields the ranking reads).
 
         ``named`` adds products that the query text does not name but its context did (a conversation
         about the X200 whose latest turn is "it still blinks red"); they count exactly as named ones.
@@ -202,7 +206,8 @@ class Personalizer:
         if cached is not None:
             return cached
         keep = self._may_keep(view)
-        plan = self._make_plan(view, named, self._fact_columns(view, named, self._columns(keep)))
+        facts = self._fact_columns(view, named, self._columns(keep), self.policy_.hide_facts)
+        plan = Plan(named=named, hide=self.policy_.hide_mask(facts, self.applicability_.n_articles))
         if keep:
             self.cache_.put(key, plan, plan.nbytes)
         return plan
@@ -219,41 +224,60 @@ class Personalizer:
         the customer's own versions."""
         return self.columns_ if keep else self.columns_.keeping_catalog_columns_only()
 
-    def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray | None]) -> Plan:
-        """The plan for a view whose facts are computed (`fact_columns` output; subclasses change how facts
-        become scores)."""
-        hide, delta = self.policy_.hide_and_delta(facts, self.applicability_.n_articles)
-        return Plan(named=named, hide=hide, delta=delta.astype(np.float32))
+    def deltas(self, rows: np.ndarray, view: Any, plan: Plan) -> np.ndarray:
+        """The promote and demote rules' summed contribution (float32) at each of ``rows``."""
+        return self._effect(np.asarray(rows, dtype=np.int64), view, plan).delta.astype(np.float32)
 
-    def rerank(self, candidates: Candidates, plan: Plan, k: int) -> tuple[Candidates, np.ndarray]:
-        """The best ``k`` candidates by normalized retrieval score + policy delta; hidden rows are dropped.
+    def _effect(self, rows: np.ndarray, view: Any, plan: Plan) -> PolicyEffect:
+        return self.policy_.apply(self.facts(view, plan.named, rows))
+
+    def rerank(self, candidates: Candidates, plan: Plan, k: int, view: Any) -> tuple[Candidates, np.ndarray]:
+        """The best ``k`` candidates by normalized retrieval score + policy delta for ``view``; hidden rows
+        are dropped.
 
         Returns the reranked candidates (scores are the personalized scores; sources keep the retrieval
         ranks) and, aligned with them, the normalized retrieval score each started from.
         """
+        reranked, base, _ = self._rerank(candidates, plan, k, view)
+        return reranked, base
+
+    def rerank_and_explain(self, candidates: Candidates, plan: Plan, k: int,
+                           view: Any) -> tuple[Candidates, np.ndarray, list[tuple[Contribution, ...]]]:
+        """`rerank`, and `explain` of the rows it returns, from one computation of the candidates' facts."""
+        reranked, base, contributions = self._rerank(candidates, plan, k, view)
+        return reranked, base, self._receipts(reranked.rows, view, plan, contributions)
+
+    def _rerank(self, candidates: Candidates, plan: Plan, k: int,
+                view: Any) -> tuple[Candidates, np.ndarray, np.ndarray]:
+        """`rerank`'s result and the returned rows' contributions (rules x rows)."""
         kept = np.flatnonzero(~plan.hide[candidates.rows])
         if kept.size == 0:
-            return Candidates.empty(), np.empty(0)
+            return Candidates.empty(), np.empty(0), np.zeros((len(self.policy_.rules), 0))
         rows = candidates.rows[kept]
         base = minmax(candidates.scores[kept])
-        final = base + plan.delta[rows]
+        effect = self._effect(rows, view, plan)
+        final = base + effect.delta.astype(np.float32)
         order = _top_order(final, k)
         picked = kept[order]
         sources = {n: SourceScores(s.ranks[picked], s.scores[picked]) for n, s in candidates.sources.items()}
-        return Candidates(rows=rows[order], scores=final[order], sources=sources), base[order]
+        return (Candidates(rows=rows[order], scores=final[order], sources=sources), base[order],
+                effect.contributions[:, order])
 
     def explain(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
         """For each of ``rows``: the promote and demote rules that moved it, with their deltas and reasons."""
         rows = np.asarray(rows, dtype=np.int64)
-        effect = self.policy_.apply(self.facts(view, plan.named, rows))
+        return self._receipts(rows, view, plan, self._effect(rows, view, plan).contributions)
+
+    def _receipts(self, rows: np.ndarray, view: Any, plan: Plan,
+                  contributions: np.ndarray) -> list[tuple[Contribution, ...]]:
         out = []
         for j, row in enumerate(rows.tolist()):
             article = self.corpus_[row]
             out.append(tuple(
-                Contribution(rule.name, rule.action, float(effect.contributions[i, j]),
+                Contribution(rule.name, rule.action, float(contributions[i, j]),
                              reason_for(rule.when, article, view, plan.named))
                 for i, rule in enumerate(self.policy_.rules)
-                if rule.action != "hide" and effect.contributions[i, j] != 0.0))
+                if rule.action != "hide" and contributions[i, j] != 0.0))
         return out
 
     def hidden_reasons(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:

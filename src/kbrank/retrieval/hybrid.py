@@ -10,11 +10,12 @@ top-k still has ``k`` rows whenever ``k`` allowed articles match.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
 from .._params import check_int
+from .._threads import beside
 from ..candidates import Candidates, SourceScores, check_k
 from ..errors import ParameterError
 from .fusion import DEFAULT_FUSION, FUSION, fuse
@@ -25,6 +26,8 @@ __all__ = ["HybridRetriever", "DEFAULT_DEPTH"]
 #: setting chosen on the BEIR dev splits (SciFact train, NFCorpus dev; see benchmarks/effectiveness.py), where
 #: 500 deep had the best smallest gain over the better single mode. Every default in kbrank is this one.
 DEFAULT_DEPTH = 500
+
+T = TypeVar("T")
 
 
 def _select(found: Candidates, keep: np.ndarray) -> Candidates:
@@ -59,34 +62,46 @@ class HybridRetriever:
 
     def runs(self, query: str, k: int, *, mask: np.ndarray | None = None,
              query_vector: np.ndarray | None = None) -> dict[str, Candidates]:
-        """Each source's best ``max(depth, k)`` candidates (``mask`` applied inside each index)."""
+        """Each source's best ``max(depth, k)`` candidates (``mask`` applied inside each index); the query is
+        encoded first, then the BM25 search runs on a kept thread beside the dense one (`kbrank._threads`)."""
         self._params()
-        depth = max(self.depth, check_k(k))
-        dense_query = query if query_vector is None else query_vector
-        return {"bm25": self.sparse.search(query, depth, mask=mask),
-                "dense": self.dense.search(dense_query, depth, mask=mask)}
+        if query_vector is None:
+            query_vector = self.dense.encode_query(query)
+        return self._runs(query, max(self.depth, check_k(k)), mask, query_vector, lambda: None)[0]
 
-    def search(self, query: str, k: int = 10, *, mask: np.ndarray | None = None,
+    def _runs(self, query: str, depth: int, mask: np.ndarray | None, vector: np.ndarray,
+              also: Callable[[], T]) -> tuple[dict[str, Candidates], T]:
+        """Both runs, and ``also()``, which runs after the BM25 search on the kept thread."""
+        def lexical() -> tuple[Candidates, T]:
+            return self.sparse.search(query, depth, mask=mask), also()
+
+        dense, (bm25, extra) = beside(lambda: self.dense.search(vector, depth, mask=mask), lexical)
+        return {"bm25": bm25, "dense": dense}, extra
+
+    def search(self, query: str, k: int = 10, *, mask: np.ndarray | Callable[[], np.ndarray | None] | None = None,
                query_vector: np.ndarray | None = None) -> Candidates:
         """The best ``k`` fused candidates allowed by ``mask``, in their unfiltered order (module docstring).
 
         ``query_vector`` (from ``dense.encode_query``) saves encoding the query again; otherwise the query is
-        encoded once.
+        encoded once. ``mask`` may be a function that returns it (or None): it is called beside the dense
+        search, after the BM25 one, so the personalization plan that makes it costs little extra wall time.
         """
         params = self._params()
         k = check_k(k)
         if query_vector is None:
             query_vector = self.dense.encode_query(query)
-        runs = self.runs(query, k, query_vector=query_vector)
+        given = mask
+        runs, allowed = self._runs(query, max(self.depth, k), None, query_vector,
+                                   given if callable(given) else (lambda: given))
         union = sum(len(run) for run in runs.values())
         fused = fuse(runs, union, method=self.fusion, **params)
-        if mask is None:
+        if allowed is None:
             return fused.head(k)
-        mask = np.asarray(mask)
-        kept = _select(fused, mask[fused.rows])
+        allowed = np.asarray(allowed)
+        kept = _select(fused, allowed[fused.rows])
         if len(kept) >= k:
             return kept.head(k)
-        rest = mask.copy()
+        rest = allowed.copy()
         rest[fused.rows] = False
         if not rest.any():
             return kept

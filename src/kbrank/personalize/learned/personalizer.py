@@ -2,8 +2,8 @@
 `LearnedReranker`'s score (the policy keeps its hides).
 
 Because the model is linear, the article block (everything but the retrieval features) folds into one number
-per article when the plan is built (cached per profile, like the policy's deltas); a query then costs one
-small matrix-vector product over its candidates.
+per candidate: its features are computed for the candidates only (as the policy's deltas are), and a query
+costs one small matrix-vector product over them. The plan is the policy's hide mask alone.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 from ...applicability import Applicability
 from ...candidates import Candidates, SourceScores
 from ...errors import ParameterError
-from ..facts import FACTS, dense_facts
-from ..features import RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns, version_features
+from ..facts import FACTS
+from ..features import RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns
 from ..personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan
 from ..policy import Policy
 from ..receipts import reason_for
@@ -69,15 +69,18 @@ class LearnedPersonalizer(Personalizer):
             self._ages_cache = (today, article_ages(self.applicability_, today))
         return self._ages_cache[1]
 
-    def _make_plan(self, view: Any, named: tuple[str, ...], columns: dict[str, np.ndarray | None]) -> Plan:
-        """The policy's hide mask and, per article, the learned score of its article features."""
-        facts = dense_facts(columns, self.applicability_.n_articles)
-        facts.update(version_features(self.applicability_, self.bounds_, view, named))
-        hides = self.hide_policy_.apply({name: facts[name] for name in FACTS})
-        block = article_features(facts, self._ages(), self.article_names_, {POPULARITY: self.popularity_vector_})
-        return Plan(named=named, hide=hides.hide, delta=(block @ self.article_weights_).astype(np.float32))
+    def _block(self, rows: np.ndarray, view: Any, plan: Plan) -> np.ndarray:
+        """The article features of ``rows`` (rows x features), computed for those rows only."""
+        return article_features(_feature_plan(self, view, plan, self.bounds_, rows), self._ages()[rows],
+                                self.article_names_, {POPULARITY: self.popularity_vector_[rows]})
 
-    def rerank(self, candidates: Candidates, plan: Plan, k: int) -> tuple[Candidates, np.ndarray]:
+    def deltas(self, rows: np.ndarray, view: Any, plan: Plan) -> np.ndarray:
+        """The learned score of the article features (float32) at each of ``rows``."""
+        scores: np.ndarray = (self._block(np.asarray(rows, dtype=np.int64), view, plan)
+                              @ self.article_weights_).astype(np.float32)
+        return scores
+
+    def rerank(self, candidates: Candidates, plan: Plan, k: int, view: Any) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by learned score; hidden rows are dropped. Returns them (scores are the
         learned scores; sources keep the retrieval ranks) and each one's normalized retrieval score."""
         keep = ~plan.hide[candidates.rows]
@@ -88,7 +91,7 @@ class LearnedPersonalizer(Personalizer):
             return Candidates.empty(), np.empty(0)
         rows = candidates.rows
         columns = retrieval_columns(candidates)
-        final = plan.delta[rows] + self.constant_
+        final = self.deltas(rows, view, plan) + self.constant_
         for weight, column in zip(self.retrieval_weights_.tolist(), columns):
             if weight:
                 final += weight * column
@@ -98,13 +101,16 @@ class LearnedPersonalizer(Personalizer):
                                     for n, s in candidates.sources.items()}),
                 columns[0][order])
 
+    def rerank_and_explain(self, candidates: Candidates, plan: Plan, k: int,
+                           view: Any) -> tuple[Candidates, np.ndarray, list[tuple[Contribution, ...]]]:
+        reranked, base = self.rerank(candidates, plan, k, view)
+        return reranked, base, self.explain(reranked.rows, view, plan)
+
     def explain(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
         """For each of ``rows``: the article features that moved it (``learned:<feature>``, its term ``w x``,
         and why), computed for those rows only."""
         rows = np.asarray(rows, dtype=np.int64)
-        facts = _feature_plan(self, view, plan, self.bounds_, rows)
-        values = article_features(facts, self._ages()[rows], self.article_names_,
-                                  {POPULARITY: self.popularity_vector_[rows]})
+        values = self._block(rows, view, plan)
         out = []
         for j, row in enumerate(rows.tolist()):
             article = self.corpus_[row]
