@@ -88,10 +88,12 @@ def render_markdown(result: dict[str, Any]) -> str:
             "| | default policy | learned |", "|---|---|---|",
             f"| plan, new profile (ms, median) | {sp['plan_ms']['policy']:.2f} | {sp['plan_ms']['learned']:.2f} |",
             f"| plan, cached (µs) | {sp['plan_cached_us']['policy']:.0f} | {sp['plan_cached_us']['learned']:.0f} |",
-            f"| rerank 1,000 candidates, cached plan (µs) | {sp['rerank_1000_us']['policy']:.0f} | "
-            f"{sp['rerank_1000_us']['learned']:.0f} |",
-            f"| personalization per query: cached plan + rerank (µs) | {sp['personalization_us']['policy']:.0f} | "
-            f"{sp['personalization_us']['learned']:.0f} |",
+            f"| rerank 1,000 candidates, cached plan, their deltas computed (µs) | "
+            f"{sp['rerank_1000_us']['policy']:.0f} | {sp['rerank_1000_us']['learned']:.0f} |",
+            f"| rerank 100 candidates and explain the top 10, as a search does (µs) | "
+            f"{sp['rerank_explain_100_us']['policy']:.0f} | {sp['rerank_explain_100_us']['learned']:.0f} |",
+            f"| personalization per query: cached plan + rerank 100 + receipts (µs) | "
+            f"{sp['personalization_us']['policy']:.0f} | {sp['personalization_us']['learned']:.0f} |",
             f"| share of a {sp['query_ms']['mode']} query at {sp['articles']:,} articles "
             f"({sp['query_ms']['unpersonalized']:.1f} ms, of which encoding {sp['query_ms']['encode']:.1f} ms) | "
             f"{_pct(sp['share_of_query']['policy'])} | {_pct(sp['share_of_query']['learned'])} |",
@@ -139,7 +141,8 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": worst >= 0})
     sp = result.get("speed") or {}
     if "rerank_1000_us" in sp:
-        out.append({"name": "rerank ≤ 100 µs", "measured": f"{sp['rerank_1000_us']['policy']:.0f} µs",
+        out.append({"name": "rerank of 1,000 candidates ≤ 100 µs",
+                    "measured": f"{sp['rerank_1000_us']['policy']:.0f} µs (their deltas computed for them)",
                     "met": sp["rerank_1000_us"]["policy"] <= TARGETS["rerank_us"]})
         worst = max(sp["share_of_query"]["policy"], sp["share_of_retrieval"]["policy"])
         out.append({"name": "personalization < 2% of a hybrid query",

@@ -94,6 +94,39 @@ def test_a_masked_top_10_has_10_results_at_scale(kind) -> None:
             assert len(set(got.rows.tolist()) & set(want.rows.tolist())) >= 8
 
 
+def test_a_graph_search_that_reaches_too_few_allowed_vectors_is_used_only_when_it_holds_enough(monkeypatch) -> None:
+    """The HNSW answer to a filtered query may hold fewer vectors than asked (the query's neighbourhood is
+    filtered out). A FAKE graph answer (faiss's search replaced, so the case is certain) shows both outcomes:
+    enough articles strictly above the lowest score are used as they are; too few send the search to an
+    exact scan of every allowed vector, which the real faiss then runs."""
+    from kbrank.index import dense_faiss
+
+    encoder = HashEncoder()
+    corpus = Corpus(Article(id=f"a{i}", title=f"c{i % 20}", body=f"w{i}") for i in range(3000))
+    index = DenseIndex(encoder, index_type="hnsw", passage_title=False).build(corpus)
+    query = encoder.encode_queries(["c3 w1"])[0]
+    mask = np.arange(3000) % 3 == 0  # 1,000 allowed: more than an exact scan is chosen for
+    exact = DenseIndex(encoder, passage_title=False).build(corpus).search(query, k=10, mask=mask)
+    real = dense_faiss._search_once
+    calls: list[bool] = []
+
+    def graph_returns(count: int):
+        def search(index_, kind, query_, depth, selector, *, graph, ef_search):
+            calls.append(graph)
+            scores, ids = real(index_, kind, query_, depth, selector, graph=graph, ef_search=ef_search)
+            return (scores[:count], ids[:count]) if graph else (scores, ids)
+        return search
+
+    monkeypatch.setattr(dense_faiss, "_search_once", graph_returns(30))  # 30 of the 56 asked: 29 trusted >= 10
+    got = index.search(query, k=10, mask=mask)
+    assert calls == [True] and len(got) == 10 and mask[got.rows].all()
+    assert len(set(got.rows.tolist()) & set(exact.rows.tolist())) >= 8
+    calls.clear()
+    monkeypatch.setattr(dense_faiss, "_search_once", graph_returns(8))  # too few: an exact scan follows
+    got = index.search(query, k=10, mask=mask)
+    assert calls == [True, False] and got.rows.tolist() == exact.rows.tolist()
+
+
 def test_search_passages_returns_offsets_into_the_article_text(built, corpus) -> None:
     index = built["flat"]
     hits = index.search_passages("drop a damaged parcel at the post office", k=4)

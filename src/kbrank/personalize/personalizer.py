@@ -270,14 +270,12 @@ class Personalizer:
 
     def _receipts(self, rows: np.ndarray, view: Any, plan: Plan,
                   contributions: np.ndarray) -> list[tuple[Contribution, ...]]:
+        rules = self.policy_.rules
         out = []
-        for j, row in enumerate(rows.tolist()):
+        for row, values in zip(rows.tolist(), contributions.T.tolist()):  # Python floats: no scalar per look-up
             article = self.corpus_[row]
-            out.append(tuple(
-                Contribution(rule.name, rule.action, float(contributions[i, j]),
-                             reason_for(rule.when, article, view, plan.named))
-                for i, rule in enumerate(self.policy_.rules)
-                if rule.action != "hide" and contributions[i, j] != 0.0))
+            out.append(tuple(Contribution(rule.name, rule.action, value, reason_for(rule.when, article, view, plan.named))
+                             for rule, value in zip(rules, values) if rule.action != "hide" and value != 0.0))
         return out
 
     def hidden_reasons(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
