@@ -250,3 +250,22 @@ def test_ages_are_measured_from_today() -> None:
 
     ages = article_ages(compile_applicability(corpus), dt.date(2026, 11, 1))
     assert ages.tolist() == [pytest.approx(365 / 365.25), 0.0]
+
+
+def test_a_large_corpus_ranks_and_explains_with_the_learned_model_as_with_per_article_scores(demo, monkeypatch) -> None:
+    """Above FULL_DELTAS_UP_TO articles the learned scores are computed for the candidates (the threshold is
+    lowered here); the results, scores and receipts are the same."""
+    import sys
+    from pathlib import Path
+
+    from kbrank.personalize import personalizer as module
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_plan_columns import results_of
+
+    searcher = _learned(demo, demo["judged"])
+    with ProfileGateway.from_helpcentre(demo["hc"], key=KEY) as gateway:
+        full = results_of(searcher, gateway, demo["test"][:60])
+        monkeypatch.setattr(module, "FULL_DELTAS_UP_TO", 0)
+        searcher.personalizer_.clear_caches()
+        assert results_of(searcher, gateway, demo["test"][:60]) == full

@@ -25,6 +25,7 @@ from kbrank.applicability import parse_range
 from kbrank.personalize import FACTS, Personalizer
 from kbrank.personalize.columns import COLUMN_CACHE_BYTES, ArticleColumns
 from kbrank.personalize.facts import focus_versions
+from kbrank.personalize.personalizer import Plan
 from kbrank.privacy import OwnedProduct, ProfileGateway, ProfileView
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -90,8 +91,12 @@ def _check_plan(personalizer: Personalizer, view: Any, query: str) -> None:
     effect = personalizer.policy_.apply(facts)  # the general path: rules x articles, summed at once
     assert np.array_equal(plan.hide, effect.hide)
     everyone = np.arange(len(personalizer.corpus_))
+    assert plan.delta is not None and np.array_equal(plan.delta, effect.delta.astype(np.float32))
     deltas = personalizer.deltas(everyone, view, plan)
-    assert deltas.dtype == np.float32 and np.array_equal(deltas, effect.delta.astype(np.float32))
+    assert deltas.dtype == np.float32 and np.array_equal(deltas, plan.delta)
+    # a plan without deltas (a large corpus's) gives the same deltas, computed at the rows asked for
+    hide_only = Plan(named=plan.named, hide=plan.hide)
+    assert np.array_equal(personalizer.deltas(everyone[::-1], view, hide_only), deltas[::-1])
     # a cold column cache gives the same plan, and facts and deltas at a few rows are the full ones at those rows
     personalizer.clear_caches()
     again = personalizer.plan(view, query)
@@ -185,3 +190,32 @@ def test_erasure_empties_the_column_cache_and_a_gone_gateway_keeps_no_verdicts()
     assert personalizer.deltas(np.arange(3), view, plan).tolist() == pytest.approx([0.25, -0.85, -0.05])
     assert not any(key[0].startswith("version") for key in personalizer.columns_.cache._entries)
     assert len(personalizer.cache_) == 0 and plan.hide.tolist() == [False, False, False]
+
+
+def results_of(searcher: Any, gateway: Any, queries: Any) -> list:
+    """Each query's personalized results: ids, scores, retrieval scores, receipts and the hidden articles."""
+    out = []
+    for query in queries:
+        view = gateway.read(query.customer_id, "personalization", requester="test", degrade=True)
+        results = searcher.search(query.text, 10, profile=view, explain_hidden=True)
+        out.append([(r.article_id, r.score, r.retrieval_score, r.contributions) for r in results.items]
+                   + [(h.article_id, h.retrieval_rank, h.reasons) for h in results.hidden])
+    return out
+
+
+def test_a_large_corpus_plans_the_hide_mask_alone_and_ranks_and_explains_the_same(monkeypatch) -> None:
+    """Above FULL_DELTAS_UP_TO articles a plan holds no deltas; searches give the same results, scores and
+    receipts as with per-article deltas (the threshold is lowered here, so the demo corpus is 'large')."""
+    from kbrank import Searcher
+    from kbrank.datasets import load_helpcentre
+    from kbrank.personalize import personalizer as module
+
+    hc = load_helpcentre()
+    searcher = Searcher(mode="bm25", personalizer=Personalizer(today=hc.as_of)).build(hc.corpus)
+    with ProfileGateway.from_helpcentre(hc, key="a deployer secret of 32 bytes...") as gateway:
+        full = results_of(searcher, gateway, hc.queries[:80])
+        assert any(r for r in full) and all(p.delta is not None for p, _ in searcher.personalizer_.cache_._entries.values())
+        monkeypatch.setattr(module, "FULL_DELTAS_UP_TO", 0)
+        searcher.personalizer_.clear_caches()
+        assert results_of(searcher, gateway, hc.queries[:80]) == full
+        assert all(p.delta is None for p, _ in searcher.personalizer_.cache_._entries.values())

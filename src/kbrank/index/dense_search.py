@@ -4,6 +4,7 @@ article scores as its best passage. Ties are broken by row (passage row for pass
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -71,6 +72,15 @@ def _ranked(state: DenseState, query: QueryMatrix, mask: np.ndarray | None, dept
     return scores, ids, cutoff, n_articles, n_passages
 
 
+def _first_depth(state: DenseState, k: int) -> int:
+    """Passages to ask for first, to find ``k`` articles: as many per article as the corpus has on average
+    (at most 4), plus 16; a search that finds too few asks again, 4 times deeper. The depth bounds an HNSW
+    search's breadth (``efSearch``), so asking no deeper than needed matters there: at 1M one-passage
+    articles, depth 2,016 for k = 500 took 9.9 ms p50 and depth 516 3.2 ms (40 demo queries, HNSW)."""
+    per_article = len(state.passages) / max(len(state.corpus), 1)
+    return min(4 * k, math.ceil(k * max(per_article, 1.0))) + 16
+
+
 def top_articles(state: DenseState, query: QueryMatrix, k: int, mask: np.ndarray | None, *, index_type: str,
                  ef_search: int) -> Candidates:
     """The best ``k`` (>= 1) articles, each scored by its best passage; ``k`` rows whenever ``k`` are allowed."""
@@ -79,8 +89,8 @@ def top_articles(state: DenseState, query: QueryMatrix, k: int, mask: np.ndarray
     def satisfied(scores: np.ndarray, ids: np.ndarray, cutoff: float | None) -> bool:
         return _first_of_each(article_of[ids[scores > cutoff]]).size >= k
 
-    scores, ids, cutoff, _, _ = _ranked(state, query, mask, 4 * k + 16, satisfied, index_type=index_type,
-                                        ef_search=ef_search)
+    scores, ids, cutoff, _, _ = _ranked(state, query, mask, _first_depth(state, k), satisfied,
+                                        index_type=index_type, ef_search=ef_search)
     order = np.lexsort((ids, -scores))
     articles, scores = article_of[ids[order]], scores[order]
     best = _first_of_each(articles)  # the first occurrence is each article's best passage

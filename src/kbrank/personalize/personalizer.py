@@ -1,19 +1,21 @@
 """`Personalizer`: turns a profile view and a query into a hide mask and score deltas, then reranks.
 
-Per request: the hide rules' facts over all articles make a `Plan` (the hide mask, which every retrieval
-needs before its top-k); the promote and demote rules are then applied to the candidates only (about a
-hundred rows), followed by a sort. The facts are unions and intersections of per-value columns
+Per request, a `Plan`: the hide mask over all articles (which every retrieval needs before its top-k) and,
+for corpora of up to `FULL_DELTAS_UP_TO` articles, the promote and demote rules' delta for every article,
+so a query's rerank is a gather. The facts are unions and intersections of per-value columns
 (`ArticleColumns`: "lists product p", "its range for p contains version v"), each computed once per corpus
 and kept in a second bounded cache, so a customer's first query costs boolean operations over arrays.
-Plans (1 byte per article) are kept in a cache bounded by bytes (``cache_bytes``, 64 MB by default). Its key
-is a digest of exactly the profile fields the ranking reads, so no key holds a customer's data, and the
-gateway that handed out a view empties both caches on every erasure.
+Plans are kept in a cache bounded by bytes (``cache_bytes``, 64 MB by default). Its key is a digest of
+exactly the profile fields the ranking reads, so no key holds a customer's data, and the gateway that
+handed out a view empties both caches on every erasure.
 
-Deltas used to be part of the plan, computed for every article (5 bytes per article). At 1M articles that
-cost 51 ms per uncached plan (p50 over 40 demo customers), most of it the promote and demote rules and the
-version verdicts; applied to the candidates alone they cost a fraction of a millisecond, and the hide mask
-alone is a few boolean operations over cached columns. The deltas are the same floats either way: the
-rules are applied element by element, in rule order, at each row.
+Larger corpora plan the hide mask alone (1 byte per article) and apply the promote and demote rules to each
+query's candidates. Per-article deltas cost a new customer's plan 51 ms at 1M articles (p50 over 40 demo
+customers, hide mask included), and the hide mask alone a few boolean operations over cached columns; but
+applying the rules to 100 candidates costs about 1.3 ms per query (100k synthetic articles with 2,001
+attribute values; 6 ms for the learned model's features), against a gather of a few microseconds. Up to
+250,000 articles a plan reused by a customer's next queries repays its deltas. The deltas are the same
+floats either way: the rules are applied element by element, in rule order, at each row.
 Receipts (which rule moved a result, and why) are computed for the returned rows only.
 """
 
@@ -41,8 +43,10 @@ from .receipts import reason_for
 
 __all__ = ["Personalizer", "Plan", "Contribution", "DEFAULT_CACHE_BYTES", "is_personalized"]
 
-#: The default bound of the plan cache: 64 MB (about 670 plans at 100k articles, 64 at 1M).
+#: The default bound of the plan cache: 64 MB (about 130 plans at 100k articles, 64 at 1M).
 DEFAULT_CACHE_BYTES = 64 * 2**20
+#: Corpora up to this many articles plan a delta for every article; larger ones, for each query's candidates.
+FULL_DELTAS_UP_TO = 250_000
 #: The profile fields the ranking reads; the cache key is a digest of these and nothing else.
 RANKING_FIELDS = ("owned", "usage", "region", "locale", "segment")
 
@@ -72,18 +76,22 @@ def _top_order(scores: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """What every retrieval for a profile and query needs before its top-k: which articles to hide, and the
-    products the query names. The array is read-only."""
+    """What a query needs from the profile: which articles to hide, the products the query names and, for
+    corpora of up to `FULL_DELTAS_UP_TO` articles, each article's delta (None: computed for the candidates).
+    Arrays are read-only."""
 
     named: tuple[str, ...]
     hide: np.ndarray  # bool per article
+    delta: np.ndarray | None = None  # float32 per article: the sum of the promote and demote contributions
 
     def __post_init__(self) -> None:
         self.hide.setflags(write=False)
+        if self.delta is not None:
+            self.delta.setflags(write=False)
 
     @property
     def nbytes(self) -> int:
-        return int(self.hide.nbytes)
+        return int(self.hide.nbytes + (0 if self.delta is None else self.delta.nbytes))
 
 
 def is_personalized(view: Any) -> bool:
@@ -206,8 +214,12 @@ class Personalizer:
         if cached is not None:
             return cached
         keep = self._may_keep(view)
-        facts = self._fact_columns(view, named, self._columns(keep), self.policy_.hide_facts)
-        plan = Plan(named=named, hide=self.policy_.hide_mask(facts, self.applicability_.n_articles))
+        n = self.applicability_.n_articles
+        if n <= FULL_DELTAS_UP_TO:
+            plan = self._make_plan(view, named, self._fact_columns(view, named, self._columns(keep)))
+        else:
+            facts = self._fact_columns(view, named, self._columns(keep), self.policy_.hide_facts)
+            plan = Plan(named=named, hide=self.policy_.hide_mask(facts, n))
         if keep:
             self.cache_.put(key, plan, plan.nbytes)
         return plan
@@ -224,9 +236,21 @@ class Personalizer:
         the customer's own versions."""
         return self.columns_ if keep else self.columns_.keeping_catalog_columns_only()
 
+    def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray | None]) -> Plan:
+        """A plan with a delta for every article, from the view's facts (`fact_columns` output; subclasses
+        change how facts become scores)."""
+        hide, delta = self.policy_.hide_and_delta(facts, self.applicability_.n_articles)
+        return Plan(named=named, hide=hide, delta=delta.astype(np.float32))
+
     def deltas(self, rows: np.ndarray, view: Any, plan: Plan) -> np.ndarray:
-        """The promote and demote rules' summed contribution (float32) at each of ``rows``."""
-        return self._effect(np.asarray(rows, dtype=np.int64), view, plan).delta.astype(np.float32)
+        """The promote and demote rules' summed contribution (float32) at each of ``rows``: gathered from the
+        plan, or computed for those rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return plan.delta[rows] if plan.delta is not None else self._row_deltas(rows, view, plan)
+
+    def _row_deltas(self, rows: np.ndarray, view: Any, plan: Plan) -> np.ndarray:
+        delta: np.ndarray = self._effect(rows, view, plan).delta.astype(np.float32)
+        return delta
 
     def _effect(self, rows: np.ndarray, view: Any, plan: Plan) -> PolicyEffect:
         return self.policy_.apply(self.facts(view, plan.named, rows))
@@ -245,23 +269,30 @@ class Personalizer:
                            view: Any) -> tuple[Candidates, np.ndarray, list[tuple[Contribution, ...]]]:
         """`rerank`, and `explain` of the rows it returns, from one computation of the candidates' facts."""
         reranked, base, contributions = self._rerank(candidates, plan, k, view)
+        if contributions is None:
+            return reranked, base, self.explain(reranked.rows, view, plan)
         return reranked, base, self._receipts(reranked.rows, view, plan, contributions)
 
     def _rerank(self, candidates: Candidates, plan: Plan, k: int,
-                view: Any) -> tuple[Candidates, np.ndarray, np.ndarray]:
-        """`rerank`'s result and the returned rows' contributions (rules x rows)."""
+                view: Any) -> tuple[Candidates, np.ndarray, np.ndarray | None]:
+        """`rerank`'s result and, when the candidates' facts were computed for it (a plan without deltas),
+        the returned rows' contributions (rules x rows)."""
         kept = np.flatnonzero(~plan.hide[candidates.rows])
         if kept.size == 0:
-            return Candidates.empty(), np.empty(0), np.zeros((len(self.policy_.rules), 0))
+            return Candidates.empty(), np.empty(0), None
         rows = candidates.rows[kept]
         base = minmax(candidates.scores[kept])
-        effect = self._effect(rows, view, plan)
-        final = base + effect.delta.astype(np.float32)
+        effect = None
+        if plan.delta is not None:
+            final = base + plan.delta[rows]
+        else:
+            effect = self._effect(rows, view, plan)
+            final = base + effect.delta.astype(np.float32)
         order = _top_order(final, k)
         picked = kept[order]
         sources = {n: SourceScores(s.ranks[picked], s.scores[picked]) for n, s in candidates.sources.items()}
         return (Candidates(rows=rows[order], scores=final[order], sources=sources), base[order],
-                effect.contributions[:, order])
+                None if effect is None else effect.contributions[:, order])
 
     def explain(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
         """For each of ``rows``: the promote and demote rules that moved it, with their deltas and reasons."""

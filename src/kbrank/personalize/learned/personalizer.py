@@ -2,8 +2,9 @@
 `LearnedReranker`'s score (the policy keeps its hides).
 
 Because the model is linear, the article block (everything but the retrieval features) folds into one number
-per candidate: its features are computed for the candidates only (as the policy's deltas are), and a query
-costs one small matrix-vector product over them. The plan is the policy's hide mask alone.
+per article when the plan is built (cached per profile, like the policy's deltas; for corpora above
+`FULL_DELTAS_UP_TO` articles, per candidate instead); a query then costs one small matrix-vector product over
+its candidates.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 from ...applicability import Applicability
 from ...candidates import Candidates, SourceScores
 from ...errors import ParameterError
-from ..facts import FACTS
-from ..features import RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns
+from ..facts import FACTS, dense_facts
+from ..features import RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns, version_features
 from ..personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan
 from ..policy import Policy
 from ..receipts import reason_for
@@ -74,10 +75,17 @@ class LearnedPersonalizer(Personalizer):
         return article_features(_feature_plan(self, view, plan, self.bounds_, rows), self._ages()[rows],
                                 self.article_names_, {POPULARITY: self.popularity_vector_[rows]})
 
-    def deltas(self, rows: np.ndarray, view: Any, plan: Plan) -> np.ndarray:
+    def _make_plan(self, view: Any, named: tuple[str, ...], columns: dict[str, np.ndarray | None]) -> Plan:
+        """The policy's hide mask and, per article, the learned score of its article features."""
+        facts = dense_facts(columns, self.applicability_.n_articles)
+        facts.update(version_features(self.applicability_, self.bounds_, view, named))
+        hides = self.hide_policy_.apply({name: facts[name] for name in FACTS})
+        block = article_features(facts, self._ages(), self.article_names_, {POPULARITY: self.popularity_vector_})
+        return Plan(named=named, hide=hides.hide, delta=(block @ self.article_weights_).astype(np.float32))
+
+    def _row_deltas(self, rows: np.ndarray, view: Any, plan: Plan) -> np.ndarray:
         """The learned score of the article features (float32) at each of ``rows``."""
-        scores: np.ndarray = (self._block(np.asarray(rows, dtype=np.int64), view, plan)
-                              @ self.article_weights_).astype(np.float32)
+        scores: np.ndarray = (self._block(rows, view, plan) @ self.article_weights_).astype(np.float32)
         return scores
 
     def rerank(self, candidates: Candidates, plan: Plan, k: int, view: Any) -> tuple[Candidates, np.ndarray]:
