@@ -225,7 +225,7 @@ def speed(hc: Any, demo_searcher: Searcher, model: LearnedReranker, n_articles: 
         demo_searcher.search(query + " ", 10)  # a new text: the demo searcher's query vectors are cached
         demo_plain.append((time.perf_counter_ns() - started) / 1e6)
     out["demo_query_ms"] = {"mode": demo_searcher.mode, "unpersonalized": statistics.median(demo_plain)}
-    personal_us = {n: out["plan_cached_us"][n] + out["rerank_explain_100_us"][n] for n in ("policy", "learned")}
+    personal_us = {n: out["plan_cached_us"][n] + out["rerank_1000_us"][n] for n in ("policy", "learned")}
     out["personalization_us"] = personal_us
     out["load_average_1m"]["end"] = _load()
     for key, ms in (("share_of_query", out["query_ms"]["unpersonalized"]),

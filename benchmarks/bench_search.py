@@ -87,8 +87,8 @@ def markdown(result: dict) -> str:
         for n in sorted({int(key.split("/")[0]) for key in enc["encode_ms"]}):
             lines.append(f"| {n:,} vectors | {_cell(enc['encode_ms'][f'{n}/{default}'])} | "
                          f"{_cell(enc['encode_ms'][f'{n}/1'])} |")
-    lines += ["", "Personalized, first query: every query builds its customer's plan (the hide mask over all articles; "
-              "the deltas are computed for the candidates); the views come from a closed gateway, so no plan is cached. Next queries: the same "
+    lines += ["", "Personalized, first query: every query builds its customer's plan (the hide mask and, up to 250,000 "
+              "articles, a delta per article; above that the deltas are computed for the candidates); the views come from a closed gateway, so no plan is cached. Next queries: the same "
               "customers through a live gateway, whose plans the personalizer keeps (bounded by bytes, emptied by "
               "erasure)."]
     lines += ["", "| articles | searcher build s (BM25 + faiss over synthetic vectors + personalizer) |", "|---|---|"]
