@@ -22,6 +22,8 @@ from hypothesis import given
 
 from kbrank import Article, Corpus
 from kbrank.applicability import parse_range
+from kbrank.candidates import Candidates
+from kbrank.errors import ParameterError
 from kbrank.personalize import FACTS, Personalizer
 from kbrank.personalize.columns import COLUMN_CACHE_BYTES, ArticleColumns
 from kbrank.personalize.facts import focus_versions
@@ -97,6 +99,10 @@ def _check_plan(personalizer: Personalizer, view: Any, query: str) -> None:
     # a plan without deltas (a large corpus's) gives the same deltas, computed at the rows asked for
     hide_only = Plan(named=plan.named, hide=plan.hide)
     assert np.array_equal(personalizer.deltas(everyone[::-1], view, hide_only), deltas[::-1])
+    pool = Candidates(everyone, np.linspace(1.0, 0.0, everyone.size))
+    assert personalizer.rerank(pool, plan, 5)[0].rows.tolist() == personalizer.rerank(pool, hide_only, 5, view)[0].rows.tolist()
+    with pytest.raises(ParameterError, match="view"):
+        personalizer.rerank(pool, hide_only, 5)  # deltas computed per query need the view
     # a cold column cache gives the same plan, and facts and deltas at a few rows are the full ones at those rows
     personalizer.clear_caches()
     again = personalizer.plan(view, query)

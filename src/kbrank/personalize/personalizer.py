@@ -94,6 +94,13 @@ class Plan:
         return int(self.hide.nbytes + (0 if self.delta is None else self.delta.nbytes))
 
 
+def check_view(plan: Plan, view: Any) -> None:
+    """A rerank of a plan without per-article deltas needs the view it was made for."""
+    if plan.delta is None and view is None:
+        raise ParameterError("view", "the profile view the plan was made for", None,
+                             hint="a plan without per-article deltas (a large corpus) computes them per query")
+
+
 def is_personalized(view: Any) -> bool:
     """A view that may personalize: present, personalized (consented), and holding owned products."""
     return view is not None and bool(getattr(view, "personalized", False)) and hasattr(view, "owned")
@@ -255,9 +262,9 @@ class Personalizer:
     def _effect(self, rows: np.ndarray, view: Any, plan: Plan) -> PolicyEffect:
         return self.policy_.apply(self.facts(view, plan.named, rows))
 
-    def rerank(self, candidates: Candidates, plan: Plan, k: int, view: Any) -> tuple[Candidates, np.ndarray]:
+    def rerank(self, candidates: Candidates, plan: Plan, k: int, view: Any = None) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by normalized retrieval score + policy delta for ``view``; hidden rows
-        are dropped.
+        are dropped. ``view`` (the one the plan was made for) is needed when the plan holds no deltas.
 
         Returns the reranked candidates (scores are the personalized scores; sources keep the retrieval
         ranks) and, aligned with them, the normalized retrieval score each started from.
@@ -277,6 +284,7 @@ class Personalizer:
                 view: Any) -> tuple[Candidates, np.ndarray, np.ndarray | None]:
         """`rerank`'s result and, when the candidates' facts were computed for it (a plan without deltas),
         the returned rows' contributions (rules x rows)."""
+        check_view(plan, view)
         kept = np.flatnonzero(~plan.hide[candidates.rows])
         if kept.size == 0:
             return Candidates.empty(), np.empty(0), None

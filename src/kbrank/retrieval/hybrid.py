@@ -65,9 +65,10 @@ class HybridRetriever:
         """Each source's best ``max(depth, k)`` candidates (``mask`` applied inside each index); the query is
         encoded first, then the BM25 search runs on a kept thread beside the dense one (`kbrank._threads`)."""
         self._params()
+        depth = max(self.depth, check_k(k))  # checked before any encoding
         if query_vector is None:
             query_vector = self.dense.encode_query(query)
-        return self._runs(query, max(self.depth, check_k(k)), mask, query_vector, lambda: None)[0]
+        return self._runs(query, depth, mask, query_vector, lambda: None)[0]
 
     def _runs(self, query: str, depth: int, mask: np.ndarray | None, vector: np.ndarray,
               also: Callable[[], T]) -> tuple[dict[str, Candidates], T]:

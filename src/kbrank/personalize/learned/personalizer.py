@@ -19,7 +19,7 @@ from ...candidates import Candidates, SourceScores
 from ...errors import ParameterError
 from ..facts import FACTS, dense_facts
 from ..features import RETRIEVAL_FEATURES, article_ages, article_features, retrieval_columns, version_features
-from ..personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan
+from ..personalizer import DEFAULT_CACHE_BYTES, Contribution, Personalizer, Plan, check_view
 from ..policy import Policy
 from ..receipts import reason_for
 from .model import POPULARITY, LearnedReranker
@@ -88,9 +88,10 @@ class LearnedPersonalizer(Personalizer):
         scores: np.ndarray = (self._block(rows, view, plan) @ self.article_weights_).astype(np.float32)
         return scores
 
-    def rerank(self, candidates: Candidates, plan: Plan, k: int, view: Any) -> tuple[Candidates, np.ndarray]:
+    def rerank(self, candidates: Candidates, plan: Plan, k: int, view: Any = None) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by learned score; hidden rows are dropped. Returns them (scores are the
         learned scores; sources keep the retrieval ranks) and each one's normalized retrieval score."""
+        check_view(plan, view)
         keep = ~plan.hide[candidates.rows]
         if not keep.all():
             sources = {n: SourceScores(s.ranks[keep], s.scores[keep]) for n, s in candidates.sources.items()}
