@@ -54,6 +54,17 @@ def test_mask_applies_before_top_k_in_hybrid(searcher: Searcher, corpus: Corpus)
     assert "wifi" not in found.ids and len(found) == 5
 
 
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_a_mask_that_is_not_one_bool_per_article_is_refused_in_every_mode(searcher: Searcher, corpus: Corpus,
+                                                                          mode: str) -> None:
+    # 0/1 integers would index rows in a hybrid search (a silent wrong answer); a short mask ran off its end
+    for bad in (np.ones(len(corpus), int), np.ones(3, bool), np.ones((len(corpus), 1), bool)):
+        with pytest.raises(ParameterError, match=rf"mask must be a boolean array of shape \({len(corpus)},\)"):
+            searcher.search("wifi keeps disconnecting", k=5, mode=mode, mask=bad)
+        with pytest.raises(ParameterError, match="mask must be a boolean array"):
+            searcher.candidates("wifi keeps disconnecting", k=5, mode=mode, mask=bad)
+
+
 def test_save_load_round_trip(searcher: Searcher, tmp_path: Path) -> None:
     searcher.save(tmp_path / "idx")
     loaded = Searcher.load(tmp_path / "idx")

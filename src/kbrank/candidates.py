@@ -40,6 +40,14 @@ def check_k(k: object) -> int:
     return int(k)
 
 
+def check_mask(mask: object, n: int) -> np.ndarray:
+    """``mask`` as a boolean array of shape ``(n,)``, or `ParameterError`: the one check of a search filter."""
+    array = np.asarray(mask)
+    if array.dtype != np.bool_ or array.shape != (n,):
+        raise ParameterError("mask", f"a boolean array of shape ({n},)", f"{array.dtype} array of shape {array.shape}")
+    return array
+
+
 _DTYPES: dict[object, np.dtype] = {t: np.dtype(t) for t in (np.int64, np.float64, np.int32, np.bool_)}
 
 

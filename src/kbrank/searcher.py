@@ -32,7 +32,7 @@ from ._searcher_checks import (
     check_query,
 )
 from ._searcher_io import SETTINGS, SearcherState, check_fusion, read_indexes, read_settings, write_searcher
-from .candidates import Candidates, SourceScores, check_k
+from .candidates import Candidates, SourceScores, check_k, check_mask
 from .corpus import Corpus
 from .errors import IndexFormatError, ParameterError
 from .results import HiddenResult, Result, Results, SourceHit
@@ -212,6 +212,7 @@ class Searcher:
         `query_vector`) saves encoding the query again. An empty (or blank) query finds nothing, in every mode.
         """
         state = self._state()
+        mask = None if mask is None else check_mask(mask, len(state.corpus))
         return self._candidates(state, self._mode(mode, state), self._query(query, state), check_k(k), mask,
                                 query_vector)
 
@@ -273,6 +274,7 @@ class Searcher:
         mode = self._mode(mode, state)
         query = self._query(query, state)
         k = check_k(k)
+        mask = None if mask is None else check_mask(mask, len(state.corpus))
         if not query.strip():
             return Results(query=query, mode=mode, items=(), notice="the query is empty")
         if not is_personalized(profile):

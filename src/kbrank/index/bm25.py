@@ -24,7 +24,7 @@ import numpy as np
 from .._params import built_state
 from .._threads import start as start_on_kept_threads
 from ..analysis import Analyzer
-from ..candidates import Candidates, check_k
+from ..candidates import Candidates, check_k, check_mask
 from ..corpus import Article, Corpus
 from ..errors import CorpusError, NotFittedError, ParameterError, suggestion
 from .bm25_state import BM25State
@@ -273,11 +273,7 @@ class BM25Index:
     def _check_mask(mask: np.ndarray | None, n_docs: int) -> tuple[np.ndarray, bool]:
         if mask is None:
             return _NO_MASK, False
-        mask = np.asarray(mask)
-        if mask.dtype != np.bool_ or mask.shape != (n_docs,):
-            raise ParameterError("mask", f"a boolean array of shape ({n_docs},)",
-                                 f"{mask.dtype} array of shape {mask.shape}")
-        return mask, True
+        return check_mask(mask, n_docs), True
 
     def search_tokens(self, tokens: Sequence[str], k: int = 10, *, mask: np.ndarray | None = None) -> Candidates:
         """The best ``k`` articles containing at least one query token; ``mask`` filters before top-k."""

@@ -9,8 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..candidates import Candidates
-from ..errors import ParameterError
+from ..candidates import Candidates, check_mask
 from . import dense_faiss
 from .dense_state import DenseState
 from .passages import PassageHits
@@ -36,9 +35,7 @@ def _allowed(state: DenseState, mask: np.ndarray | None) -> tuple[np.ndarray | N
     n = len(state.corpus)
     if mask is None:
         return None, n, len(state.passages), state.n_vectors
-    mask = np.asarray(mask)
-    if mask.dtype != np.bool_ or mask.shape != (n,):
-        raise ParameterError("mask", f"a boolean array of shape ({n},)", f"{mask.dtype} array of shape {mask.shape}")
+    mask = check_mask(mask, n)
     passages = mask[state.passages.article_rows]
     n_passages = int(passages.sum())
     if n_passages == passages.shape[0]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._params import check_int
 from .._threads import beside
-from ..candidates import Candidates, SourceScores, check_k
+from ..candidates import Candidates, SourceScores, check_k, check_mask
 from ..errors import ParameterError
 from .fusion import DEFAULT_FUSION, FUSION, fuse
 
@@ -89,6 +89,8 @@ class HybridRetriever:
         """
         params = self._params()
         k = check_k(k)
+        if mask is not None and not callable(mask):
+            check_mask(mask, self.sparse.n_docs)  # before any work, like the indexes do
         if query_vector is None:
             query_vector = self.dense.encode_query(query)
         given = mask
@@ -98,7 +100,7 @@ class HybridRetriever:
         fused = fuse(runs, union, method=self.fusion, **params)
         if allowed is None:
             return fused.head(k)
-        allowed = np.asarray(allowed)
+        allowed = check_mask(allowed, self.sparse.n_docs)
         kept = _select(fused, allowed[fused.rows])
         if len(kept) >= k:
             return kept.head(k)
