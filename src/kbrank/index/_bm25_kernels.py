@@ -14,16 +14,17 @@ a float64 weight), and memory bandwidth, not arithmetic, bounds these loops.
   zeroes the array (`_dense_top_k`: vector compares against the running k-th score; only blocks with a
   score above it are read one by one);
 - *positive* (every term has idf > 0, no base): the same, but remembering the touched articles (a weight is
-  then always > 0, so a score of 0 means "not touched yet"), so the top-k reads only those;
+  then always > 0, so a score of 0 means "not touched yet"), so the top-k reads only those, and one chunk of
+  articles at a time, so that the scores it scatters into stay in cache;
 - *general* (BM25+ bases, idf <= 0): marks per article; a touched article also receives the bases of the
   terms it lacks, in query order.
 
 Additions always happen in query order, which reproduces rank_bm25's float sums bit for bit. Every path keeps
 the best ``k`` in a heap ordered by (score desc, row asc) and leaves the scratch buffers zeroed.
 
-Speed (Okapi and BM25+, whose factor table covers the counts): a term with more postings than (largest count x
-length classes) first multiplies its idf into a scratch row of the table (`_term_factors`, the same products),
-so its postings loop reads one weight per entry. The hot loops index slices from 0 with unsigned values, which
+Speed (Okapi and BM25+, whose factor table covers the counts): on the broad path a term with more postings
+than (largest count x length classes) first multiplies its idf into a scratch row of the table
+(`_term_factors`, the same products), so its postings loop reads one weight per entry. The hot loops index slices from 0 with unsigned values, which
 lets LLVM drop numba's negative-index wraparound arithmetic (about half the instructions of a posting).
 """
 
@@ -171,47 +172,59 @@ def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_
     return size
 
 
+_CHUNK = 32_768  # articles per chunk of `_positive`: their float64 scores (256 KB) stay in a core's L2 cache
+
+
 @njit(cache=True, nogil=True)
 def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1, k1p1, delta,
               terms, mask, use_mask, k,
-              scores, touched, factors, out_rows, out_scores):  # pragma: no cover - compiled
-    m = 0
+              scores, touched, out_rows, out_scores):  # pragma: no cover - compiled
+    """Chunk by chunk of ``_CHUNK`` articles: every term's postings in the chunk (query order, each term's
+    cursor moving on), then the chunk's touched articles offered to the heap while their scores are still in
+    cache. At 1M articles this took 0.55 against 0.94 ms per stopword-free query of scattering into the whole
+    8 MB score array and reading it back (2 cores, 4 MB L2); below ``_CHUNK`` articles it is one chunk."""
+    n = length_id.shape[0]
+    n_terms = terms.shape[0]
+    cursor = np.empty(n_terms, np.int64)
+    for qi in range(n_terms):
+        cursor[qi] = col_ptr[terms[qi]]
     tabled = variant != 1 and max_count * n_lengths <= table.shape[0]
-    for qi in range(terms.shape[0]):
-        t = terms[qi]
-        idf_t = idf[t]
-        lo, hi = col_ptr[t], col_ptr[t + 1]
-        if tabled and _term_factors(idf_t, table, n_lengths, counts, lo, hi, factors) > 0:
-            term_rows, term_counts = rows[lo:hi], counts[lo:hi]  # as in `_broad`: no wraparound arithmetic
+    size = 0
+    for first in range(0, n, _CHUNK):
+        stop = min(first + _CHUNK, n)
+        base = np.uint32(first)
+        m = 0
+        for qi in range(n_terms):
+            t = terms[qi]
+            idf_t = idf[t]
+            lo = cursor[qi]
+            hi = lo + np.searchsorted(rows[lo : col_ptr[t + 1]], stop)
+            cursor[qi] = hi
+            # Slices indexed from 0 with unsigned values: no wraparound arithmetic (see the module's docstring).
+            term_rows, term_counts = rows[lo:hi], counts[lo:hi]
             for i in range(hi - lo):
                 d = np.uint32(term_rows[i])
-                s = scores[d]
+                local = d - base
+                s = scores[local]
                 if s == 0.0:
-                    touched[m] = d
+                    touched[m] = local
                     m += 1
-                scores[d] = s + factors[np.uint32((np.uint32(term_counts[i]) - np.uint32(1)) * np.uint32(n_lengths)
-                                                  + np.uint32(length_id[d]))]
-            continue
-        for j in range(lo, hi):
-            d = rows[j]
-            s = scores[d]
-            if s == 0.0:
-                touched[m] = d
-                m += 1
-            if tabled:  # the same weight without the branches of `weight`
-                scores[d] = s + idf_t * table[(np.int64(counts[j]) - 1) * n_lengths + length_id[d]]
-            else:
-                scores[d] = s + weight(variant, idf_t, np.int64(counts[j]), length_id[d], table, n_lengths, norm,
-                                       k1, k1p1, delta)
-    size = 0
-    for i in range(m):
-        d = touched[i]
-        s = scores[d]
-        scores[d] = 0.0
-        if use_mask and not mask[d]:
-            continue
-        if size < k or _better(s, d, out_scores[0], out_rows[0]):
-            size = _offer(out_scores, out_rows, size, k, s, d)
+                if tabled:  # the same weight as `weight`, without its branches
+                    s += idf_t * table[np.uint32((np.uint32(term_counts[i]) - np.uint32(1)) * np.uint32(n_lengths)
+                                                 + np.uint32(length_id[d]))]
+                else:
+                    s += weight(variant, idf_t, np.int64(term_counts[i]), length_id[d], table, n_lengths, norm, k1,
+                                k1p1, delta)
+                scores[local] = s
+        for i in range(m):
+            local = touched[i]
+            s = scores[local]
+            scores[local] = 0.0
+            d = first + local
+            if use_mask and not mask[d]:
+                continue
+            if size < k or _better(s, d, out_scores[0], out_rows[0]):
+                size = _offer(out_scores, out_rows, size, k, s, d)
     return size
 
 
@@ -304,8 +317,7 @@ def search_top_k(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, 
                       scores, factors, out_rows, out_scores)
     elif positive:
         size = _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, norm, variant, k1,
-                         k1p1, delta, terms, mask, use_mask, k,
-                         scores, touched, factors, out_rows, out_scores)
+                         k1p1, delta, terms, mask, use_mask, k, scores, touched, out_rows, out_scores)
     else:
         size = _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_count, norm, variant,
                         k1, k1p1, delta, has_base, terms, mask,
