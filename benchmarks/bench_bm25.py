@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                    "systems": args.systems, "k": systems.K, "threads": systems.THREADS, "quick": args.quick,
                    "vocab_size": syn.VOCAB_SIZE, "zipf_exponent": syn.ZIPF_EXPONENT, "doc_len": syn.DOC_LEN,
                    "query_len": syn.QUERY_LEN, "stopword_free_min_rank": syn.STOPWORD_FREE_MIN_RANK,
-                   "seed": syn.SEED, "command": " ".join([Path(sys.executable).name] + sys.argv)},
+                   "seed": syn.SEED, "command": " ".join(["python", "benchmarks/bench_bm25.py", *sys.argv[1:]])},
         "sizes": [],
     }
     args.out.mkdir(parents=True, exist_ok=True)
