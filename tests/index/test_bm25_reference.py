@@ -76,24 +76,36 @@ def test_random_corpora_match_rank_bm25(variant: str, params: dict) -> None:
     _assert_same(ours, theirs, queries, exact=True)
 
 
-@pytest.mark.parametrize("variant", ["okapi", "bm25l"])
-def test_index_of_several_score_chunks_matches_rank_bm25(variant: str) -> None:
-    """Above 32,768 articles the touched-articles path scores one chunk of articles at a time (each term's
-    cursor moving on from chunk to chunk): 100,003 articles make three whole chunks and a partial one, the
-    queries' rare words fall on both sides of every boundary, and a mask hides every third article."""
+_CHUNK_BOUNDARIES = (32_767, 32_768, 65_535, 65_536, 131_071, 131_072, 262_143, 262_144, 300_002)
+
+
+@pytest.fixture(scope="module")
+def chunked_corpus() -> tuple[list[list[str]], list[list[str]]]:
+    """300,003 short articles: more than two chunks of either path (32,768 articles for the touched-articles
+    path, 131,072 for the broad one), with two rare words on both sides of every chunk boundary."""
     rng = np.random.default_rng(11)
     vocab = np.array([f"w{i}" for i in range(4000)])
     weights = 1.0 / np.arange(1, 4001) ** 1.05
     weights /= weights.sum()
-    lengths = rng.integers(1, 9, size=100_003)
+    lengths = rng.integers(1, 9, size=300_003)
     drawn = rng.choice(vocab, size=int(lengths.sum()), p=weights).tolist()
     bounds = np.concatenate([[0], np.cumsum(lengths)])
     tokens = [drawn[bounds[i]:bounds[i + 1]] for i in range(len(lengths))]
-    for boundary in (32_767, 32_768, 65_535, 65_536, 98_303, 98_304, 100_002):
-        tokens[boundary] = tokens[boundary] + ["w3999", "w3998"]  # rare words on both sides of each boundary
-    queries = [["w3999", "w3998"], ["w3999", "w1200", "w3999"]] + [
-        [str(t) for t in rng.choice(vocab[300:], size=rng.integers(1, 6))] for _ in range(12)]
-    ours = BM25Index(variant=variant, broad_share=0).build_from_tokens(tokens)
+    for boundary in _CHUNK_BOUNDARIES:
+        tokens[boundary] = tokens[boundary] + ["w3999", "w3998"]
+    queries = [["w3999", "w3998"], ["w3999", "w1200", "w3999"], ["w5", "w3999"]] + [
+        [str(t) for t in rng.choice(vocab[300:], size=rng.integers(1, 6))] for _ in range(10)]
+    return tokens, queries
+
+
+@pytest.mark.parametrize("variant", ["okapi", "bm25l"])
+@pytest.mark.parametrize("broad_share", [0, 10**9], ids=["touched", "broad"])
+def test_index_of_several_score_chunks_matches_rank_bm25(variant: str, broad_share: int, chunked_corpus) -> None:
+    """Above 32,768 articles (touched-articles path) and 131,072 (broad path) a search scores one chunk of
+    articles at a time, each term's cursor moving on from chunk to chunk: top-k sets, order and scores equal
+    rank_bm25's over every chunk, with and without a mask that hides every third article."""
+    tokens, queries = chunked_corpus
+    ours = BM25Index(variant=variant, broad_share=broad_share).build_from_tokens(tokens)
     theirs = VARIANTS[variant](tokens)
     mask = np.arange(len(tokens)) % 3 != 0
     for query in queries:
@@ -102,6 +114,7 @@ def test_index_of_several_score_chunks_matches_rank_bm25(variant: str) -> None:
         for token in set(query):
             t = ours.counts_.vocab[token]
             contains[ours.row_idx_[ours.col_ptr_[t]:ours.col_ptr_[t + 1]]] = True
+        assert set(_CHUNK_BOUNDARIES) <= set(np.flatnonzero(contains)) or "w3999" not in query
         for k, allowed in ((10, None), (300, None), (300, mask)):
             rows = np.flatnonzero(contains if allowed is None else contains & allowed)
             order = rows[np.lexsort((rows, -expected[rows]))][:k]

@@ -511,7 +511,7 @@ def test_minilm_hybrid_index_crafted_for_the_real_cli(minilm, tmp_path: Path) ->
        off_by=st.integers(-1, 1))
 def test_posting_check_agrees_with_a_plain_python_check(cells, off_by: int) -> None:
     """The loader's compiled one-pass check of the postings against a loop in plain Python."""
-    from kbrank.index._bm25_kernels import check_postings
+    from kbrank.index._bm25_postings import check_postings
 
     n_docs, n_terms = 6, 4
     entries = sorted({(t, d): c for d, t, c in cells}.items())  # (term, row) -> count, some counts 0

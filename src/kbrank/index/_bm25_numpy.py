@@ -85,7 +85,7 @@ def search_top_k(kernel_args: tuple[Any, ...], terms: np.ndarray, mask: np.ndarr
 
 def check_postings(col_ptr: np.ndarray, rows: np.ndarray, counts: np.ndarray, n_docs: int,
                    doc_len: np.ndarray) -> int:
-    """The checks of `_bm25_kernels.check_postings`, as its problem code (0: none; 1 a term without entries,
+    """The checks of `_bm25_postings.check_postings`, as its problem code (0: none; 1 a term without entries,
     2 rows outside [0, n_docs) or not increasing within a term, 3 a count of 0, 4 ``doc_len`` not the sum of
     each article's counts; with several problems, another one may be named first). Postings are checked in
     chunks, so no temporary grows with the corpus. ``col_ptr`` must already be a monotonic pointer array from

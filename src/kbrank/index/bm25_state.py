@@ -117,7 +117,7 @@ class BM25State:
                 if kernels == "numpy":
                     from ._bm25_numpy import check_postings
                 else:
-                    from ._bm25_kernels import check_postings
+                    from ._bm25_postings import check_postings
 
                 code = check_postings(ptr, counts.rows, counts.counts, n_docs, counts.doc_len)
                 check(code == 0, _POSTING_PROBLEMS.get(code, "").format(n_docs=n_docs))

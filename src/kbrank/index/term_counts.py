@@ -63,7 +63,7 @@ def compact_uint(values: np.ndarray) -> np.ndarray:
 def _grouped(keys: np.ndarray, n_keys: int, a: np.ndarray, b: np.ndarray, c: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(ptr, a, b, c)`` stably grouped by ``keys`` (a counting sort, O(n), compiled)."""
-    from ._bm25_kernels import group_by
+    from ._bm25_postings import group_by
 
     ptr = np.zeros(n_keys + 1, np.int64)
     np.cumsum(np.bincount(keys, minlength=n_keys), out=ptr[1:])
