@@ -194,7 +194,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def markdown(result: dict[str, Any]) -> str:
     t, q, nd = result["throughput"], result["queries"], result["ndcg"]
     names = [n for n in BACKENDS if n in q]
-    lines = ["### Encoder backends (all-MiniLM-L6-v2; one process, backends interleaved)", "",
+    lines = ["### Encoder backends (all-MiniLM-L6-v2; one process, backends side by side)", "",
              f"Throughput on {t['passages']} SciFact passages ({t['articles']} articles, 128 words every 96), "
              f"batch size 32, median of {result['rounds']} rounds; short-query latency over "
              f"{result['n_queries']} demo help-centre queries, one at a time, each backend in a block of all of "
@@ -214,9 +214,11 @@ def markdown(result: dict[str, Any]) -> str:
             cells.append(f"{d[name]:.4f}" + ("" if name == "torch" else f" ({delta:+.4f})"))
         cells.append(f"{result['load_seconds'][name]:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Effectiveness data: " + "; ".join(f"{d}: {v['description']}" for d, v in nd.items()) + ".",
-              "On a subset the absolute nDCG@10 is higher than on the full corpus; compare the backends with each "
-              "other. `--full` runs the whole dev splits.", "",
+    lines += ["", "Effectiveness data: " + "; ".join(f"{d}: {v['description']}" for d, v in nd.items()) + "."]
+    if not result["full"]:
+        lines.append("On a subset the absolute nDCG@10 is higher than on the full corpus; compare the backends with "
+                     "each other. `--full` runs the whole dev splits.")
+    lines += ["",
               f"Load average (1 min) at start / end: {result['machine']['load_start']:.2f} / "
               f"{result['machine']['load_end']:.2f} on {result['machine']['cpus']} CPUs. First load includes the "
               "one-time ONNX export (and int8 quantization) into kbrank's cache when it was not there yet.", ""]
