@@ -1,8 +1,8 @@
 """The kill test: a real `kbrank notify send` subprocess dispatching thousands of messages is killed with SIGKILL
 at random points, several times, then restarted; the sender's log holds every message exactly once.
 
-Each kill waits until the dispatcher has delivered something new, then a random delay, so every kill lands
-mid-run (the test checks the process died of the signal, not of finishing). Run it alone with
+Each kill waits until the dispatcher has delivered a random number of new messages (1 to 200), so every kill
+lands mid-run (the test checks the process died of the signal, not of finishing). Run it alone with
 ``pytest tests/proactive/test_kill.py -s`` to see where each kill landed.
 """
 
@@ -34,6 +34,14 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_bytes().decode().splitlines() if line.endswith("}")]
 
 
+def _delivered(path: Path) -> int:
+    """Lines written to the sender's log so far (cheap enough to poll every millisecond)."""
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def _dispatcher(store: Path, log: Path) -> subprocess.Popen:
     env = {**os.environ, "KBRANK_KEY": KEY, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     return subprocess.Popen(
@@ -57,12 +65,14 @@ def test_sigkill_at_random_points_then_restart_delivers_each_message_exactly_onc
 
     landed = []
     for _ in range(KILLS):
-        before = len(_lines(log))
+        # Kill once the run has delivered a random number of new messages (at most a tenth of the batch, so
+        # every kill lands mid-run however fast the machine dispatches: a fixed delay after the first delivery
+        # let a fast machine finish all 2,000 first).
+        target = _delivered(log) + rng.randint(1, N_MESSAGES // (2 * KILLS))
         process = _dispatcher(store, log)
-        deadline = time.monotonic() + 30
-        while len(_lines(log)) <= before and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.3))
+        deadline = time.monotonic() + 60
+        while _delivered(log) < target and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         assert process.returncode == -signal.SIGKILL, "the dispatcher finished before it was killed"
