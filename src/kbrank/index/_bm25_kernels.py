@@ -214,6 +214,17 @@ def _general(col_ptr, rows, counts, idf, base, length_id, table, n_lengths, max_
     return size
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _chunk_entries(col_ptr, rows, counts, t, cursor, qi, stop):  # pragma: no cover - compiled
+    """The rows and counts of term ``t``'s entries from its cursor (``cursor[qi]``) up to article ``stop``,
+    moving the cursor on past them. Callers index the slices from 0 with unsigned values: no wraparound
+    arithmetic (see the module's docstring)."""
+    lo = cursor[qi]
+    hi = lo + np.searchsorted(rows[lo : col_ptr[t + 1]], stop)
+    cursor[qi] = hi
+    return rows[lo:hi], counts[lo:hi]
+
+
 _CHUNK = 32_768  # articles per chunk of `_positive`: their float64 scores (256 KB) stay in a core's L2 cache
 
 
@@ -239,12 +250,8 @@ def _positive(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count
         for qi in range(n_terms):
             t = terms[qi]
             idf_t = idf[t]
-            lo = cursor[qi]
-            hi = lo + np.searchsorted(rows[lo : col_ptr[t + 1]], stop)
-            cursor[qi] = hi
-            # Slices indexed from 0 with unsigned values: no wraparound arithmetic (see the module's docstring).
-            term_rows, term_counts = rows[lo:hi], counts[lo:hi]
-            for i in range(hi - lo):
+            term_rows, term_counts = _chunk_entries(col_ptr, rows, counts, t, cursor, qi, stop)
+            for i in range(term_rows.shape[0]):
                 d = np.uint32(term_rows[i])
                 local = d - base
                 s = scores[local]
@@ -286,7 +293,7 @@ def _broad(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_count, n
             # The term's weights read, not multiplied. Slices indexed from 0 and unsigned indices let the
             # compiler drop numba's negative-index wraparound arithmetic from every access.
             term_rows, term_counts = rows[lo:hi], counts[lo:hi]
-            for i in range(hi - lo):
+            for i in range(term_rows.shape[0]):
                 d = np.uint32(term_rows[i])
                 scores[d] += factors[np.uint32((np.uint32(term_counts[i]) - np.uint32(1)) * np.uint32(n_lengths)
                                                + np.uint32(length_id[d]))]
@@ -326,17 +333,14 @@ def _broad_chunked(col_ptr, rows, counts, idf, length_id, table, n_lengths, max_
         for qi in range(n_terms):
             t = terms[qi]
             idf_t = idf[t]
-            lo = cursor[qi]
-            hi = lo + np.searchsorted(rows[lo : col_ptr[t + 1]], stop)
-            cursor[qi] = hi
-            term_rows, term_counts = rows[lo:hi], counts[lo:hi]  # from 0, unsigned: see the module docstring
+            term_rows, term_counts = _chunk_entries(col_ptr, rows, counts, t, cursor, qi, stop)
             if tabled:  # the same weights as `weight`, in a loop without a branch
-                for i in range(hi - lo):
+                for i in range(term_rows.shape[0]):
                     d = np.uint32(term_rows[i])
                     scores[d - base] += idf_t * table[np.uint32((np.uint32(term_counts[i]) - np.uint32(1))
                                                                 * np.uint32(n_lengths) + np.uint32(length_id[d]))]
             else:
-                for i in range(hi - lo):
+                for i in range(term_rows.shape[0]):
                     d = np.uint32(term_rows[i])
                     scores[d - base] += weight(variant, idf_t, np.int64(term_counts[i]), length_id[d], table,
                                                n_lengths, norm, k1, k1p1, delta)
