@@ -2,12 +2,13 @@
 
 `start` runs calls on the kept pool (grown to the number of calls, never shrunk). `beside` runs one call on a
 kept thread while the caller runs another, for steps of one query that neither wait for each other nor hold
-the GIL for long: a hybrid query's dense search (faiss answers one query on one core, without the GIL) beside
-its BM25 search (a compiled call without the GIL) and the personalization plan (numpy over every article).
-Measured in one process at 1M articles (HNSW) on 2 cores, p50 over 40 demo queries: the dense search of depth
-500 took 3.2 ms and the BM25 one 6.5 ms, 9.6 ms one after the other and 8.2 ms side by side. Encoding the query is not overlapped:
-torch already keeps both cores busy, and work beside it made it slower (37 ms against 34 ms one after the
-other, at 100k articles).
+the GIL for long: a hybrid query's BM25 search (a compiled call without the GIL) and personalization plan
+(numpy over every article) run beside the query's encoding and dense search (faiss answers one query on one
+core, without the GIL). The encoder runs a single query on one OpenMP thread
+(`kbrank.index.encoders.SentenceTransformerEncoder.encode_queries`), which leaves the other core to them.
+Measured on 2 cores (AMD EPYC, MiniLM, 120 demo queries): one query encoded in 27.0 ms p50 with torch's 2
+threads and 28.7 ms with one, but the second thread spun for the whole encode; with a busy thread beside it,
+83 ms with 2 threads against 32 to 35 ms with one.
 
 Nothing waits for another request's work: when no kept thread is free for `beside` (several queries at once,
 more than the cores can overlap), the caller runs both calls itself, one after the other. The pool is made on

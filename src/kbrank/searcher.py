@@ -214,13 +214,15 @@ class Searcher:
         state = self._state()
         mask = None if mask is None else check_mask(mask, len(state.corpus))
         return self._candidates(state, self._mode(mode, state), self._query(query, state), check_k(k), mask,
-                                query_vector)
+                                query_vector)[0]
 
     def _candidates(self, state: SearcherState, mode: str, query: str, k: int,
-                    mask: np.ndarray | Callable[[], np.ndarray] | None, vector: np.ndarray | None) -> Candidates:
-        """``mask`` may be a function that makes it: the hybrid search calls it beside its dense search."""
+                    mask: np.ndarray | Callable[[], np.ndarray] | None,
+                    vector: np.ndarray | None) -> tuple[Candidates, np.ndarray | None]:
+        """The candidates and the query vector they were found with (None for BM25). ``mask`` may be a
+        function that makes it: the hybrid search calls it on its BM25 thread, beside the query's encoding."""
         if not query.strip() or k == 0:
-            return Candidates.empty()
+            return Candidates.empty(), vector
         if mode != "hybrid" and callable(mask):
             mask = mask()
         if mode == "hybrid":
@@ -228,13 +230,14 @@ class Searcher:
 
             retriever = HybridRetriever(state.bm25, state.dense, fusion=self.fusion, depth=self.depth,
                                         fusion_params=self.fusion_params)
-            return retriever.search(query, k, mask=mask, query_vector=vector)
+            return retriever.search_encoded(query, k, mask=mask, query_vector=vector)
         if mode == "bm25":
             found = state.bm25.search(query, k, mask=mask)
         else:
-            found = state.dense.search(state.dense.encode_query(query) if vector is None else vector, k, mask=mask)
+            vector = state.dense.encode_query(query) if vector is None else vector
+            found = state.dense.search(vector, k, mask=mask)
         return Candidates(found.rows, found.scores,
-                          sources={mode: SourceScores(np.arange(1, len(found) + 1), found.scores)})
+                          sources={mode: SourceScores(np.arange(1, len(found) + 1), found.scores)}), vector
 
     @staticmethod
     def _results(state: SearcherState, query: str, mode: str, found: Candidates, *, explained: tuple[Any, ...] = (),
@@ -279,14 +282,11 @@ class Searcher:
             return Results(query=query, mode=mode, items=(), notice="the query is empty")
         if not is_personalized(profile):
             notice = None if profile is None else f"not personalized: {profile.reason or 'no personalization consent'}"
-            return self._results(state, query, mode, self._candidates(state, mode, query, k, mask, query_vector),
+            return self._results(state, query, mode, self._candidates(state, mode, query, k, mask, query_vector)[0],
                                  notice=notice)
         personalizer = state.personalizer
         self._register_caches(state, profile)
         named = tuple(named)
-        if query_vector is None and mode != "bm25":
-            query_vector = state.dense.encode_query(query)
-        vector = query_vector
         plans: list[Any] = []
 
         def allowed() -> np.ndarray:  # a hybrid search makes the plan beside its dense search
@@ -295,13 +295,13 @@ class Searcher:
             hide: np.ndarray = plans[0].hide
             return ~hide if mask is None else (~hide & mask)
 
-        pool = self._candidates(state, mode, query, max(self.rerank_depth, k), allowed, vector)
+        pool, vector = self._candidates(state, mode, query, max(self.rerank_depth, k), allowed, query_vector)
         if not plans:
             allowed()
         plan = plans[0]
         hidden: tuple[HiddenResult, ...] = ()
         if explain_hidden or len(pool) == 0:
-            plain = self._candidates(state, mode, query, k, mask, vector)
+            plain = self._candidates(state, mode, query, k, mask, vector)[0]
             rows = plain.rows[plan.hide[plain.rows]]
             ranks = np.flatnonzero(plan.hide[plain.rows]) + 1
             reasons = personalizer.hidden_reasons(rows, profile, plan)

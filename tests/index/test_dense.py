@@ -97,8 +97,9 @@ def test_a_masked_top_10_has_10_results_at_scale(kind) -> None:
 def test_a_graph_search_that_reaches_too_few_allowed_vectors_is_used_only_when_it_holds_enough(monkeypatch) -> None:
     """The HNSW answer to a filtered query may hold fewer vectors than asked (the query's neighbourhood is
     filtered out). A FAKE graph answer (faiss's search replaced, so the case is certain) shows both outcomes:
-    enough articles strictly above the lowest score are used as they are; too few send the search to an
-    exact scan of every allowed vector, which the real faiss then runs."""
+    enough articles strictly above the lowest score are used as they are; too few send the search once more
+    to the graph, four times as broad, and then to an exact scan of every allowed vector, which the real
+    faiss runs."""
     from kbrank.index import dense_faiss
 
     encoder = HashEncoder()
@@ -108,23 +109,37 @@ def test_a_graph_search_that_reaches_too_few_allowed_vectors_is_used_only_when_i
     mask = np.arange(3000) % 3 == 0  # 1,000 allowed: more than an exact scan is chosen for
     exact = DenseIndex(encoder, passage_title=False).build(corpus).search(query, k=10, mask=mask)
     real = dense_faiss._search_once
-    calls: list[bool] = []
+    calls: list[tuple[bool, int]] = []
 
     def graph_returns(count: int):
         def search(index_, kind, query_, depth, selector, *, graph, ef_search):
-            calls.append(graph)
+            calls.append((graph, ef_search))
             scores, ids = real(index_, kind, query_, depth, selector, graph=graph, ef_search=ef_search)
             return (scores[:count], ids[:count]) if graph else (scores, ids)
         return search
 
     monkeypatch.setattr(dense_faiss, "_search_once", graph_returns(30))  # 30 of the 56 asked: 29 trusted >= 10
     got = index.search(query, k=10, mask=mask)
-    assert calls == [True] and len(got) == 10 and mask[got.rows].all()
+    assert calls == [(True, 128)] and len(got) == 10 and mask[got.rows].all()
     assert len(set(got.rows.tolist()) & set(exact.rows.tolist())) >= 8
     calls.clear()
-    monkeypatch.setattr(dense_faiss, "_search_once", graph_returns(8))  # too few: an exact scan follows
+    monkeypatch.setattr(dense_faiss, "_search_once", graph_returns(8))  # too few: wider, then an exact scan
     got = index.search(query, k=10, mask=mask)
-    assert calls == [True, False] and got.rows.tolist() == exact.rows.tolist()
+    assert [graph for graph, _ in calls] == [True, True, False] and calls[1][1] == 4 * 128
+    assert got.rows.tolist() == exact.rows.tolist()
+    calls.clear()
+    first = [0]
+
+    def narrow_then_real(index_, kind, query_, depth, selector, *, graph, ef_search):
+        calls.append((graph, ef_search))
+        first[0] += 1
+        scores, ids = real(index_, kind, query_, depth, selector, graph=graph, ef_search=ef_search)
+        return (scores[:8], ids[:8]) if first[0] == 1 else (scores, ids)
+
+    monkeypatch.setattr(dense_faiss, "_search_once", narrow_then_real)  # the wider graph search is enough
+    got = index.search(query, k=10, mask=mask)
+    assert calls == [(True, 128), (True, 512)] and len(got) == 10 and mask[got.rows].all()
+    assert len(set(got.rows.tolist()) & set(exact.rows.tolist())) >= 8
 
 
 def test_search_passages_returns_offsets_into_the_article_text(built, corpus) -> None:

@@ -1,6 +1,6 @@
-"""Thread scoping on the search path: faiss searches one query with one OpenMP thread and restores the
-caller's setting; query encodes are serialized per encoder, so concurrent searches never run two encodes at
-once (and still return exactly the single-threaded rankings). No timings are asserted."""
+"""Thread scoping on the search path: faiss searches one query, and MiniLM encodes one query, with one
+OpenMP thread and restore the caller's setting; a hybrid query is encoded beside its BM25 search; concurrent
+searches return exactly the single-threaded rankings, each query encoded once. No timings are asserted."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 import pytest
-from _dense_helpers import HashEncoder
+from _dense_helpers import HashEncoder, minilm  # noqa: F401 (fixture)
 
 from kbrank import Article, Corpus
 from kbrank.index import DenseIndex
@@ -116,3 +116,63 @@ def test_concurrent_searches_rank_as_one_thread_does(mode) -> None:
     assert not errors
     assert got == expected
     assert probe.calls == len(queries)  # each query encoded exactly once
+
+
+def test_a_single_query_encodes_on_one_openmp_thread_and_a_batch_at_the_callers_count(minilm) -> None:
+    """The real MiniLM: the forward pass of one query sees one torch thread, a batch sees the caller's count,
+    and the caller's count (and other threads') is the same after the call."""
+    import torch
+
+    seen: list[int] = []
+    first = minilm.model_[0]  # the transformer module: its forward pass runs inside the scope
+    handle = first.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    other: list[int] = []
+    try:
+        single = minilm.encode_queries(["reset my router password"])
+        assert torch.get_num_threads() == before
+        worker = threading.Thread(target=lambda: other.append(torch.get_num_threads()))
+        worker.start()
+        worker.join()
+        batch = minilm.encode_queries(["reset my router password", "printer offline"])
+    finally:
+        handle.remove()
+    assert seen == [1, before]
+    assert other == [before]
+    assert single.shape == (1, 384) and batch.shape == (2, 384)
+    assert float(single[0] @ batch[0]) > 0.999999  # the same query, whatever the thread count
+
+
+class _Rendezvous(HashEncoder):
+    """A HashEncoder whose query encode waits until the BM25 search has started (proves they overlap)."""
+
+    def __init__(self, started: threading.Event) -> None:
+        super().__init__()
+        self.started = started
+        self.overlapped = 0
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.overlapped += self.started.wait(timeout=10)
+        return self.encode_documents(texts)
+
+
+def test_a_hybrid_query_encodes_beside_its_bm25_search(monkeypatch) -> None:
+    """The query's encode waits for the BM25 search to start: run one after the other it would time out."""
+    from kbrank.index.bm25 import BM25Index
+
+    started = threading.Event()
+    real = BM25Index.search
+
+    def search(self, *args, **kwargs):
+        started.set()
+        return real(self, *args, **kwargs)
+
+    encoder = _Rendezvous(started)
+    searcher = Searcher(mode="hybrid", dense=DenseIndex(encoder)).build(_corpus())
+    expected = [r.article_id for r in searcher.search("c3 topic word5", 10,
+                                                      query_vector=encoder.encode_documents(["c3 topic word5"])[0])]
+    monkeypatch.setattr(BM25Index, "search", search)
+    started.clear()
+    found = [r.article_id for r in searcher.search("c3 topic word5", 10)]
+    assert encoder.overlapped == 1
+    assert found == expected

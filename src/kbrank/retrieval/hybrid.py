@@ -62,52 +62,63 @@ class HybridRetriever:
 
     def runs(self, query: str, k: int, *, mask: np.ndarray | None = None,
              query_vector: np.ndarray | None = None) -> dict[str, Candidates]:
-        """Each source's best ``max(depth, k)`` candidates (``mask`` applied inside each index); the query is
-        encoded first, then the BM25 search runs on a kept thread beside the dense one (`kbrank._threads`)."""
+        """Each source's best ``max(depth, k)`` candidates (``mask`` applied inside each index); the BM25
+        search runs on a kept thread (`kbrank._threads`) beside the query's encoding and dense search."""
         self._params()
         depth = max(self.depth, check_k(k))  # checked before any encoding
-        if query_vector is None:
-            query_vector = self.dense.encode_query(query)
         return self._runs(query, depth, mask, query_vector, lambda: None)[0]
 
-    def _runs(self, query: str, depth: int, mask: np.ndarray | None, vector: np.ndarray,
-              also: Callable[[], T]) -> tuple[dict[str, Candidates], T]:
-        """Both runs, and ``also()``, which runs after the BM25 search on the kept thread."""
+    def _runs(self, query: str, depth: int, mask: np.ndarray | None, vector: np.ndarray | None,
+              also: Callable[[], T]) -> tuple[dict[str, Candidates], T, np.ndarray]:
+        """Both runs, ``also()`` (run after the BM25 search on the kept thread) and the query vector (encoded
+        here when ``vector`` is None, beside the BM25 search)."""
+        encoded: list[np.ndarray] = []
+
+        def semantic() -> Candidates:
+            encoded.append(self.dense.encode_query(query) if vector is None else vector)
+            found: Candidates = self.dense.search(encoded[0], depth, mask=mask)
+            return found
+
         def lexical() -> tuple[Candidates, T]:
             return self.sparse.search(query, depth, mask=mask), also()
 
-        dense, (bm25, extra) = beside(lambda: self.dense.search(vector, depth, mask=mask), lexical)
-        return {"bm25": bm25, "dense": dense}, extra
+        dense, (bm25, extra) = beside(semantic, lexical)
+        return {"bm25": bm25, "dense": dense}, extra, encoded[0]
 
     def search(self, query: str, k: int = 10, *, mask: np.ndarray | Callable[[], np.ndarray | None] | None = None,
                query_vector: np.ndarray | None = None) -> Candidates:
         """The best ``k`` fused candidates allowed by ``mask``, in their unfiltered order (module docstring).
 
         ``query_vector`` (from ``dense.encode_query``) saves encoding the query again; otherwise the query is
-        encoded once. ``mask`` may be a function that returns it (or None): it is called beside the dense
-        search, after the BM25 one, so the personalization plan that makes it costs little extra wall time.
+        encoded once, beside the BM25 search. ``mask`` may be a function that returns it (or None): it is
+        called after the BM25 search on the same kept thread, so the personalization plan that makes it
+        runs while the query is encoded and costs little extra wall time.
         """
+        return self.search_encoded(query, k, mask=mask, query_vector=query_vector)[0]
+
+    def search_encoded(self, query: str, k: int = 10, *,
+                       mask: np.ndarray | Callable[[], np.ndarray | None] | None = None,
+                       query_vector: np.ndarray | None = None) -> tuple[Candidates, np.ndarray]:
+        """`search`, and the query vector it searched with (to search the same query again unencoded)."""
         params = self._params()
         k = check_k(k)
         if mask is not None and not callable(mask):
             check_mask(mask, self.sparse.n_docs)  # before any work, like the indexes do
-        if query_vector is None:
-            query_vector = self.dense.encode_query(query)
         given = mask
-        runs, allowed = self._runs(query, max(self.depth, k), None, query_vector,
-                                   given if callable(given) else (lambda: given))
+        runs, allowed, query_vector = self._runs(query, max(self.depth, k), None, query_vector,
+                                                 given if callable(given) else (lambda: given))
         union = sum(len(run) for run in runs.values())
         fused = fuse(runs, union, method=self.fusion, **params)
         if allowed is None:
-            return fused.head(k)
+            return fused.head(k), query_vector
         allowed = check_mask(allowed, self.sparse.n_docs)
         kept = _select(fused, allowed[fused.rows])
         if len(kept) >= k:
-            return kept.head(k)
+            return kept.head(k), query_vector
         rest = allowed.copy()
         rest[fused.rows] = False
         if not rest.any():
-            return kept
+            return kept, query_vector
         more = fuse(self.runs(query, k - len(kept), mask=rest, query_vector=query_vector), k - len(kept),
                     method=self.fusion, **params)
         offset = {name: len(run) for name, run in runs.items()}  # ranks continue below the first lists
@@ -118,4 +129,5 @@ class HybridRetriever:
                                          np.concatenate([s.scores, extra.scores]))
         floor = kept.scores[-1] if len(kept) else np.inf
         below = np.minimum(more.scores, np.nextafter(floor, -np.inf)) if len(kept) else more.scores
-        return Candidates(np.concatenate([kept.rows, more.rows]), np.concatenate([kept.scores, below]), sources)
+        return (Candidates(np.concatenate([kept.rows, more.rows]), np.concatenate([kept.scores, below]), sources),
+                query_vector)
