@@ -13,7 +13,8 @@
   ``kbrank serve`` given by ``--url``.
 
 Document vectors are synthetic (`_synthetic.SyntheticDocumentVectors`, a named fake); queries are the demo
-help centre's, encoded by the real all-MiniLM-L6-v2. QPS counts every client's requests over the wall time.
+help centre's, encoded by the real all-MiniLM-L6-v2. QPS counts every client's requests over the wall time
+(for processes, from the first worker's first query to the last one's last, on the workers' own clocks).
 """
 
 from __future__ import annotations
