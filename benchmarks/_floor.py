@@ -4,7 +4,8 @@ The floor is what a hand-assembled stack pays for one query: a bare ``SentenceTr
 query plus a bare faiss search (top 10) of the same vectors kbrank holds, in the same process. Each round
 times, per query and in a rotating order, the floor at default threads, the floor with one OpenMP thread,
 kbrank's hybrid search and kbrank's personalized search (a ProfileView read through the demo gateway for the
-customer who asked the query). Ratios are against the floor at default threads, like for like.
+customer who asked the query). Ratios are against the floor at default threads: a bare encode as a
+hand-assembled stack calls it (kbrank itself encodes a single query on one OpenMP thread).
 
 When torch is imported before faiss (as kbrank and sentence-transformers do), faiss's OpenMP calls bind to
 torch's libgomp: one runtime, one per-thread thread count. ``faiss.omp_set_num_threads(1)`` then also runs the
@@ -182,7 +183,7 @@ def against_floor(searcher: Any, model: Any, queries: Sequence[Any], views: dict
 
 
 def ratios(stats: dict[str, Any]) -> dict[str, float]:
-    """p50 ratios against the floor at default threads (like for like: kbrank runs torch at its defaults too)."""
+    """p50 ratios against the floor at default threads (a bare encode as a hand-assembled stack calls it)."""
     out = {"ratio_hybrid": stats["hybrid"]["p50"] / stats["floor"]["p50"],
            "ratio_personalized": stats["personalized"]["p50"] / stats["floor"]["p50"]}
     if "personalized_cached" in stats:

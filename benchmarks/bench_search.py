@@ -13,7 +13,7 @@ Method (one process, one run, interleaved rounds; see benchmarks/_floor.py):
   the source demo article plus seeded noise, since encoding 100k articles takes over 20 minutes on 2 cores.
   Every query is encoded by the real all-MiniLM-L6-v2.
 - Floor: a bare ``SentenceTransformer.encode`` of the query plus a bare faiss top-10 of the same index,
-  with faiss at its default OpenMP threads and at one thread; ratios use the faster of the two.
+  with faiss at its default OpenMP threads and at one thread; ratios use the floor at default threads.
 - kbrank: ``Searcher.search(query, 10)`` (hybrid: BM25 + dense, RRF, depth 500) and the same with the
   asking customer's ProfileView from the demo gateway (personalized), twice: views that outlive their
   (closed) gateway, so no plan is cached and every personalized query builds its customer's plan over all
@@ -58,7 +58,8 @@ def _cell(stats: dict) -> str:
 def markdown(result: dict) -> str:
     lines = ["### A hybrid query against its floor (single query, top-10; ms p50 / p95 / p99)", "",
              "Floor: a bare `SentenceTransformer.encode` plus a bare faiss top-10 of the same vectors, timed in the "
-             "same process and rounds; ratios are p50 against the floor at default threads (like for like). The "
+             "same process and rounds; ratios are p50 against the floor at default threads, as a hand-assembled stack calls the encoder (kbrank "
+             "encodes a single query on one OpenMP thread). The "
              "1-thread floor runs torch and faiss on one OpenMP thread (they share torch's libgomp), which shows "
              "what a busy machine costs a 2-thread encoder. Article vectors are synthetic (real MiniLM vectors of demo articles plus noise); every "
              "query is encoded by the real all-MiniLM-L6-v2. Personalized: the asking customer's profile from the "
