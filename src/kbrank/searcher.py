@@ -220,7 +220,7 @@ class Searcher:
                     mask: np.ndarray | Callable[[], np.ndarray] | None,
                     vector: np.ndarray | None) -> tuple[Candidates, np.ndarray | None]:
         """The candidates and the query vector they were found with (None for BM25). ``mask`` may be a
-        function that makes it: the hybrid search calls it on its BM25 thread, beside the query's encoding."""
+        function that makes it: the hybrid search calls it on its BM25 thread, beside its dense search."""
         if not query.strip() or k == 0:
             return Candidates.empty(), vector
         if mode != "hybrid" and callable(mask):

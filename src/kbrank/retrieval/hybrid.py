@@ -62,37 +62,39 @@ class HybridRetriever:
 
     def runs(self, query: str, k: int, *, mask: np.ndarray | None = None,
              query_vector: np.ndarray | None = None) -> dict[str, Candidates]:
-        """Each source's best ``max(depth, k)`` candidates (``mask`` applied inside each index); the BM25
-        search runs on a kept thread (`kbrank._threads`) beside the query's encoding and dense search."""
+        """Each source's best ``max(depth, k)`` candidates (``mask`` applied inside each index); the query is
+        encoded first, then the BM25 search runs on a kept thread (`kbrank._threads`) beside the dense search."""
         self._params()
         depth = max(self.depth, check_k(k))  # checked before any encoding
         return self._runs(query, depth, mask, query_vector, lambda: None)[0]
 
     def _runs(self, query: str, depth: int, mask: np.ndarray | None, vector: np.ndarray | None,
               also: Callable[[], T]) -> tuple[dict[str, Candidates], T, np.ndarray]:
-        """Both runs, ``also()`` (run after the BM25 search on the kept thread) and the query vector (encoded
-        here when ``vector`` is None, beside the BM25 search)."""
-        encoded: list[np.ndarray] = []
+        """Both runs, ``also()`` (run after the BM25 search on the kept thread) and the query vector.
+
+        The query is encoded first, with nothing beside it: a lone query's encode may use every core
+        (`kbrank.index.encoders`), and it is most of the query's time. The dense search then runs here while
+        the BM25 search and ``also`` run on a kept thread; each is a compiled call that releases the GIL."""
+        query_vector = self.dense.encode_query(query) if vector is None else vector
 
         def semantic() -> Candidates:
-            encoded.append(self.dense.encode_query(query) if vector is None else vector)
-            found: Candidates = self.dense.search(encoded[0], depth, mask=mask)
+            found: Candidates = self.dense.search(query_vector, depth, mask=mask)
             return found
 
         def lexical() -> tuple[Candidates, T]:
             return self.sparse.search(query, depth, mask=mask), also()
 
         dense, (bm25, extra) = beside(semantic, lexical)
-        return {"bm25": bm25, "dense": dense}, extra, encoded[0]
+        return {"bm25": bm25, "dense": dense}, extra, query_vector
 
     def search(self, query: str, k: int = 10, *, mask: np.ndarray | Callable[[], np.ndarray | None] | None = None,
                query_vector: np.ndarray | None = None) -> Candidates:
         """The best ``k`` fused candidates allowed by ``mask``, in their unfiltered order (module docstring).
 
         ``query_vector`` (from ``dense.encode_query``) saves encoding the query again; otherwise the query is
-        encoded once, beside the BM25 search. ``mask`` may be a function that returns it (or None): it is
-        called after the BM25 search on the same kept thread, so the personalization plan that makes it
-        runs while the query is encoded and costs little extra wall time.
+        encoded once, first. ``mask`` may be a function that returns it (or None): it is called after the BM25
+        search on the same kept thread, so the personalization plan that makes it runs beside the dense
+        search and costs little extra wall time.
         """
         return self.search_encoded(query, k, mask=mask, query_vector=query_vector)[0]
 
