@@ -111,6 +111,11 @@ def _check_plan(personalizer: Personalizer, view: Any, query: str) -> None:
     some = personalizer.facts(view, plan.named, rows)
     assert all(np.array_equal(some[name], facts[name][rows]) for name in FACTS)
     assert np.array_equal(personalizer.deltas(rows[::-1], view, again), deltas[rows[::-1]])
+    # with nothing kept, facts at a few rows are computed at those rows only, and equal the full ones there
+    personalizer.clear_caches()
+    cold = personalizer.facts(view, plan.named, rows[::-1])
+    assert all(np.array_equal(cold[name], facts[name][rows[::-1]]) for name in FACTS)
+    assert not any(key[0] == "lists" or key[0].startswith("version") for key in personalizer.columns_.cache._entries)
     # a handle that keeps no verdicts checks only the given rows' ranges, with the same answers
     personalizer.clear_caches()
     bare = personalizer.columns_.keeping_catalog_columns_only()

@@ -140,15 +140,16 @@ class Applicability:
 
     @cached_property
     def _entries_by_product(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """product id -> (article rows of its range entries, the distinct spec ids, each entry's index into
-        them): the version-range table grouped by product once, so one product's verdicts touch only its
-        own entries."""
+        """product id -> (article rows of its range entries, ascending, the distinct spec ids, each entry's
+        index into them): the version-range table grouped by product once, so one product's verdicts touch
+        only its own entries, and a few articles' entries are found by binary search."""
         order = np.argsort(self.spec_products, kind="stable")
         products = self.spec_products[order]
         starts = np.flatnonzero(np.r_[True, products[1:] != products[:-1]]) if products.size else np.empty(0, int)
         groups = {}
         for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), products.size]):
             entries = order[start:stop]
+            entries = entries[np.argsort(self.spec_rows[entries], kind="stable")]
             specs, inverse = np.unique(self.spec_ids[entries], return_inverse=True)
             groups[int(products[start])] = (self.spec_rows[entries], specs, inverse.reshape(-1))
         return groups
@@ -165,9 +166,12 @@ class Applicability:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         rows, specs, inverse = group
         needed = range(specs.size)
-        if among is not None:
-            inside = in_sorted(np.sort(among), rows)
-            rows, inverse = rows[inside], inverse[inside]
+        if among is not None:  # each asked row's entries: a run of the ascending rows, found by binary search
+            wanted = np.unique(np.asarray(among, dtype=rows.dtype))
+            first, stop = np.searchsorted(rows, wanted, "left"), np.searchsorted(rows, wanted, "right")
+            counts = stop - first
+            at = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+            rows, inverse = rows[at], inverse[at]
             needed = np.unique(inverse).tolist()
         verdict = np.zeros(specs.size, np.int8)  # 1 match, -1 miss, 0 unknown
         for i in needed:

@@ -10,8 +10,8 @@ The columns are kept in a `ByteBoundedCache` (`COLUMN_CACHE_BYTES`, 1 byte per a
 version verdicts as the int32 rows they hold, since a product's ranges cover a fraction of the corpus). Keys
 are catalog values (a product id, a region), except the version verdicts, keyed by a product and the
 versions a customer owns of it: that pair can help identify a customer, so the `Personalizer` empties this
-cache on every erasure, with its plan cache. `RowColumns` gives the same columns at a few rows (for
-receipts), by gathering the full ones.
+cache on every erasure, with its plan cache. `RowColumns` gives the same columns at a few rows (a rerank's
+candidates, receipts): gathered from the full ones where they are kept, else computed at those rows only.
 """
 
 from __future__ import annotations
@@ -94,14 +94,19 @@ class ArticleColumns:
     def _versions_key(versions: Sequence[str | None]) -> tuple[str | None, ...]:
         return tuple(sorted(set(versions), key=lambda v: (v is None, v or "")))
 
+    def kept(self, key: Hashable) -> np.ndarray | None:
+        """A column already computed and kept, or None (nothing is computed)."""
+        return self.cache.get(key)
+
     def verdicts_at(self, product: str, versions: Sequence[str | None],
                     rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(match, miss) at ``rows``: gathered from the full verdicts (computed and kept), or, for a handle
-        that keeps none and finds none kept, checked for the ranges of those rows only."""
+        """(match, miss) at ``rows``: gathered from the full verdicts when they are kept (a plan computed
+        them), otherwise checked for the ranges of those rows only (a few rows of a large corpus: computing
+        the full verdicts would cost more than the whole rerank)."""
         key = self._versions_key(versions)
-        if self.keep_verdicts or self.cache.get(("version-match", product, key)) is not None:
-            match_rows, miss_rows = self._verdicts(product, versions)
-            return in_sorted(match_rows, rows), in_sorted(miss_rows, rows)
+        match_kept, miss_kept = self.kept(("version-match", product, key)), self.kept(("version-miss", product, key))
+        if match_kept is not None and miss_kept is not None:
+            return in_sorted(match_kept, rows), in_sorted(miss_kept, rows)
         match_rows, miss_rows = self.app.range_verdict_rows(product, list(key), among=rows)
         return in_sorted(np.sort(match_rows), rows), in_sorted(np.sort(miss_rows), rows)
 
@@ -158,17 +163,27 @@ class RowColumns:
         self.full, self.rows = full, np.asarray(rows, dtype=np.int64)
         self.app = full.app
         self.n = int(self.rows.size)
+        self._matrices: dict[str, object] = {}
 
     def restricted(self, kind: str) -> np.ndarray:
         return self.full.restricted(kind)[self.rows]
 
     def listing(self, kind: str, value: str) -> np.ndarray:
-        return self.full.listing(kind, value)[self.rows]
+        """Gathered from the full column when it is kept; otherwise computed at these rows only (a value
+        column over a large corpus costs milliseconds, and the plan did not need it)."""
+        column = self.full.kept(("lists", kind, value))
+        if column is not None:
+            return column[self.rows]
+        matrix = self._matrices.get(kind)
+        if matrix is None:
+            matrix = self._matrices[kind] = self.app.matrices[kind][self.rows]
+        out: np.ndarray = (matrix @ self.app.indicator(kind, [value])) > 0
+        return out
 
     def lists_any(self, kind: str, values: Iterable[str]) -> np.ndarray:
         out = np.zeros(self.n, bool)
         for value in sorted(set(values)):
-            out |= self.full.listing(kind, value)[self.rows]
+            out |= self.listing(kind, value)
         return out
 
     def has_status(self, status: str) -> np.ndarray:
@@ -193,5 +208,8 @@ class RowColumns:
         return self.full.upper_bounded(products)[self.rows]
 
     def tag_weights(self, vector: np.ndarray) -> np.ndarray:
-        out: np.ndarray = self.app.matrices["tags"][self.rows] @ vector
+        matrix = self._matrices.get("tags")
+        if matrix is None:
+            matrix = self._matrices["tags"] = self.app.matrices["tags"][self.rows]
+        out: np.ndarray = matrix @ vector
         return out
