@@ -5,7 +5,7 @@ query plus a bare faiss search (top 10) of the same vectors kbrank holds, in the
 times, per query and in a rotating order, the floor at default threads, the floor with one OpenMP thread,
 kbrank's hybrid search and kbrank's personalized search (a ProfileView read through the demo gateway for the
 customer who asked the query). Ratios are against the floor at default threads: a bare encode as a
-hand-assembled stack calls it (kbrank itself encodes a single query on one OpenMP thread).
+hand-assembled stack calls it (kbrank, too, encodes a lone query at default threads).
 
 When torch is imported before faiss (as kbrank and sentence-transformers do), faiss's OpenMP calls bind to
 torch's libgomp: one runtime, one per-thread thread count. ``faiss.omp_set_num_threads(1)`` then also runs the
