@@ -20,7 +20,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable, TypeVar
 
-__all__ = ["start", "beside", "BESIDE_THREADS"]
+__all__ = ["start", "beside", "on_kept_thread", "BESIDE_THREADS"]
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -56,6 +56,11 @@ def _pool_for(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
+def on_kept_thread() -> bool:
+    """Whether the caller is one of the kept threads (which must never wait for another kept thread)."""
+    return threading.current_thread().name.startswith(_PREFIX)
+
+
 def start(calls: list[Callable[[], A]]) -> list[Future[A]]:
     """Start each call on a kept thread (the pool is replaced and submitted to under one lock, so nothing is
     ever submitted to a pool that was shut down)."""
@@ -72,7 +77,7 @@ def beside(here: Callable[[], A], there: Callable[[], B]) -> tuple[A, B]:
     (``here``'s first), so nothing is left running behind the caller's back."""
     global _beside_running
     with _lock:
-        free = _beside_running < BESIDE_THREADS and not threading.current_thread().name.startswith(_PREFIX)
+        free = _beside_running < BESIDE_THREADS and not on_kept_thread()
         if free:
             _beside_running += 1
             future = _pool_for(BESIDE_THREADS).submit(there)

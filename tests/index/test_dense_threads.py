@@ -193,3 +193,44 @@ def test_a_hybrid_query_encodes_first_then_searches_bm25_beside_its_dense_search
     assert encoder.encoded_after_bm25 == [False]
     assert overlapped == [True]
     assert found == expected
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_an_exact_scan_in_two_halves_equals_a_plain_check(kind, monkeypatch) -> None:
+    """With the split threshold lowered, a masked exact scan runs in two halves (the second on a kept thread, or
+    inline when called from one); its ids equal a plain numpy ranking of the allowed vectors (score, then id)."""
+    from kbrank import _threads
+    from kbrank.index import dense_faiss
+
+    monkeypatch.setattr(dense_faiss, "_SPLIT_FROM", 1)
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((4099, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = dense_faiss.build_faiss(kind, vectors, hnsw_m=16, ef_construction=40)
+    seen: list[str] = []
+    real = dense_faiss._search_unscoped
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dense_faiss, "_search_unscoped", spy)
+    for share, depth in ((0.01, 10), (0.03, 500), (0.04, 5000)):
+        allowed = rng.random(vectors.shape[0]) < share
+        query = (vectors[11] + 0.2 * rng.standard_normal(24)).astype(np.float32)[None, :]
+        rows = np.flatnonzero(allowed)
+        plain = vectors[rows] @ query[0]
+        expected = rows[np.lexsort((rows, -plain))[:depth]]
+        seen.clear()
+        def search(allowed: np.ndarray = allowed, query: np.ndarray = query, depth: int = depth) -> tuple:
+            return dense_faiss.ranked_passages(index, kind, query, allowed, int(allowed.sum()), depth=depth,
+                                               ef_search=16, satisfied=lambda *_: True)
+
+        scores, ids, _ = search()
+        assert ids.tolist() == expected.tolist()
+        assert np.all(np.diff(scores) <= 0) and len(set(ids.tolist())) == ids.size
+        assert len(seen) == 2  # two halves, each one faiss scan
+        # from a kept thread, both halves run inline, with the same answer
+        seen.clear()
+        inline = _threads.start([search])[0].result()
+        assert inline[1].tolist() == expected.tolist() and len(set(seen)) == 1

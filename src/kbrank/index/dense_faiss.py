@@ -15,7 +15,8 @@ Filters are applied inside faiss: an article mask becomes a passage bitmap (`fai
 passed through ``SearchParameters(sel=...)``, so excluded passages never enter the top-k. A graph index
 cannot promise k results under a selective filter (it may not reach the allowed nodes), so when the
 filter allows few passages the search runs exactly over the graph's stored vectors with the same selector;
-when the graph returns too few, it is searched once more, four times as broad, and then exactly.
+when the graph returns too few, it is searched once more, four times as broad, and then exactly. An exact
+scan of many allowed vectors runs in two halves at once, on two cores.
 
 A single query is searched with one OpenMP thread (`one_faiss_thread`, scoped to the calling thread and
 restored afterwards). faiss starts its OpenMP team even for one query, and a team of 2 on 2 busy cores waits at
@@ -56,6 +57,9 @@ _WIDEN = 4
 
 #: faiss OpenMP threads for a single-query search (see the module docstring).
 SEARCH_THREADS = 1
+#: An exact filtered scan of at least this many allowed vectors runs in two halves at once (`_exact_halves`):
+#: faiss scans one query on one core, bound by memory bandwidth.
+_SPLIT_FROM = 200_000
 
 Satisfied = Callable[[np.ndarray, np.ndarray, "float | None"], bool]
 Expand = Callable[[np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray]"]
@@ -154,6 +158,40 @@ def _search_unscoped(faiss: Any, index: Any, kind: str, query: np.ndarray, depth
     return scores[0][found], ids[0][found].astype(np.int64)
 
 
+def _exact_halves(index: Any, kind: str, query: np.ndarray, depth: int, bits: np.ndarray,
+                  n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact top-``depth`` of the vectors allowed by ``bits`` (a little-endian bitmap over ``n``), scanned in
+    two halves at once: the second on a kept thread (`kbrank._threads`), or here after the first when no kept
+    thread has started it by then (or this is a kept thread). Both halves score each vector as one scan does;
+    the merged list is ordered by score, then id."""
+    from .._threads import on_kept_thread, start
+
+    faiss = faiss_module()
+    mid = (n // 16) * 8  # a whole number of bitmap bytes
+    lower, upper = bits.copy(), bits.copy()  # faiss's bitmap selector reads bits by id, with no bound of its own
+    lower[mid // 8:] = 0
+    upper[: mid // 8] = 0
+
+    def scan(bitmap: np.ndarray, size: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        def run() -> tuple[np.ndarray, np.ndarray]:
+            selector = faiss.IDSelectorBitmap(size, faiss.swig_ptr(bitmap))  # ``bitmap`` lives in this closure
+            with one_faiss_thread():
+                return _search_unscoped(faiss, index, kind, query, depth, selector, graph=False, ef_search=0)
+        return run
+
+    first, second = scan(lower, n), scan(upper, n)
+    if on_kept_thread():
+        parts = [first(), second()]
+    else:
+        [future] = start([second])
+        low = first()
+        parts = [low, second() if future.cancel() else future.result()]
+    scores = np.concatenate([p[0] for p in parts])
+    ids = np.concatenate([p[1] for p in parts])
+    order = np.lexsort((ids, -scores))[:depth]
+    return scores[order], ids[order]
+
+
 def ranked_passages(index: Any, kind: str, query: np.ndarray, allowed: np.ndarray | None, n_allowed: int, *,
                     depth: int, ef_search: int, satisfied: Satisfied,
                     expand: Expand | None = None) -> tuple[np.ndarray, np.ndarray, float | None]:
@@ -175,7 +213,10 @@ def ranked_passages(index: Any, kind: str, query: np.ndarray, allowed: np.ndarra
     widened = False
     while True:
         asked = min(depth, n_allowed)
-        scores, ids = _search_once(index, kind, query, asked, selector, graph=graph, ef_search=ef_search)
+        if not graph and bits is not None and n_allowed >= _SPLIT_FROM:
+            scores, ids = _exact_halves(index, kind, query, asked, bits, int(index.ntotal))
+        else:
+            scores, ids = _search_once(index, kind, query, asked, selector, graph=graph, ef_search=ef_search)
         if graph and scores.shape[0] < asked:
             # The graph reached fewer allowed vectors than asked (a query whose neighbourhood is mostly
             # filtered out). What it found is still an approximate answer, like any graph search: it is used
