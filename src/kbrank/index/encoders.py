@@ -23,9 +23,10 @@ the process's thread setting, with nothing of its own query beside it (a hybrid 
 runs its BM25 and dense searches side by side: `kbrank.retrieval.hybrid`). While another single query is
 encoding in the process (several client threads at once), it runs on one OpenMP thread, scoped to the calling
 thread with threadpoolctl and restored after, so concurrent queries do not oversubscribe the cores. Batches
-and documents run at the process's setting. Measured on 2 cores, MiniLM, 60 demo queries: a lone query took
-5.7 ms p50 with torch's 2 threads and 8.0 ms with one on an Intel Xeon with AMX, 27.0 against 28.7 ms on an
-AMD EPYC; but a 2-thread encode with a busy thread beside it took 83 ms against 32 to 35 ms with one thread.
+and documents run at the process's setting. Measured on 2 cores with MiniLM: a lone query took 5.7 ms p50
+with torch's 2 threads and 8.0 ms with one on an Intel Xeon with AMX (60 demo queries), 27.0 against 28.7 ms
+on an AMD EPYC (120); there, a 2-thread encode with a busy thread beside it took 83 ms, against 32 to 35 ms
+with one thread.
 ONNX Runtime keeps its own pool (not scoped).
 
 `SentenceTransformerEncoder` loads any sentence-transformers model by name or path, by default the
