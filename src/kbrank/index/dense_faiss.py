@@ -172,14 +172,14 @@ def _exact_halves(index: Any, kind: str, query: np.ndarray, depth: int, bits: np
     lower[mid // 8:] = 0
     upper[: mid // 8] = 0
 
-    def scan(bitmap: np.ndarray, size: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    def scan(bitmap: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
         def run() -> tuple[np.ndarray, np.ndarray]:
-            selector = faiss.IDSelectorBitmap(size, faiss.swig_ptr(bitmap))  # ``bitmap`` lives in this closure
+            selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))  # ``bitmap`` lives in this closure
             with one_faiss_thread():
                 return _search_unscoped(faiss, index, kind, query, depth, selector, graph=False, ef_search=0)
         return run
 
-    first, second = scan(lower, n), scan(upper, n)
+    first, second = scan(lower), scan(upper)
     if on_kept_thread():
         parts = [first(), second()]
     else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import Callable, Hashable, Iterable, Sequence
+from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 
@@ -163,7 +163,7 @@ class RowColumns:
         self.full, self.rows = full, np.asarray(rows, dtype=np.int64)
         self.app = full.app
         self.n = int(self.rows.size)
-        self._matrices: dict[str, object] = {}
+        self._matrices: dict[str, Any] = {}
 
     def restricted(self, kind: str) -> np.ndarray:
         return self.full.restricted(kind)[self.rows]
@@ -174,11 +174,15 @@ class RowColumns:
         column = self.full.kept(("lists", kind, value))
         if column is not None:
             return column[self.rows]
+        out: np.ndarray = (self._matrix(kind) @ self.app.indicator(kind, [value])) > 0
+        return out
+
+    def _matrix(self, kind: str) -> Any:
+        """The articles x values matrix of ``kind`` at these rows (sliced once per kind)."""
         matrix = self._matrices.get(kind)
         if matrix is None:
             matrix = self._matrices[kind] = self.app.matrices[kind][self.rows]
-        out: np.ndarray = (matrix @ self.app.indicator(kind, [value])) > 0
-        return out
+        return matrix
 
     def lists_any(self, kind: str, values: Iterable[str]) -> np.ndarray:
         out = np.zeros(self.n, bool)
@@ -208,8 +212,5 @@ class RowColumns:
         return self.full.upper_bounded(products)[self.rows]
 
     def tag_weights(self, vector: np.ndarray) -> np.ndarray:
-        matrix = self._matrices.get("tags")
-        if matrix is None:
-            matrix = self._matrices["tags"] = self.app.matrices["tags"][self.rows]
-        out: np.ndarray = matrix @ vector
+        out: np.ndarray = self._matrix("tags") @ vector
         return out
