@@ -186,7 +186,7 @@ def test_unknown_versions_never_match_or_miss_and_firmware_strings_compare() -> 
 # -- caches -----------------------------------------------------------------------------------------------
 def test_the_plan_cache_is_bounded_by_bytes() -> None:
     corpus = Corpus(Article(id=f"a{i}", title=f"wifi {i}", products=("router-x200",)) for i in range(2000))
-    per_plan = 2000 * (1 + 4)  # a bool and a float32 per article
+    per_plan = 2000 * (1 + 4 + 4)  # a bool, a float32 delta and 32 bits of kept facts per article (no usage)
     searcher = Searcher(mode="bm25", personalizer=Personalizer(today=TODAY, cache_bytes=10 * per_plan)).build(corpus)
     for version in range(40):
         searcher.search("wifi", profile=ProfileView.of("personalization",

@@ -57,3 +57,78 @@ def test_fusion_is_deterministic_and_covers_the_union(a, b) -> None:
         assert np.all(np.diff(first.scores) <= 1e-12)
     rows, _ = rrf(runs)
     assert rows.tolist() == sorted(set(a) | set(b))
+
+
+def _rrf_reference(runs: dict, constant: float = 30.0) -> list[tuple[int, float, tuple]]:
+    """Plain Python: every row's RRF score and its sort key (score down, best rank up, row up)."""
+    scores: dict[int, float] = {}
+    best: dict[int, int] = {}
+    for run in runs.values():
+        for rank, row in enumerate(run.rows.tolist(), start=1):
+            scores[row] = scores.get(row, 0.0) + 1.0 / (constant + rank)
+            best[row] = min(best.get(row, rank), rank)
+    return sorted(((row, s, (-s, best[row], row)) for row, s in scores.items()), key=lambda item: item[2])
+
+
+@given(st.lists(st.integers(0, 40), unique=True, max_size=25), st.lists(st.integers(0, 40), unique=True, max_size=25),
+       st.lists(st.booleans(), min_size=41, max_size=41), st.integers(0, 60))
+def test_an_allowed_filter_keeps_the_fused_order_of_the_allowed_rows(a, b, allowed, k) -> None:
+    runs = {"bm25": _c(a, np.linspace(9, 1, len(a))), "dense": _c(b, np.linspace(0.9, 0.1, len(b)))}
+    mask = np.array(allowed)
+    kept = fuse(runs, k, allowed=mask)
+    expected = [row for row, _, _ in _rrf_reference(runs) if mask[row]][:k]
+    assert kept.rows.tolist() == expected
+    for name, run in runs.items():  # each source's rank and raw score, for the kept rows only
+        where = {row: i for i, row in enumerate(run.rows.tolist())}
+        assert kept.sources[name].ranks.tolist() == [where[r] + 1 if r in where else 0 for r in expected]
+        raw = kept.sources[name].scores
+        assert [None if np.isnan(x) else x for x in raw.tolist()] == \
+            [float(run.scores[where[r]]) if r in where else None for r in expected]
+    unfiltered = fuse(runs, 100)
+    assert unfiltered.rows.tolist() == [row for row, _, _ in _rrf_reference(runs)]
+
+
+def _weighted_reference(runs: dict, weights: dict, norm: str) -> dict[int, float]:
+    """Plain Python: each run's scores normalized, a missing row given the run's lowest value, summed in run
+    order."""
+    total: dict[int, float] = {}
+    rows = sorted({r for run in runs.values() for r in run.rows.tolist()})
+    for name, run in runs.items():
+        values = run.scores.tolist()
+        if norm == "minmax":
+            low, high = (min(values), max(values)) if values else (0.0, 0.0)
+            scaled = [(v - low) / (high - low) if high > low else 1.0 for v in values]
+        else:
+            mean = sum(values) / len(values) if values else 0.0
+            std = float(np.std(values)) if values else 0.0
+            scaled = [(v - mean) / std if std > 0 else 0.0 for v in values]
+        lowest = min(scaled) if scaled else 0.0
+        mine = dict(zip(run.rows.tolist(), scaled))
+        weight = weights.get(name, 1.0)
+        for row in rows:
+            total[row] = total.get(row, 0.0) + weight * mine.get(row, lowest)
+    return total
+
+
+@given(st.lists(st.integers(0, 30), unique=True, max_size=15), st.lists(st.integers(0, 30), unique=True, max_size=15),
+       st.floats(0.1, 3.0), st.sampled_from(["minmax", "zscore"]))
+def test_weighted_fusion_equals_a_plain_check(a, b, weight, norm) -> None:
+    runs = {"bm25": _c(a, np.linspace(7, 2, len(a)) ** 2), "dense": _c(b, np.linspace(0.9, 0.2, len(b)))}
+    expected = _weighted_reference(runs, {"dense": weight}, norm)
+    rows, scores = weighted_sum(runs, weights={"dense": weight}, norm=norm)
+    assert rows.tolist() == sorted(expected)
+    np.testing.assert_allclose(scores, [expected[r] for r in rows.tolist()], rtol=1e-12, atol=1e-12)
+    fused = fuse(runs, 100, method="weighted", weights={"dense": weight}, norm=norm)
+    assert dict(zip(fused.rows.tolist(), fused.scores.tolist())) == dict(zip(rows.tolist(), scores.tolist()))
+
+
+def test_a_filter_that_does_not_cover_the_rows_is_refused() -> None:
+    runs = {"bm25": _c([3, 1], [2.0, 1.0]), "dense": _c([7], [0.5])}
+    for bad in (np.ones(5, bool), np.ones((8, 1), bool), np.ones(8, np.int8)):
+        with pytest.raises(ParameterError, match="allowed must be a boolean array"):
+            fuse(runs, 3, allowed=bad)
+    with pytest.raises(ParameterError, match="allowed"):
+        fuse({"bm25": _c([-1], [1.0])}, 3, allowed=np.ones(8, bool))
+    with pytest.raises(ParameterError, match="norm"):
+        fuse({"bm25": Candidates.empty()}, 3, method="weighted", norm="max")
+    assert len(fuse({"bm25": Candidates.empty(), "dense": Candidates.empty()}, 3)) == 0

@@ -1,11 +1,9 @@
-"""`kbrank._threads`: the kept pool and `beside`, which runs a query's independent steps side by side."""
+"""`kbrank._threads`: the kept pool (`start`) and `on_kept_thread`."""
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-
-import pytest
 
 from kbrank import _threads
 
@@ -14,65 +12,20 @@ def _name() -> str:
     return threading.current_thread().name
 
 
-def test_beside_runs_the_second_call_on_a_kept_thread() -> None:
-    here, there = _threads.beside(_name, _name)
-    assert here == threading.current_thread().name
-    assert there.startswith("kbrank-worker") and there != here
-
-
-def test_the_callers_error_comes_first_and_only_once_both_calls_are_done() -> None:
-    finished = threading.Event()
-    started = threading.Event()
-
-    def slow() -> None:
-        started.set()
-        assert not finished.wait(0.2)  # the caller has already failed; it must still wait for this call
-        finished.set()
-        raise RuntimeError("there")
-
-    def fail() -> None:
-        started.wait(5)
-        raise ValueError("here")
-
-    with pytest.raises(ValueError, match="here"):
-        _threads.beside(fail, slow)
-    assert finished.is_set()
-    with pytest.raises(RuntimeError, match="there"):
-        _threads.beside(lambda: 1, lambda: (_ for _ in ()).throw(RuntimeError("there")))
-    assert _threads._beside_running == 0
-
-
-def test_a_kept_thread_never_waits_for_another_and_busy_threads_mean_the_caller_runs_both() -> None:
-    # Nested: the call on the kept thread calls beside itself, which runs both of its calls there, inline.
-    outer, (inner_here, inner_there) = _threads.beside(_name, lambda: _threads.beside(_name, _name))
-    assert inner_here == inner_there and inner_here.startswith("kbrank-worker") and outer != inner_here
-    # Busy: while every beside thread is held, a further beside runs both calls in its caller.
-    release = threading.Event()
-    holders = [threading.Thread(target=_threads.beside, args=(lambda: release.wait(10), _name))
-               for _ in range(_threads.BESIDE_THREADS)]
-    for holder in holders:
-        holder.start()
-    try:
-        for _ in range(500):
-            if _threads._beside_running == _threads.BESIDE_THREADS:
-                break
-            threading.Event().wait(0.01)
-        assert _threads._beside_running == _threads.BESIDE_THREADS
-        here, there = _threads.beside(_name, _name)
-        assert here == there == threading.current_thread().name
-    finally:
-        release.set()
-        for holder in holders:
-            holder.join(10)
-    assert _threads._beside_running == 0
+def test_start_runs_each_call_on_a_kept_thread() -> None:
+    names = [f.result(timeout=20) for f in _threads.start([_name, _name])]
+    assert all(name.startswith("kbrank-worker") for name in names)
+    assert threading.current_thread().name not in names
+    assert _threads.start([_threads.on_kept_thread])[0].result(timeout=20)
+    assert not _threads.on_kept_thread()
 
 
 def _in_child(queue: "multiprocessing.Queue[str]") -> None:
-    queue.put(_threads.beside(lambda: "here", _name)[1])
+    queue.put(_threads.start([_name])[0].result(timeout=30))
 
 
 def test_a_forked_child_makes_its_own_pool() -> None:
-    _threads.beside(_name, _name)  # the parent's pool exists before the fork
+    _threads.start([_name])[0].result(timeout=20)  # the parent's pool exists before the fork
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_in_child, args=(queue,))

@@ -1,44 +1,40 @@
-"""Kept worker threads, shared by the whole process: BM25's batch shares, and a query's independent steps.
+"""Kept worker threads, shared by the whole process: BM25's batch shares and the second half of a large exact
+dense scan (`start`).
 
-`start` runs calls on the kept pool (grown to the number of calls, never shrunk). `beside` runs one call on a
-kept thread while the caller runs another, for steps of one query that neither wait for each other nor hold
-the GIL for long: a hybrid query's BM25 search (a compiled call without the GIL) and personalization plan
-(numpy over every article) run beside its dense search (faiss answers one query on one core, without the
-GIL). The query's encode comes first, alone, so a lone query's encoder may use every core
-(`kbrank.index.encoders`). Measured on 2 cores (Intel Xeon, MiniLM, 60 demo queries over 10k articles): the
-hybrid query took 8.2 ms p50 this way against 11.4 ms with a one-thread encode and the BM25 search beside it.
+A single hybrid query does not use them: it encodes, then runs its dense and BM25 searches one after the other
+in the caller's thread. Run side by side on a kept thread, the two searches were slower, not faster, right
+after an encode: both read memory (a flat scan streams every vector, BM25 scatters into its score array), so
+they share the bandwidth, and handing a step to a sleeping thread costs a wake-up. Measured on 2 cores (AMD
+EPYC, MiniLM, 100 demo queries in 2 or 3 interleaved rounds, each step timed right after its query's encode):
+dense top-500 and BM25 top-500 took 1.53 ms side by side against 1.40 ms one after the other at 10k articles,
+6.55 against 6.38 ms at 100k, and 3.18 against 2.99 ms at 1M (HNSW); with a 2 ms pause after the encode (so
+that torch's OpenMP workers had stopped spinning), 1.81 against 1.64 ms at 10k.
 
-Nothing waits for another request's work: when no kept thread is free for `beside` (several queries at once,
-more than the cores can overlap), the caller runs both calls itself, one after the other. The pool is made on
-first use, not at import, and a forked child (whose copy of the pool has no threads) makes its own.
+The pool is made on first use, not at import, and a forked child (whose copy of the pool has no threads) makes
+its own.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, TypeVar
 
-__all__ = ["start", "beside", "on_kept_thread", "BESIDE_THREADS"]
+__all__ = ["start", "on_kept_thread"]
 
 A = TypeVar("A")
-B = TypeVar("B")
-
-#: How many `beside` calls may run on kept threads at once: one core is left to the callers.
-BESIDE_THREADS = max(1, (os.cpu_count() or 1) - 1)
 
 _PREFIX = "kbrank-worker"
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pid = 0
-_beside_running = 0
 _fork_hook = False
 
 
 def _forget_in_child() -> None:
-    global _lock, _pool, _beside_running
-    _lock, _pool, _beside_running = threading.Lock(), None, 0
+    global _lock, _pool
+    _lock, _pool = threading.Lock(), None
 
 
 def _pool_for(workers: int) -> ThreadPoolExecutor:
@@ -65,31 +61,5 @@ def start(calls: list[Callable[[], A]]) -> list[Future[A]]:
     """Start each call on a kept thread (the pool is replaced and submitted to under one lock, so nothing is
     ever submitted to a pool that was shut down)."""
     with _lock:
-        pool = _pool_for(max(len(calls), BESIDE_THREADS))
+        pool = _pool_for(max(len(calls), 1))
         return [pool.submit(call) for call in calls]
-
-
-def beside(here: Callable[[], A], there: Callable[[], B]) -> tuple[A, B]:
-    """``(here(), there())``, with ``there`` run on a kept thread while the caller runs ``here``.
-
-    When no kept thread is free for it, or the caller is a kept thread itself (no pool thread ever waits for
-    another), the caller runs ``here`` and then ``there``. An error from either is raised once both are done
-    (``here``'s first), so nothing is left running behind the caller's back."""
-    global _beside_running
-    with _lock:
-        free = _beside_running < BESIDE_THREADS and not on_kept_thread()
-        if free:
-            _beside_running += 1
-            future = _pool_for(BESIDE_THREADS).submit(there)
-    if not free:
-        return here(), there()
-    try:
-        try:
-            first = here()
-        except BaseException:
-            wait([future])  # its own error, if any, is dropped: the caller's comes first
-            raise
-        return first, future.result()
-    finally:
-        with _lock:
-            _beside_running -= 1

@@ -217,14 +217,10 @@ class Searcher:
                                 query_vector)[0]
 
     def _candidates(self, state: SearcherState, mode: str, query: str, k: int,
-                    mask: np.ndarray | Callable[[], np.ndarray] | None,
-                    vector: np.ndarray | None) -> tuple[Candidates, np.ndarray | None]:
-        """The candidates and the query vector they were found with (None for BM25). ``mask`` may be a
-        function that makes it: the hybrid search calls it on its BM25 thread, beside its dense search."""
+                    mask: np.ndarray | None, vector: np.ndarray | None) -> tuple[Candidates, np.ndarray | None]:
+        """The candidates and the query vector they were found with (None for BM25)."""
         if not query.strip() or k == 0:
             return Candidates.empty(), vector
-        if mode != "hybrid" and callable(mask):
-            mask = mask()
         if mode == "hybrid":
             from .retrieval.hybrid import HybridRetriever
 
@@ -287,18 +283,9 @@ class Searcher:
         personalizer = state.personalizer
         self._register_caches(state, profile)
         named = tuple(named)
-        plans: list[Any] = []
-
-        def allowed() -> np.ndarray:  # a hybrid search makes the plan beside its dense search
-            plans.append(personalizer.plan(profile, query, named=named) if named
-                         else personalizer.plan(profile, query))
-            hide: np.ndarray = plans[0].hide
-            return ~hide if mask is None else (~hide & mask)
-
+        plan = personalizer.plan(profile, query, named=named) if named else personalizer.plan(profile, query)
+        allowed = ~plan.hide if mask is None else (~plan.hide & mask)
         pool, vector = self._candidates(state, mode, query, max(self.rerank_depth, k), allowed, query_vector)
-        if not plans:
-            allowed()
-        plan = plans[0]
         hidden: tuple[HiddenResult, ...] = ()
         if explain_hidden or len(pool) == 0:
             plain = self._candidates(state, mode, query, k, mask, vector)[0]

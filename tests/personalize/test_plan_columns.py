@@ -96,6 +96,16 @@ def _check_plan(personalizer: Personalizer, view: Any, query: str) -> None:
     assert plan.delta is not None and np.array_equal(plan.delta, effect.delta.astype(np.float32))
     deltas = personalizer.deltas(everyone, view, plan)
     assert deltas.dtype == np.float32 and np.array_equal(deltas, plan.delta)
+    # the facts the plan keeps are the full ones at any rows, and explain what computed facts explain
+    assert plan.facts is not None
+    shuffled = np.random.default_rng(len(everyone)).permutation(everyone)
+    kept = plan.facts.at(shuffled)
+    assert list(kept) == list(FACTS) and all(np.array_equal(kept[name], facts[name][shuffled]) for name in FACTS)
+    computed = Plan(named=plan.named, hide=plan.hide, delta=plan.delta)
+    assert personalizer.explain(shuffled, view, plan) == personalizer.explain(shuffled, view, computed)
+    hidden = everyone[plan.hide]
+    assert personalizer.hidden_reasons(hidden, view, plan) == personalizer.hidden_reasons(hidden, view, computed)
+    assert plan.nbytes == plan.hide.nbytes + plan.delta.nbytes + plan.facts.nbytes
     # a plan without deltas (a large corpus's) gives the same deltas, computed at the rows asked for
     hide_only = Plan(named=plan.named, hide=plan.hide)
     assert np.array_equal(personalizer.deltas(everyone[::-1], view, hide_only), deltas[::-1])

@@ -20,7 +20,7 @@ never mix in an embedding cache or a saved index; torch's fingerprint is the one
 
 Threads: a single query (``encode_queries([text])``) that is the only one encoding in this process runs at
 the process's thread setting, with nothing of its own query beside it (a hybrid query encodes first, then
-runs its BM25 and dense searches side by side: `kbrank.retrieval.hybrid`). While another single query is
+runs its dense and BM25 searches: `kbrank.retrieval.hybrid`). While another single query is
 encoding in the process (several client threads at once), it runs on one OpenMP thread, scoped to the calling
 thread with threadpoolctl and restored after, so concurrent queries do not oversubscribe the cores. Batches
 and documents run at the process's setting. Measured on 2 cores with MiniLM: a lone query took 5.7 ms p50

@@ -39,14 +39,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, Collection, Iterable, Mapping
 
 import numpy as np
 
 from ..applicability import Applicability
 from .columns import ArticleColumns, RowColumns
 
-__all__ = ["FACTS", "profile_facts", "fact_columns", "dense_facts", "no_facts", "focus_versions"]
+__all__ = ["FACTS", "KeptFacts", "profile_facts", "fact_columns", "dense_facts", "no_facts", "focus_versions"]
 
 FACTS = ("general", "owned_product", "owned_inactive", "not_owned", "named_product", "other_product",
          "version_match", "version_near_miss", "older_releases", "platform_match", "platform_mismatch",
@@ -199,3 +200,58 @@ def profile_facts(app: Applicability, view: Any, *, today: dt.date, named: Itera
     facts = fact_columns(ArticleColumns(app, cache_bytes=0), view, today=today, named=named,
                          usage_half_life_days=usage_half_life_days)
     return dense_facts(facts, app.n_articles)
+
+
+#: The facts that are true or false (all but ``recent_usage``), in the bit order of `KeptFacts.flags`.
+_FLAGS = tuple(name for name in FACTS if name != "recent_usage")
+
+
+@dataclass(frozen=True, eq=False)
+class KeptFacts:
+    """Every fact of one view over all articles, kept compactly with a plan to explain its results without
+    computing the facts again: one bit per true-or-false fact (``flags``, uint32 per article) and the usage
+    recency of the articles that have one (``usage_rows``, ascending, and ``usage_values``). Read-only."""
+
+    flags: np.ndarray
+    usage_rows: np.ndarray
+    usage_values: np.ndarray
+
+    def __post_init__(self) -> None:
+        for array in (self.flags, self.usage_rows, self.usage_values):
+            array.setflags(write=False)
+
+    @classmethod
+    def pack(cls, facts: Mapping[str, np.ndarray | None], n: int) -> KeptFacts | None:
+        """`fact_columns` output over ``n`` articles, packed; None when a fact is not what the packing holds
+        exactly (a true-or-false fact that is not boolean), so the caller computes the facts instead."""
+        flags = np.zeros(n, np.uint32)
+        for bit, name in enumerate(_FLAGS):
+            value = facts.get(name)
+            if value is None:
+                continue
+            if value.dtype != np.bool_ or value.shape != (n,):
+                return None
+            flags |= value.astype(np.uint32) << np.uint32(bit)
+        usage = facts.get("recent_usage")
+        if usage is None:
+            rows, values = np.empty(0, np.int64), np.empty(0)
+        else:
+            rows = np.flatnonzero(usage)
+            values = np.asarray(usage, np.float64)[rows]
+        return cls(flags, rows, values)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.flags.nbytes + self.usage_rows.nbytes + self.usage_values.nbytes)
+
+    def at(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Every fact at ``rows`` as a float vector: what `dense_facts` gives for those rows."""
+        bits = (self.flags[rows][:, None] >> np.arange(len(_FLAGS), dtype=np.uint32)) & np.uint32(1)
+        out = {name: bits[:, i].astype(np.float64) for i, name in enumerate(_FLAGS)}
+        usage = np.zeros(rows.shape[0])
+        if self.usage_rows.size:
+            at = np.minimum(np.searchsorted(self.usage_rows, rows), self.usage_rows.size - 1)
+            found = self.usage_rows[at] == rows
+            usage[found] = self.usage_values[at[found]]
+        out["recent_usage"] = usage
+        return {name: out[name] for name in FACTS}

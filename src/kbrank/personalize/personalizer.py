@@ -16,7 +16,10 @@ applying the rules to 100 candidates costs about 1.3 ms per query (100k syntheti
 attribute values; 6 ms for the learned model's features), against a gather of a few microseconds. Up to
 250,000 articles a plan reused by a customer's next queries repays its deltas. The deltas are the same
 floats either way: the rules are applied element by element, in rule order, at each row.
-Receipts (which rule moved a result, and why) are computed for the returned rows only.
+Receipts (which rule moved a result, and why) are computed for the returned rows only. A plan with deltas
+also keeps every fact packed (`KeptFacts`: 32 bits per article, plus the usage recency of the articles that
+have one), so its receipts gather the facts instead of computing them again: at 10k articles, right after a
+query's encode, explaining the top 10 took 0.31 ms p50 this way against 0.74 ms (2-core AMD EPYC).
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ from ..corpus import Corpus
 from ..errors import NotFittedError, ParameterError
 from ..privacy import register_cache
 from .columns import ArticleColumns, RowColumns
-from .facts import dense_facts, fact_columns
+from .facts import KeptFacts, dense_facts, fact_columns
 from .policy import Policy, PolicyEffect, default_policy
 from .receipts import reason_for
 
 __all__ = ["Personalizer", "Plan", "Contribution", "DEFAULT_CACHE_BYTES", "is_personalized"]
 
-#: The default bound of the plan cache: 64 MB (about 130 plans at 100k articles, 64 at 1M).
+#: The default bound of the plan cache: 64 MB (about 70 plans at 100k articles, 64 at 1M).
 DEFAULT_CACHE_BYTES = 64 * 2**20
 #: Corpora up to this many articles plan a delta for every article; larger ones, for each query's candidates.
 FULL_DELTAS_UP_TO = 250_000
@@ -83,6 +86,7 @@ class Plan:
     named: tuple[str, ...]
     hide: np.ndarray  # bool per article
     delta: np.ndarray | None = None  # float32 per article: the sum of the promote and demote contributions
+    facts: KeptFacts | None = None  # every fact per article, to explain results (kept with the deltas)
 
     def __post_init__(self) -> None:
         self.hide.setflags(write=False)
@@ -91,7 +95,8 @@ class Plan:
 
     @property
     def nbytes(self) -> int:
-        return int(self.hide.nbytes + (0 if self.delta is None else self.delta.nbytes))
+        return int(self.hide.nbytes + (0 if self.delta is None else self.delta.nbytes)
+                   + (0 if self.facts is None else self.facts.nbytes))
 
 
 def check_view(plan: Plan, view: Any) -> None:
@@ -246,8 +251,9 @@ class Personalizer:
     def _make_plan(self, view: Any, named: tuple[str, ...], facts: dict[str, np.ndarray | None]) -> Plan:
         """A plan with a delta for every article, from the view's facts (`fact_columns` output; subclasses
         change how facts become scores)."""
-        hide, delta = self.policy_.hide_and_delta(facts, self.applicability_.n_articles)
-        return Plan(named=named, hide=hide, delta=delta.astype(np.float32))
+        n = self.applicability_.n_articles
+        hide, delta = self.policy_.hide_and_delta(facts, n)
+        return Plan(named=named, hide=hide, delta=delta.astype(np.float32), facts=KeptFacts.pack(facts, n))
 
     def deltas(self, rows: np.ndarray, view: Any, plan: Plan) -> np.ndarray:
         """The promote and demote rules' summed contribution (float32) at each of ``rows``: gathered from the
@@ -260,7 +266,14 @@ class Personalizer:
         return delta
 
     def _effect(self, rows: np.ndarray, view: Any, plan: Plan) -> PolicyEffect:
-        return self.policy_.apply(self.facts(view, plan.named, rows))
+        return self.policy_.apply(self._facts_at(rows, view, plan))
+
+    def _facts_at(self, rows: np.ndarray, view: Any, plan: Plan) -> dict[str, np.ndarray]:
+        """Every fact at ``rows`` for the view ``plan`` was made for: gathered from the plan when it kept
+        them, otherwise computed for those rows."""
+        if plan.facts is not None:
+            return plan.facts.at(rows)
+        return self.facts(view, plan.named, rows)
 
     def rerank(self, candidates: Candidates, plan: Plan, k: int, view: Any = None) -> tuple[Candidates, np.ndarray]:
         """The best ``k`` candidates by normalized retrieval score + policy delta for ``view``; hidden rows
@@ -320,7 +333,7 @@ class Personalizer:
     def hidden_reasons(self, rows: np.ndarray, view: Any, plan: Plan) -> list[tuple[Contribution, ...]]:
         """For each of ``rows`` (hidden articles): every hide rule that fires on it, with its reason."""
         rows = np.asarray(rows, dtype=np.int64)
-        facts = self.facts(view, plan.named, rows)
+        facts = self._facts_at(rows, view, plan)
         out = []
         for j, row in enumerate(rows.tolist()):
             article = self.corpus_[row]

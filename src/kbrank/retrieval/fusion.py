@@ -29,8 +29,17 @@ DEFAULT_FUSION_PARAMS: Mapping[str, float] = MappingProxyType({"constant": DEFAU
 
 def _union(runs: Mapping[str, Candidates]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Sorted union of rows, and for each run the position of its rows in that union."""
-    rows = np.unique(np.concatenate([c.rows for c in runs.values()])) if runs else np.empty(0, np.int64)
-    return rows, [np.searchsorted(rows, c.rows) for c in runs.values()]
+    if not runs:
+        return np.empty(0, np.int64), []
+    every = np.concatenate([c.rows for c in runs.values()])
+    order = np.argsort(every, kind="stable")  # one sort gives both the union and each row's place in it
+    ranked = every[order]
+    first = np.empty(ranked.shape[0], bool)
+    first[:1] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=first[1:])
+    place = np.empty(ranked.shape[0], np.int64)
+    place[order] = np.cumsum(first) - 1
+    return ranked[first], np.split(place, np.cumsum([len(c) for c in runs.values()])[:-1])
 
 
 def rrf(runs: Mapping[str, Candidates], *, constant: float = DEFAULT_RRF_CONSTANT,
@@ -55,10 +64,8 @@ def _normalized(scores: np.ndarray, norm: str) -> np.ndarray:
         return scores
     if norm == "minmax":
         return minmax(scores)
-    if norm == "zscore":
-        std = scores.std()
-        return np.zeros_like(scores) if std <= 0 else (scores - scores.mean()) / std
-    raise ParameterError("norm", "'minmax' or 'zscore'", norm)
+    std = scores.std()  # z-score (the norm is checked by weighted_sum)
+    return np.zeros_like(scores) if std <= 0 else (scores - scores.mean()) / std
 
 
 def weighted_sum(runs: Mapping[str, Candidates], *, weights: Mapping[str, float] | None = None,
@@ -72,6 +79,8 @@ def weighted_sum(runs: Mapping[str, Candidates], *, weights: Mapping[str, float]
     them). Weights default to 1 per run. See E. A. Fox and J. A. Shaw, "Combination of Multiple Searches",
     TREC-2 (1994), and J. H. Lee, "Analyses of Multiple Evidence Combination", SIGIR 1997.
     """
+    if norm not in ("minmax", "zscore"):
+        raise ParameterError("norm", "'minmax' or 'zscore'", norm)
     weights = dict(weights or {})
     unknown = set(weights) - set(runs)
     if unknown:
@@ -92,23 +101,38 @@ def weighted_sum(runs: Mapping[str, Candidates], *, weights: Mapping[str, float]
 FUSION: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {"rrf": rrf, "weighted": weighted_sum}
 
 
-def fuse(runs: Mapping[str, Candidates], k: int, *, method: str = "rrf", **params: object) -> Candidates:
-    """Fuse ``runs`` with the named method and keep the best ``k``, each with every source's rank and score."""
+def fuse(runs: Mapping[str, Candidates], k: int, *, method: str = "rrf", allowed: np.ndarray | None = None,
+         **params: object) -> Candidates:
+    """Fuse ``runs`` with the named method and keep the best ``k``, each with every source's rank and score.
+
+    ``allowed`` (a boolean array over all rows) keeps only the allowed rows of the fused ranking, in the order
+    they have in it: the scores are fused over every row first, so a filter never reorders what it keeps.
+    """
     if method not in FUSION:
         raise ParameterError("fusion", f"one of {sorted(FUSION)}", method, hint=suggestion(method, FUSION))
     union = _union(runs)
     rows, scores = FUSION[method](runs, union=union, **params)
-    positions = union[1]
+    if allowed is not None:
+        allowed = np.asarray(allowed)
+        if allowed.dtype != np.bool_ or allowed.ndim != 1 or (rows.size and (rows[0] < 0 or rows[-1] >= allowed.shape[0])):
+            raise ParameterError("allowed", "a boolean array with an entry for every row of the runs",
+                                 f"{allowed.dtype} array of shape {allowed.shape}")
     n = rows.shape[0]
-    ranks = {}
+    ranks = []
     best_rank = np.full(n, np.iinfo(np.int64).max)
-    for (name, run), pos in zip(runs.items(), positions):
+    for run, pos in zip(runs.values(), union[1]):
         rank = np.zeros(n, np.int64)
         rank[pos] = np.arange(1, len(run) + 1)
-        raw = np.full(n, np.nan)
-        raw[pos] = run.scores
-        ranks[name] = (rank, raw)
+        ranks.append(rank)
         best_rank[pos] = np.minimum(best_rank[pos], rank[pos])
-    order = np.lexsort((rows, best_rank, -scores))[:k]
-    return Candidates(rows=rows[order], scores=scores[order],
-                      sources={name: SourceScores(r[order], s[order]) for name, (r, s) in ranks.items()})
+    if allowed is None:
+        order = np.lexsort((rows, best_rank, -scores))[:k]
+    else:
+        chosen = np.flatnonzero(allowed[rows])
+        order = chosen[np.lexsort((rows[chosen], best_rank[chosen], -scores[chosen]))[:k]]
+    sources = {}
+    for (name, run), rank in zip(runs.items(), ranks):
+        at = rank[order]  # 1-based rank in this run, 0 where it did not retrieve the row
+        raw = run.scores[np.maximum(at - 1, 0)] if len(run) else np.zeros(at.shape[0])
+        sources[name] = SourceScores(at, np.where(at > 0, raw, np.nan))
+    return Candidates(rows=rows[order], scores=scores[order], sources=sources)

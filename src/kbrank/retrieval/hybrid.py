@@ -10,12 +10,11 @@ top-k still has ``k`` rows whenever ``k`` allowed articles match.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Mapping
 
 import numpy as np
 
 from .._params import check_int
-from .._threads import beside
 from ..candidates import Candidates, SourceScores, check_k, check_mask
 from ..errors import ParameterError
 from .fusion import DEFAULT_FUSION, FUSION, fuse
@@ -26,14 +25,6 @@ __all__ = ["HybridRetriever", "DEFAULT_DEPTH"]
 #: setting chosen on the BEIR dev splits (SciFact train, NFCorpus dev; see benchmarks/effectiveness.py), where
 #: 500 deep had the best smallest gain over the better single mode. Every default in kbrank is this one.
 DEFAULT_DEPTH = 500
-
-T = TypeVar("T")
-
-
-def _select(found: Candidates, keep: np.ndarray) -> Candidates:
-    return Candidates(found.rows[keep], found.scores[keep],
-                      {n: SourceScores(s.ranks[keep], s.scores[keep]) for n, s in found.sources.items()})
-
 
 class HybridRetriever:
     """Retrieve ``depth`` candidates from each index, fuse them, keep the best ``k``.
@@ -63,62 +54,48 @@ class HybridRetriever:
     def runs(self, query: str, k: int, *, mask: np.ndarray | None = None,
              query_vector: np.ndarray | None = None) -> dict[str, Candidates]:
         """Each source's best ``max(depth, k)`` candidates (``mask`` applied inside each index); the query is
-        encoded first, then the BM25 search runs on a kept thread (`kbrank._threads`) beside the dense search."""
+        encoded first."""
         self._params()
         depth = max(self.depth, check_k(k))  # checked before any encoding
-        return self._runs(query, depth, mask, query_vector, lambda: None)[0]
+        return self._runs(query, depth, mask, query_vector)[0]
 
-    def _runs(self, query: str, depth: int, mask: np.ndarray | None, vector: np.ndarray | None,
-              also: Callable[[], T]) -> tuple[dict[str, Candidates], T, np.ndarray]:
-        """Both runs, ``also()`` (run after the BM25 search on the kept thread) and the query vector.
+    def _runs(self, query: str, depth: int, mask: np.ndarray | None,
+              vector: np.ndarray | None) -> tuple[dict[str, Candidates], np.ndarray]:
+        """Both runs and the query vector.
 
         The query is encoded first, with nothing beside it: a lone query's encode may use every core
-        (`kbrank.index.encoders`), and it is most of the query's time. The dense search then runs here while
-        the BM25 search and ``also`` run on a kept thread; each is a compiled call that releases the GIL."""
+        (`kbrank.index.encoders`), and it is most of the query's time. The dense and BM25 searches then run
+        one after the other in this thread, which was faster than side by side (`kbrank._threads`)."""
         query_vector = self.dense.encode_query(query) if vector is None else vector
+        dense: Candidates = self.dense.search(query_vector, depth, mask=mask)
+        bm25: Candidates = self.sparse.search(query, depth, mask=mask)
+        return {"bm25": bm25, "dense": dense}, query_vector
 
-        def semantic() -> Candidates:
-            found: Candidates = self.dense.search(query_vector, depth, mask=mask)
-            return found
-
-        def lexical() -> tuple[Candidates, T]:
-            return self.sparse.search(query, depth, mask=mask), also()
-
-        dense, (bm25, extra) = beside(semantic, lexical)
-        return {"bm25": bm25, "dense": dense}, extra, query_vector
-
-    def search(self, query: str, k: int = 10, *, mask: np.ndarray | Callable[[], np.ndarray | None] | None = None,
+    def search(self, query: str, k: int = 10, *, mask: np.ndarray | None = None,
                query_vector: np.ndarray | None = None) -> Candidates:
         """The best ``k`` fused candidates allowed by ``mask``, in their unfiltered order (module docstring).
 
         ``query_vector`` (from ``dense.encode_query``) saves encoding the query again; otherwise the query is
-        encoded once, first. ``mask`` may be a function that returns it (or None): it is called after the BM25
-        search on the same kept thread, so the personalization plan that makes it runs beside the dense
-        search and costs little extra wall time.
+        encoded once, first.
         """
         return self.search_encoded(query, k, mask=mask, query_vector=query_vector)[0]
 
     def search_encoded(self, query: str, k: int = 10, *,
-                       mask: np.ndarray | Callable[[], np.ndarray | None] | None = None,
+                       mask: np.ndarray | None = None,
                        query_vector: np.ndarray | None = None) -> tuple[Candidates, np.ndarray]:
         """`search`, and the query vector it searched with (to search the same query again unencoded)."""
         params = self._params()
         k = check_k(k)
-        if mask is not None and not callable(mask):
-            check_mask(mask, self.sparse.n_docs)  # before any work, like the indexes do
-        given = mask
-        runs, allowed, query_vector = self._runs(query, max(self.depth, k), None, query_vector,
-                                                 given if callable(given) else (lambda: given))
-        union = sum(len(run) for run in runs.values())
-        fused = fuse(runs, union, method=self.fusion, **params)
+        allowed = None if mask is None else check_mask(mask, self.sparse.n_docs)  # before any work
+        runs, query_vector = self._runs(query, max(self.depth, k), None, query_vector)
         if allowed is None:
-            return fused.head(k), query_vector
-        allowed = check_mask(allowed, self.sparse.n_docs)
-        kept = _select(fused, allowed[fused.rows])
+            return fuse(runs, k, method=self.fusion, **params), query_vector
+        kept = fuse(runs, k, method=self.fusion, allowed=allowed, **params)
         if len(kept) >= k:
-            return kept.head(k), query_vector
+            return kept, query_vector
         rest = allowed.copy()
-        rest[fused.rows] = False
+        for run in runs.values():  # every allowed row of these lists is kept already
+            rest[run.rows] = False
         if not rest.any():
             return kept, query_vector
         more = fuse(self.runs(query, k - len(kept), mask=rest, query_vector=query_vector), k - len(kept),
