@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 from _dense_helpers import CountingEncoder, HashEncoder, help_corpus, minilm  # noqa: F401 (fixture)
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kbrank import Article, Corpus
 from kbrank.errors import IndexFormatError, NotFittedError, ParameterError
@@ -310,3 +312,34 @@ def test_progress_is_reported_per_chunk(minilm) -> None:
     corpus = Corpus(Article(id=str(i), title=f"Article {i}") for i in range(3))
     DenseIndex(minilm).build(corpus, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(0, 3), (3, 3)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(long=st.booleans(), n=st.integers(1, 40), twins=st.integers(0, 5), k=st.integers(1, 50),
+       masked=st.booleans(), seed=st.integers(0, 2**16))
+def test_article_search_equals_a_plain_check_of_every_passage(long, n, twins, k, masked, seed) -> None:
+    """Each article scores as its best passage; ties by row; a mask applied before the top-k. Short articles
+    are one passage each (the path that needs no collapsing), long ones several; twins share vectors."""
+    rng = np.random.default_rng(seed)
+    words = rng.integers(1, 40 if long else 7, n)  # word pairs; up to 6 pairs and a title fit one passage
+    texts = [" ".join(f"c{rng.integers(5)} w{rng.integers(50)}" for _ in range(pairs)) for pairs in words]
+    texts += texts[:twins]  # identical texts: one stored vector for several passages
+    corpus = Corpus([Article(id=f"a{i}", title="t", body=text) for i, text in enumerate(texts)])
+    encoder = HashEncoder()
+    index = DenseIndex(encoder, passage_words=16, passage_stride=12).build(corpus)
+    query = encoder.encode_queries(["c1 w3 w7"])[0]
+    mask = rng.random(len(corpus)) < 0.6 if masked else None
+    found = index.search(query, k, mask=mask)
+    passages = index.passages_
+    scores = index.vectors() @ query  # one per stored vector
+    best: dict[int, float] = {}
+    for passage, article in enumerate(passages.article_rows.tolist()):
+        if mask is None or mask[article]:
+            value = float(scores[index.state_.vector_rows[passage]])
+            best[article] = max(best.get(article, -np.inf), value)
+    expected = sorted(best, key=lambda row: (-best[row], row))[:k]
+    assert found.rows.tolist() == expected
+    np.testing.assert_allclose(found.scores, [best[r] for r in expected], rtol=0, atol=1e-6)
+    assert index.state_.one_passage_each == (len(passages) == len(corpus))
+    if not long:
+        assert index.state_.one_passage_each

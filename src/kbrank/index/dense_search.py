@@ -82,19 +82,24 @@ def top_articles(state: DenseState, query: QueryMatrix, k: int, mask: np.ndarray
                  ef_search: int) -> Candidates:
     """The best ``k`` (>= 1) articles, each scored by its best passage; ``k`` rows whenever ``k`` are allowed."""
     article_of = state.passages.article_rows
+    one_each = state.one_passage_each  # then each passage hit is another article's
 
     def satisfied(scores: np.ndarray, ids: np.ndarray, cutoff: float | None) -> bool:
-        return _first_of_each(article_of[ids[scores > cutoff]]).size >= k
+        trusted = ids[scores > cutoff]
+        return (trusted.size if one_each else _first_of_each(article_of[trusted]).size) >= k
 
     scores, ids, cutoff, _, _ = _ranked(state, query, mask, _first_depth(state, k), satisfied,
                                         index_type=index_type, ef_search=ef_search)
     order = np.lexsort((ids, -scores))
-    articles, scores = article_of[ids[order]], scores[order]
-    best = _first_of_each(articles)  # the first occurrence is each article's best passage
-    rows, values = articles[best], scores[best]
+    rows, values = article_of[ids[order]], scores[order]
+    if not one_each:
+        best = _first_of_each(rows)  # the first occurrence is each article's best passage
+        rows, values = rows[best], values[best]
     if cutoff is not None:
         trusted = values > cutoff
         rows, values = rows[trusted], values[trusted]
+    if one_each:  # rows are the passage ids, so the list is already by score, then row
+        return Candidates(rows=rows[:k], scores=values[:k])
     pick = np.lexsort((rows, -values))[:k]
     return Candidates(rows=rows[pick], scores=values[pick])
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
@@ -80,6 +81,13 @@ class DenseState:
     @property
     def n_vectors(self) -> int:
         return int(self.digests.shape[0])
+
+    @cached_property
+    def one_passage_each(self) -> bool:
+        """Whether every article is one passage, in article order (passage ``i`` is article ``i``): then
+        distinct passage hits are distinct articles, and nothing needs collapsing."""
+        rows = self.passages.article_rows
+        return rows.shape[0] == len(self.corpus) and bool(np.array_equal(rows, np.arange(rows.shape[0])))
 
     @property
     def shared(self) -> bool:
