@@ -59,7 +59,7 @@ def markdown(result: dict) -> str:
     lines = ["### A hybrid query against its floor (single query, top-10; ms p50 / p95 / p99)", "",
              "Floor: a bare `SentenceTransformer.encode` plus a bare faiss top-10 of the same vectors, timed in the "
              "same process and rounds; ratios are p50 against the floor at default threads, as a hand-assembled stack calls the encoder (kbrank "
-             "too encodes a lone query at default threads, before its BM25 and dense searches run side by side). The "
+             "too encodes a lone query at default threads, then runs its dense and BM25 searches one after the other). The "
              "1-thread floor runs torch and faiss on one OpenMP thread (they share torch's libgomp), which shows "
              "what a busy machine costs a 2-thread encoder. Article vectors are synthetic (real MiniLM vectors of demo articles plus noise); every "
              "query is encoded by the real all-MiniLM-L6-v2. Personalized: the asking customer's profile from the "

@@ -239,16 +239,17 @@ class Searcher:
     def _results(state: SearcherState, query: str, mode: str, found: Candidates, *, explained: tuple[Any, ...] = (),
                  base: np.ndarray | None = None, pool: Candidates | None = None, **extra: Any) -> Results:
         fused = {} if pool is None else dict(zip(pool.rows.tolist(), pool.scores.tolist()))
+        hits = [[SourceHit(rank=rank or None, score=None if score != score else score)  # NaN: not retrieved
+                 for rank, score in zip(s.ranks.tolist(), s.scores.tolist())] for s in found.sources.values()]
+        names = tuple(found.sources)
+        bases = [] if base is None else base.tolist()
         items = []
         for i, (row, score) in enumerate(zip(found.rows.tolist(), found.scores.tolist())):
             article = state.corpus[row]
-            sources = {name: SourceHit(rank=int(s.ranks[i]) or None,
-                                       score=None if np.isnan(s.scores[i]) else float(s.scores[i]))
-                       for name, s in found.sources.items()}
-            personal = {} if base is None else {"fused_score": fused.get(row), "retrieval_score": float(base[i]),
+            personal = {} if base is None else {"fused_score": fused.get(row), "retrieval_score": bases[i],
                                                 "contributions": explained[i]}
             items.append(Result(rank=i + 1, article_id=article.id, title=article.title, url=article.url,
-                                score=float(score), sources=sources, **personal))
+                                score=score, sources={name: hit[i] for name, hit in zip(names, hits)}, **personal))
         return Results(query=query, mode=mode, items=tuple(items), **extra)
 
     def search(self, query: str, k: int = 10, *, mode: str | None = None, mask: np.ndarray | None = None,

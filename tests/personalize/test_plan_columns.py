@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from kbrank import Article, Corpus
 from kbrank.applicability import parse_range
 from kbrank.candidates import Candidates
 from kbrank.errors import ParameterError
 from kbrank.personalize import FACTS, Personalizer
-from kbrank.personalize.columns import COLUMN_CACHE_BYTES, ArticleColumns
+from kbrank.personalize.columns import COLUMN_CACHE_BYTES, ArticleColumns, SparseRows
 from kbrank.personalize.facts import focus_versions
 from kbrank.personalize.personalizer import Plan
 from kbrank.privacy import OwnedProduct, ProfileGateway, ProfileView
@@ -240,3 +241,20 @@ def test_a_large_corpus_plans_the_hide_mask_alone_and_ranks_and_explains_the_sam
         searcher.personalizer_.clear_caches()
         assert results_of(searcher, gateway, hc.queries[:80]) == full
         assert all(p.delta is None for p, _ in searcher.personalizer_.cache_._entries.values())
+
+
+@given(st.integers(1, 40), st.integers(1, 12), st.integers(0, 2**32 - 1))
+@SETTINGS
+def test_a_few_sparse_rows_times_a_vector_equal_scipys_product_bit_for_bit(n_rows: int, n_columns: int,
+                                                                            seed: int) -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n_rows, n_columns)) * (rng.random((n_rows, n_columns)) < 0.4)  # empty rows included
+    matrix = sp.csr_matrix(dense)
+    rows = rng.integers(0, n_rows, size=int(rng.integers(0, 2 * n_rows)))  # repeated, shuffled, or none
+    vector = rng.standard_normal(n_columns) * 10.0 ** rng.integers(-8, 8, size=n_columns)
+    expected = matrix[rows] @ vector
+    got = SparseRows(matrix, rows) @ vector
+    assert got.dtype == np.float64 and got.shape == (rows.size,)
+    assert np.array_equal(got, expected)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -81,7 +82,7 @@ class Applicability:
 
     def indicator(self, kind: str, values: Iterable[str]) -> np.ndarray:
         """A 0/1 vector over the vocabulary of ``kind`` for the given values (unknown values are ignored)."""
-        index = {v: i for i, v in enumerate(self.vocab[kind])}
+        index = self.vocab_index[kind]
         out = np.zeros(self.matrices[kind].shape[1])
         hits = [index[v] for v in values if v in index]
         out[hits] = 1.0
@@ -139,6 +140,12 @@ class Applicability:
 
 
     @cached_property
+    def vocab_index(self) -> Mapping[str, Mapping[str, int]]:
+        """kind -> value -> its column in ``matrices[kind]`` (``vocab`` inverted once, not per look-up)."""
+        return MappingProxyType({kind: MappingProxyType({v: i for i, v in enumerate(values)})
+                                 for kind, values in self.vocab.items()})
+
+    @cached_property
     def _entries_by_product(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """product id -> (article rows of its range entries, ascending, the distinct spec ids, each entry's
         index into them): the version-range table grouped by product once, so one product's verdicts touch
@@ -160,8 +167,7 @@ class Applicability:
         whose range excludes every one of them, all known: `version_verdicts` for one product, as article
         rows. Each distinct range of the product is checked once; with ``among`` (article rows), only the
         ranges of those articles are checked, and only those rows are returned."""
-        ids = {p: i for i, p in enumerate(self.vocab["products"])}
-        group = self._entries_by_product.get(ids.get(product, -1))
+        group = self._entries_by_product.get(self.vocab_index["products"].get(product, -1))
         if group is None or not versions:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         rows, specs, inverse = group
@@ -182,8 +188,7 @@ class Applicability:
 
     def upper_bounded_rows(self, product: str) -> np.ndarray:
         """Rows of the articles with an upper-bounded range ("fixed in 2.4") for ``product``."""
-        ids = {p: i for i, p in enumerate(self.vocab["products"])}
-        group = self._entries_by_product.get(ids.get(product, -1))
+        group = self._entries_by_product.get(self.vocab_index["products"].get(product, -1))
         if group is None:
             return np.empty(0, np.int64)
         rows, specs, inverse = group

@@ -156,6 +156,28 @@ class ArticleColumns:
         return self.cache.clear()
 
 
+class SparseRows:
+    """A few rows of a CSR matrix, for products with a vector (``rows_matrix @ vector``).
+
+    scipy's fancy row indexing plus the product took about 0.15 ms for 100 rows, mostly its own checks; this
+    gathers the rows' entries with numpy once. Each row's products are added in the matrix's entry order,
+    starting from 0.0, as scipy's CSR product adds them, so the results are the same floats."""
+
+    def __init__(self, matrix: Any, rows: np.ndarray) -> None:
+        indptr = matrix.indptr
+        starts, counts = indptr[rows], indptr[rows + 1] - indptr[rows]
+        self.n = int(rows.size)
+        self.owner = np.repeat(np.arange(self.n), counts)
+        entry = np.arange(int(counts.sum())) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        self.columns = matrix.indices[entry]
+        self.values = np.asarray(matrix.data[entry], np.float64)
+
+    def __matmul__(self, vector: np.ndarray) -> np.ndarray:
+        products = self.values * np.asarray(vector, np.float64)[self.columns]
+        out: np.ndarray = np.bincount(self.owner, weights=products, minlength=self.n)
+        return out.astype(np.float64, copy=False)  # no entries at all: bincount gives integers
+
+
 class RowColumns:
     """The columns of ``full`` at ``rows`` only (gathered from the full columns, which are cached)."""
 
@@ -177,11 +199,11 @@ class RowColumns:
         out: np.ndarray = (self._matrix(kind) @ self.app.indicator(kind, [value])) > 0
         return out
 
-    def _matrix(self, kind: str) -> Any:
+    def _matrix(self, kind: str) -> SparseRows:
         """The articles x values matrix of ``kind`` at these rows (sliced once per kind)."""
         matrix = self._matrices.get(kind)
         if matrix is None:
-            matrix = self._matrices[kind] = self.app.matrices[kind][self.rows]
+            matrix = self._matrices[kind] = SparseRows(self.app.matrices[kind], self.rows)
         return matrix
 
     def lists_any(self, kind: str, values: Iterable[str]) -> np.ndarray:

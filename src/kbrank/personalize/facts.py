@@ -121,8 +121,10 @@ def _recency(cols: Columns, usage: Iterable[Any], today: dt.date, half_life_days
     if not weights:
         return None
     vector = np.zeros(cols.app.matrices["tags"].shape[1])
-    for i, tag in enumerate(cols.app.vocab["tags"]):
-        vector[i] = weights.get(tag, 0.0)
+    column = cols.app.vocab_index["tags"]
+    for feature, weight in weights.items():
+        if feature in column:
+            vector[column[feature]] = weight
     recency: np.ndarray = np.minimum(cols.tag_weights(vector), 1.0)
     return recency
 

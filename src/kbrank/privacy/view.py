@@ -50,6 +50,7 @@ class ProfileView:
     preferred_channel: str
     channels: tuple[str, ...]
     addresses: Mapping[str, str]
+    _fields: tuple[str, ...]  # the data fields present, in display order (set once, by _make)
     _origin: Any  # a weak reference to the gateway that handed the view out (not data; never shown)
 
     def __getattr__(self, name: str) -> Any:  # only reached when a slot is unset, i.e. the field is absent
@@ -81,14 +82,8 @@ class ProfileView:
     @property
     def fields(self) -> tuple[str, ...]:
         """The data fields this view holds, in display order."""
-        present = []
-        for name in DATA_FIELDS:
-            try:
-                object.__getattribute__(self, name)
-            except AttributeError:
-                continue
-            present.append(name)
-        return tuple(present)
+        fields: tuple[str, ...] = object.__getattribute__(self, "_fields")
+        return fields
 
     def to_dict(self) -> dict[str, Any]:
         """The present data fields as plain values (``addresses`` as a dict)."""
@@ -135,6 +130,7 @@ def _make(purpose: str, personalized: bool, reason: str | None, fields: Mapping[
         elif name in ("owned", "usage", "channels"):
             value = tuple(value)
         object.__setattr__(view, name, value)
+    object.__setattr__(view, "_fields", tuple(name for name in DATA_FIELDS if name in fields))
     return view
 
 

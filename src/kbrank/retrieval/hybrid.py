@@ -1,4 +1,4 @@
-"""`HybridRetriever`: BM25 and dense retrieval side by side, fused into one ranking (plain composition).
+"""`HybridRetriever`: BM25 and dense retrieval of one query, fused into one ranking (plain composition).
 
 A filter (``mask``) never reorders what it keeps. Rank fusion depends on each list's ranks, so masking the
 lists before fusing would shift the ranks of the kept articles and reorder them among themselves. Instead,
