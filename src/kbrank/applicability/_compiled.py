@@ -138,7 +138,6 @@ class Applicability:
         out[self.spec_rows[entries[bounded]]] = True
         return out
 
-
     @cached_property
     def vocab_index(self) -> Mapping[str, Mapping[str, int]]:
         """kind -> value -> its column in ``matrices[kind]`` (``vocab`` inverted once, not per look-up)."""
