@@ -49,8 +49,9 @@ __all__ = ["Personalizer", "Plan", "Contribution", "DEFAULT_CACHE_BYTES", "is_pe
 DEFAULT_CACHE_BYTES = 64 * 2**20
 #: Corpora up to this many articles plan a delta for every article; larger ones, for each query's candidates.
 FULL_DELTAS_UP_TO = 250_000
+_SINGLE_VALUED_FIELDS = ("region", "locale", "segment")
 #: The profile fields the ranking reads; the cache key is a digest of these and nothing else.
-RANKING_FIELDS = ("owned", "usage", "region", "locale", "segment")
+RANKING_FIELDS = ("owned", "usage", *_SINGLE_VALUED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _ranking_key(view: Any, named: tuple[str, ...], today: dt.date) -> str:
     ``str``), which tells any two different profiles apart."""
     owned = tuple((o.product, o.version, o.status, o.platform) for o in getattr(view, "owned", None) or ())
     usage = tuple((e.feature, _instant(e.timestamp)) for e in getattr(view, "usage", None) or ())
-    plain = tuple(_plain(getattr(view, name, None)) for name in RANKING_FIELDS[2:])
+    plain = tuple(_plain(getattr(view, name, None)) for name in _SINGLE_VALUED_FIELDS)
     return hashlib.sha256(repr((named, today.isoformat(), owned, usage, plain)).encode()).hexdigest()
 
 
